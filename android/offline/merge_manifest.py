@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Merges the manifest entries that libraries (AARs) declare into the app's manifest.
+
+  merge_manifest.py APP_MANIFEST OUT PACKAGE [AAR_MANIFEST ...]
+
+Sets the package (the Gradle build takes it from `namespace`) and android:extractNativeLibs="true"
+(Gradle's useLegacyPackaging does the same: QNN loads its skel libraries from nativeLibraryDir), then adds each library's
+<uses-permission>, <uses-feature> and <application> children that the app does not declare yet
+(same element and android:name). A library's <uses-sdk> and package are dropped, as Gradle's merger does.
+"""
+import sys
+import xml.etree.ElementTree as ET
+
+A = "{http://schemas.android.com/apk/res/android}"
+ET.register_namespace("android", A[1:-1])
+TOP_LEVEL = ("uses-permission", "uses-feature", "queries")
+
+
+def key(el):
+    return el.tag, el.get(A + "name")
+
+
+def main():
+    app_path, out, package, *libs = sys.argv[1:]
+    tree = ET.parse(app_path)
+    root = tree.getroot()
+    root.set("package", package)
+    application = root.find("application")
+    application.set(A + "extractNativeLibs", "true")
+    have = {key(e) for e in root} | {key(e) for e in application}
+    for lib in libs:
+        lroot = ET.parse(lib).getroot()
+        lib_package = lroot.get("package", "")
+        children = [e for e in lroot if e.tag in TOP_LEVEL]
+        lapp = lroot.find("application")
+        app_children = list(lapp) if lapp is not None else []
+        for parent, els in ((root, children), (application, app_children)):
+            for e in els:
+                if key(e) in have:
+                    continue
+                for attr, value in list(e.attrib.items()):
+                    e.set(attr, value.replace("${applicationId}", package))
+                    if attr == A + "name" and value.startswith("."):
+                        e.set(attr, lib_package + value)
+                parent.insert(0 if parent is root else len(parent), e)
+                have.add(key(e))
+                print(f"  merged <{e.tag} {e.get(A + 'name')}> from {lib_package or lib}")
+    tree.write(out, encoding="utf-8", xml_declaration=True)
+
+
+if __name__ == "__main__":
+    main()

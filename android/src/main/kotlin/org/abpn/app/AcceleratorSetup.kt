@@ -1,0 +1,93 @@
+package org.abpn.app
+
+import android.content.Context
+import android.os.Build
+import org.abpn.core.Accelerator
+import org.tensorflow.lite.Delegate
+import org.tensorflow.lite.Interpreter
+import org.tensorflow.lite.gpu.CompatibilityList
+import org.tensorflow.lite.gpu.GpuDelegate
+import org.tensorflow.lite.gpu.GpuDelegateFactory
+import org.tensorflow.lite.nnapi.NnApiDelegate
+
+/** Interpreter options for one accelerator, or why this phone cannot offer it. */
+sealed class Setup {
+    abstract val recordOptions: Map<String, Any?>
+    abstract val notes: String?
+
+    class Ready(
+        val options: Interpreter.Options,
+        val delegate: Delegate?,
+        override val recordOptions: Map<String, Any?>,
+        override val notes: String?,
+    ) : Setup()
+
+    class Unsupported(val reason: String, override val recordOptions: Map<String, Any?>, override val notes: String? = null) : Setup()
+}
+
+/**
+ * Builds each accelerator's interpreter options from the real TFLite and QNN classes. Each accelerator
+ * gets its own interpreter. Apart from the CPU run, XNNPACK is off: nodes an accelerator refuses then
+ * run on TFLite's built-in kernels and the only "Replacing ... nodes" log line is the accelerator's own.
+ * Exceptions propagate: the caller records them as `failed`.
+ */
+object AcceleratorSetup {
+    fun prepare(context: Context, accelerator: Accelerator, threads: Int): Setup = when (accelerator) {
+        Accelerator.CPU -> cpu(threads)
+        Accelerator.GPU -> gpu(threads)
+        Accelerator.NNAPI -> nnapi(threads)
+        Accelerator.QNN_HTP -> QnnSupport.htp(context, fallbackOptions(threads))
+        Accelerator.QNN_DSP -> QnnSupport.dsp(context, fallbackOptions(threads))
+    }
+
+    /** Options for nodes an accelerator leaves to the CPU. */
+    fun fallbackOptions(threads: Int): Interpreter.Options =
+        Interpreter.Options().setNumThreads(threads).setUseXNNPACK(false)
+
+    private fun cpu(threads: Int): Setup {
+        val options = Interpreter.Options().setNumThreads(threads).setUseXNNPACK(true)
+        return Setup.Ready(options, null, linkedMapOf("threads" to threads, "xnnpack" to true), null)
+    }
+
+    private fun gpu(threads: Int): Setup {
+        val record = linkedMapOf<String, Any?>("cpu_fallback_threads" to threads, "xnnpack" to false)
+        val best = CompatibilityList().use { list ->
+            if (!list.isDelegateSupportedOnThisDevice) {
+                return Setup.Unsupported(
+                    "the TFLite GPU compatibility list does not support this GPU/driver (${Build.HARDWARE})", record,
+                )
+            }
+            list.bestOptionsForThisDevice
+        }
+        best.setQuantizedModelsAllowed(true)
+        best.setInferencePreference(GpuDelegateFactory.Options.INFERENCE_PREFERENCE_SUSTAINED_SPEED)
+        record["quantized_models_allowed"] = true
+        record["precision_loss_allowed"] = best.isPrecisionLossAllowed
+        record["inference_preference"] = "sustained_speed"
+        record["backend"] = best.forceBackend?.name?.lowercase() ?: "auto"
+        val delegate = GpuDelegate(best)
+        return Setup.Ready(fallbackOptions(threads).addDelegate(delegate), delegate, record, null)
+    }
+
+    private fun nnapi(threads: Int): Setup {
+        val record = linkedMapOf<String, Any?>(
+            "use_nnapi_cpu" to false, "allow_fp16" to false, "execution_preference" to "sustained_speed",
+            "cpu_fallback_threads" to threads, "xnnpack" to false,
+        )
+        val notes = if (Build.VERSION.SDK_INT >= 35) {
+            "NNAPI is deprecated from Android 15 (API 35) but this phone still ships it; measured anyway"
+        } else {
+            "NNAPI is deprecated from Android 15 (API 35); this phone runs API ${Build.VERSION.SDK_INT}"
+        }
+        if (Build.VERSION.SDK_INT < 27) {
+            return Setup.Unsupported("NNAPI needs Android 8.1 (API 27); this phone runs API ${Build.VERSION.SDK_INT}", record, notes)
+        }
+        val delegate = NnApiDelegate(
+            NnApiDelegate.Options()
+                .setUseNnapiCpu(false)
+                .setAllowFp16(false)
+                .setExecutionPreference(NnApiDelegate.Options.EXECUTION_PREFERENCE_SUSTAINED_SPEED),
+        )
+        return Setup.Ready(fallbackOptions(threads).addDelegate(delegate), delegate, record, notes)
+    }
+}

@@ -1,0 +1,97 @@
+package org.abpn.core
+
+/** Raised for intent extras that break docs/phone-protocol.md; the message says what to fix. */
+class BadRequestException(message: String) : Exception(message)
+
+/** A benchmark run as requested by the host over `am start` extras. */
+data class BenchRequest(
+    val modelPath: String,
+    val accelerators: List<Accelerator>,
+    val threads: Int,
+    val warmup: Int,
+    val runs: Int,
+    val runId: String,
+    val inputPath: String,
+    val expectedPath: String?,
+    val cooldownS: Int,
+    val collectorUrl: String?,
+    val collectorToken: String?,
+) {
+    companion object {
+        private val UUID_RE = Regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+        private val SAFE_NAME_RE = Regex("^[A-Za-z0-9._-]{1,100}$")
+
+        /**
+         * Parses the extras of an intent, given as a map (an Android Bundle's keys and values).
+         * `--ei` values arrive as Int; digits passed with `--es` are accepted too.
+         */
+        fun parse(extras: Map<String, Any?>): BenchRequest {
+            val runId = requiredString(extras, "run_id")
+            if (!UUID_RE.matches(runId)) throw BadRequestException("run_id '$runId' is not a UUID (pass --es run_id <uuid>)")
+            val model = requiredPath(extras, "model")
+            val input = requiredPath(extras, "input")
+            val expected = optionalString(extras, "expected")?.also { checkAbsolute("expected", it) }
+            val accelerators = parseAccelerators(optionalString(extras, "accelerators") ?: "cpu")
+            val threads = int(extras, "threads", 4, 1..64)
+            val warmup = int(extras, "warmup", 3, 0..1000)
+            val runs = int(extras, "runs", 20, 1..10000)
+            val cooldown = int(extras, "cooldown_s", 0, 0..3600)
+            val url = optionalString(extras, "collector_url")?.trimEnd('/')
+            if (url != null && !(url.startsWith("http://") || url.startsWith("https://"))) {
+                throw BadRequestException("collector_url '$url' must start with http:// or https://")
+            }
+            val token = optionalString(extras, "collector_token")
+            return BenchRequest(model, accelerators, threads, warmup, runs, runId, input, expected, cooldown, url, token)
+        }
+
+        /**
+         * The name to use for the error file when the request is bad: the run_id the host sent when it
+         * is safe as a file name (so the host finds `<run_id>.error.json`), else a fixed name.
+         */
+        fun errorFileStem(extras: Map<String, Any?>): String {
+            val raw = extras["run_id"] as? String
+            return if (raw != null && SAFE_NAME_RE.matches(raw) && raw != "." && raw != "..") raw else "invalid-run-id"
+        }
+
+        fun parseAccelerators(csv: String): List<Accelerator> {
+            val names = csv.split(',').map { it.trim() }.filter { it.isNotEmpty() }
+            if (names.isEmpty()) throw BadRequestException("accelerators is empty; use a comma-separated list from ${Accelerator.ids}")
+            val result = ArrayList<Accelerator>()
+            for (n in names) {
+                val a = Accelerator.fromId(n)
+                    ?: throw BadRequestException("unknown accelerator '$n'; choose from ${Accelerator.ids.joinToString(",")}")
+                if (a in result) throw BadRequestException("accelerator '$n' is listed twice")
+                result.add(a)
+            }
+            return result
+        }
+
+        private fun optionalString(extras: Map<String, Any?>, key: String): String? {
+            val v = extras[key] ?: return null
+            if (v !is String) throw BadRequestException("extra '$key' must be a string (--es), got ${v::class.java.simpleName}")
+            return v.ifEmpty { null }
+        }
+
+        private fun requiredString(extras: Map<String, Any?>, key: String): String =
+            optionalString(extras, key) ?: throw BadRequestException("missing extra '$key' (pass --es $key ...)")
+
+        private fun requiredPath(extras: Map<String, Any?>, key: String): String =
+            requiredString(extras, key).also { checkAbsolute(key, it) }
+
+        private fun checkAbsolute(key: String, path: String) {
+            if (!path.startsWith("/")) throw BadRequestException("extra '$key' must be an absolute path on the phone, got '$path'")
+        }
+
+        private fun int(extras: Map<String, Any?>, key: String, default: Int, range: IntRange): Int {
+            val v = when (val raw = extras[key]) {
+                null -> return default
+                is Int -> raw
+                is Long -> if (raw in Int.MIN_VALUE..Int.MAX_VALUE) raw.toInt() else null
+                is String -> raw.trim().toIntOrNull()
+                else -> null
+            } ?: throw BadRequestException("extra '$key' must be an integer (--ei $key N), got '${extras[key]}'")
+            if (v !in range) throw BadRequestException("extra '$key' = $v is out of range ${range.first}..${range.last}")
+            return v
+        }
+    }
+}

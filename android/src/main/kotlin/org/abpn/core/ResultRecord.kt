@@ -1,0 +1,208 @@
+package org.abpn.core
+
+import java.text.SimpleDateFormat
+import java.util.Date
+import java.util.Locale
+import java.util.TimeZone
+
+// The result record of python/abpn/schema/result_record.schema.json, schema_version 1.
+// Strings are clipped to the schema's lengths here so a long exception message can never make
+// the whole record invalid.
+
+private const val TEXT_MAX = 200
+private const val REASON_MAX = 2000
+
+internal fun clip(s: String?, max: Int): String? = if (s == null || s.length <= max) s else s.substring(0, max - 1) + "…"
+
+data class DeviceInfo(
+    val manufacturer: String?,
+    val model: String?,
+    val socManufacturer: String?,
+    val socModel: String?,
+    val boardPlatform: String?,
+    val hardware: String?,
+    val chipsetName: String?,
+    val androidRelease: String?,
+    val sdkInt: Int?,
+    val abi: String?,
+    val cpuCount: Int?,
+) {
+    fun toJsonMap(): Map<String, Any?> = linkedMapOf(
+        "kind" to "phone",
+        "manufacturer" to clip(manufacturer, TEXT_MAX),
+        "model" to clip(model, TEXT_MAX),
+        "soc_manufacturer" to clip(socManufacturer, TEXT_MAX),
+        "soc_model" to clip(socModel, TEXT_MAX),
+        "board_platform" to clip(boardPlatform, TEXT_MAX),
+        "hardware" to clip(hardware, TEXT_MAX),
+        "chipset_name" to clip(chipsetName, TEXT_MAX),
+        "android_release" to clip(androidRelease, TEXT_MAX),
+        "sdk_int" to sdkInt,
+        "abi" to clip(abi, TEXT_MAX),
+        "cpu_count" to cpuCount,
+    )
+}
+
+data class ModelInfo(
+    val fileName: String,
+    val sha256: String,
+    val sizeBytes: Long,
+    val inputShape: List<Int>,
+    val inputDtype: String,
+    val outputShape: List<Int>,
+    val outputDtype: String,
+) {
+    fun toJsonMap(): Map<String, Any?> = linkedMapOf(
+        "file_name" to clip(fileName, 255),
+        "sha256" to sha256,
+        "size_bytes" to sizeBytes,
+        "input_shape" to inputShape,
+        "input_dtype" to inputDtype,
+        "output_shape" to outputShape,
+        "output_dtype" to outputDtype,
+    )
+}
+
+data class AppInfo(val version: String, val runtime: String, val runtimeVersion: String) {
+    fun toJsonMap(): Map<String, Any?> = linkedMapOf(
+        "name" to NAME,
+        "version" to clip(version, TEXT_MAX),
+        "runtime" to clip(runtime, TEXT_MAX),
+        "runtime_version" to clip(runtimeVersion, TEXT_MAX),
+    )
+
+    companion object { const val NAME = "abpn-android" }
+}
+
+enum class Status(val id: String) { OK("ok"), UNSUPPORTED("unsupported"), FAILED("failed") }
+
+/** Timings of one accelerator that ran to the end. */
+data class Timing(
+    val initMs: Double,
+    val firstInferenceMs: Double,
+    val warmupRuns: Int,
+    val samplesMs: List<Double>,
+)
+
+/** Which part of the graph the accelerator took, and how that was learned. */
+data class Delegation(val delegatedNodes: Int?, val totalNodes: Int?, val evidence: String?)
+
+data class AcceleratorResult(
+    val accelerator: Accelerator,
+    val options: Map<String, Any?>,
+    val status: Status,
+    val reason: String? = null,
+    val notes: String? = null,
+    val timing: Timing? = null,
+    val delegation: Delegation? = null,
+    val outputCheck: OutputCheck? = null,
+) {
+    init {
+        require(status != Status.OK || timing != null) { "an ok result needs its timings" }
+        require(status == Status.OK || !reason.isNullOrEmpty()) { "a ${status.id} result needs a reason" }
+        for ((k, v) in options) {
+            require(OPTION_KEY.matches(k)) { "option name '$k' does not match ${OPTION_KEY.pattern}" }
+            require(v == null || v is String || v is Number || v is Boolean) { "option '$k' has a non-scalar value" }
+        }
+        require(options.size <= 32) { "at most 32 options" }
+    }
+
+    fun toJsonMap(): Map<String, Any?> {
+        val m = linkedMapOf<String, Any?>(
+            "accelerator" to accelerator.id,
+            "options" to options.mapValues { (_, v) -> if (v is String) clip(v, TEXT_MAX) else v },
+            "status" to status.id,
+            "reason" to clip(reason, REASON_MAX),
+            "notes" to clip(notes, REASON_MAX),
+        )
+        timing?.let {
+            m["init_ms"] = it.initMs
+            m["first_inference_ms"] = it.firstInferenceMs
+            m["warmup_runs"] = it.warmupRuns
+            m["runs"] = it.samplesMs.size
+            m["latency_ms"] = LatencyStats.of(it.samplesMs).toJsonMap()
+            m["samples_ms"] = it.samplesMs
+        }
+        delegation?.let {
+            m["delegated_nodes"] = it.delegatedNodes
+            m["total_nodes"] = it.totalNodes
+            m["delegation_evidence"] = clip(it.evidence, REASON_MAX)
+        }
+        outputCheck?.let { m["output_check"] = it.toJsonMap() }
+        return m
+    }
+
+    companion object {
+        private val OPTION_KEY = Regex("^[a-z][a-z0-9_]{0,63}$")
+
+        fun unsupported(accelerator: Accelerator, options: Map<String, Any?>, reason: String, notes: String? = null) =
+            AcceleratorResult(accelerator, options, Status.UNSUPPORTED, reason = reason, notes = notes)
+
+        fun failed(accelerator: Accelerator, options: Map<String, Any?>, error: Throwable, notes: String? = null) =
+            AcceleratorResult(accelerator, options, Status.FAILED, reason = describe(error), notes = notes)
+
+        /** "ClassName: message", with the causes, so a native failure keeps its words. */
+        fun describe(error: Throwable): String {
+            val parts = ArrayList<String>()
+            var e: Throwable? = error
+            while (e != null && parts.size < 4) {
+                parts.add(e.javaClass.simpleName + (e.message?.let { ": $it" } ?: ""))
+                e = e.cause?.takeIf { it !== e }
+            }
+            return parts.joinToString(" <- caused by ")
+        }
+    }
+}
+
+data class Conditions(
+    val temperatureBeforeC: Double?,
+    val temperatureAfterC: Double?,
+    val temperatureSource: String?,
+    val cooldownS: Double?,
+) {
+    fun toJsonMap(): Map<String, Any?> = linkedMapOf(
+        "temperature_before_c" to temperatureBeforeC,
+        "temperature_after_c" to temperatureAfterC,
+        "temperature_source" to clip(temperatureSource, TEXT_MAX),
+        "cooldown_s" to cooldownS,
+    )
+}
+
+data class ResultRecord(
+    val runId: String,
+    val createdAtMillis: Long,
+    val device: DeviceInfo,
+    val model: ModelInfo,
+    val app: AppInfo,
+    val results: List<AcceleratorResult>,
+    val conditions: Conditions,
+) {
+    init {
+        require(results.size in 1..16) { "a record holds 1..16 results, got ${results.size}" }
+    }
+
+    fun toJsonMap(): Map<String, Any?> = linkedMapOf(
+        "schema_version" to 1,
+        "run_id" to runId,
+        "created_at" to rfc3339(createdAtMillis),
+        "device" to device.toJsonMap(),
+        "model" to model.toJsonMap(),
+        "app" to app.toJsonMap(),
+        "results" to results.map { it.toJsonMap() },
+        "conditions" to conditions.toJsonMap(),
+    )
+
+    fun toJson(): String = Json.encode(toJsonMap())
+
+    companion object {
+        fun rfc3339(millis: Long): String {
+            val f = SimpleDateFormat("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'", Locale.US)
+            f.timeZone = TimeZone.getTimeZone("UTC")
+            return f.format(Date(millis))
+        }
+
+        /** The record-less error file of docs/phone-protocol.md. */
+        fun errorJson(runId: String, message: String): String =
+            Json.encode(linkedMapOf("run_id" to runId, "error" to clip(message, REASON_MAX)))
+    }
+}

@@ -1,0 +1,3 @@
+from abpn.cli import main
+
+main()

@@ -1,0 +1,192 @@
+"""`abpn-tool bench-host`: latency of a .tflite on this computer's CPU (XNNPACK), as a result record.
+
+Timing follows the phone app (docs/phone-protocol.md): init (interpreter creation and tensor
+allocation), the first inference on its own, `warmup` untimed runs, then `runs` timed runs. Only
+setting the input and `invoke()` are timed; reading the output back is not.
+"""
+import time
+from pathlib import Path
+
+from abpn.errors import AbpnError
+
+DEFAULT_THREADS = 2
+DEFAULT_RUNS = 20
+DEFAULT_WARMUP = 3
+# What a dynamic-shape model is timed at unless told otherwise: the AI Benchmark deployment size.
+DEFAULT_INPUT_HW = (360, 640)
+_THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
+
+
+def real_image(hw):
+    """A natural photo (skimage's astronaut) cropped to the aspect ratio of `hw` and resized to it with
+    MATLAB-compatible bicubic: output checks on noise would hide errors that only show on real content."""
+    from skimage import data
+
+    from abpn.imresize import imresize_bicubic, to_uint8
+
+    photo = data.astronaut()
+    h, w = photo.shape[:2]
+    target = hw[0] / hw[1]
+    if target < h / w:
+        crop_h = max(1, round(w * target))
+        top = (h - crop_h) // 2
+        photo = photo[top : top + crop_h]
+    else:
+        crop_w = max(1, round(h / target))
+        left = (w - crop_w) // 2
+        photo = photo[:, left : left + crop_w]
+    return to_uint8(imresize_bicubic(photo, hw))
+
+
+def _delegation(interpreter):
+    """(delegated ops, total ops, evidence) read from the interpreter's node list.
+
+    A DELEGATE node replaces a partition of the graph; the original ops in that partition are the
+    ones between its input and output tensors."""
+    try:
+        ops = interpreter._get_ops_details()
+    except (AttributeError, RuntimeError, ValueError):
+        return None, None, "the TFLite Python API did not list the graph's nodes"
+    delegates = [op for op in ops if op["op_name"] == "DELEGATE"]
+    originals = [op for op in ops if op["op_name"] != "DELEGATE"]
+    producer = {int(t): op["index"] for op in originals for t in op["outputs"]}
+    by_index = {op["index"]: op for op in originals}
+    delegated = set()
+    for delegate in delegates:
+        boundary = {int(t) for t in delegate["inputs"]}
+        pending = [int(t) for t in delegate["outputs"]]
+        while pending:
+            tensor = pending.pop()
+            node = producer.get(tensor)
+            if tensor in boundary or node is None or node in delegated:
+                continue
+            delegated.add(node)
+            pending.extend(int(t) for t in by_index[node]["inputs"] if t >= 0)
+    evidence = (
+        f"TFLite node list after delegation: {len(delegates)} XNNPACK DELEGATE node(s) covering "
+        f"{len(delegated)} of {len(originals)} ops"
+    )
+    if len(delegated) < len(originals):
+        rest = sorted({by_index[i]["op_name"] for i in by_index if i not in delegated})
+        evidence += f"; on the TFLite CPU kernels: {', '.join(rest)}"
+    return len(delegated), len(originals), evidence
+
+
+def _temperature_c():
+    try:
+        return int(_THERMAL_ZONE.read_text().strip()) / 1000.0
+    except (OSError, ValueError):
+        return None
+
+
+def _reference_output(reference, image):
+    from abpn.upscale import load_upscaler
+
+    upscaler = load_upscaler(reference)
+    return upscaler(image), f"checked against {upscaler.name} on the same {image.shape[0]}x{image.shape[1]} photo"
+
+
+def bench_host(model, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS, warmup=DEFAULT_WARMUP, input_hw=None,
+               reference=None, progress=True):
+    """Benchmarks `model` (.tflite) and returns a validated result record."""
+    from tqdm import tqdm
+
+    from abpn import record
+    from abpn.modelfile import Upscaler, inspect_model
+
+    if runs < 1 or warmup < 0 or (threads is not None and threads < 1):
+        raise AbpnError("--runs and --threads must be at least 1 and --warmup at least 0")
+    info = inspect_model(model)
+    if info.input_hw and input_hw and tuple(input_hw) != info.input_hw:
+        raise AbpnError(
+            f"{info.file_name} takes {info.input_hw[0]}x{info.input_hw[1]} inputs only; leave out --input-size."
+        )
+    hw = info.input_hw or tuple(input_hw or DEFAULT_INPUT_HW)
+    image = real_image(hw)
+    temperature_before = _temperature_c()
+
+    start = time.perf_counter()
+    upscaler = Upscaler(model, threads=threads)
+    upscaler.prepare(hw)
+    init_ms = (time.perf_counter() - start) * 1000
+    interpreter = upscaler.interpreter
+    tensor = upscaler.encode_input(image)
+    input_index = interpreter.get_input_details()[0]["index"]
+    output_index = interpreter.get_output_details()[0]["index"]
+
+    def timed_invoke():
+        begin = time.perf_counter()
+        interpreter.set_tensor(input_index, tensor)
+        interpreter.invoke()
+        return (time.perf_counter() - begin) * 1000
+
+    first_ms = timed_invoke()
+    first_output = upscaler.decode_output(interpreter.get_tensor(output_index))
+    for _ in tqdm(range(warmup), desc="warm-up", unit="run", disable=not progress, leave=False):
+        timed_invoke()
+    samples = [timed_invoke() for _ in tqdm(range(runs), desc="timed", unit="run", disable=not progress, leave=False)]
+    last_output = upscaler.decode_output(interpreter.get_tensor(output_index))
+    temperature_after = _temperature_c()
+
+    if reference is not None:
+        expected, check_note = _reference_output(reference, image)
+    else:
+        expected = first_output
+        check_note = (
+            "no --reference given: the last timed output is checked against this model's own first "
+            "output (determinism only); pass the dynamic-shape model as --reference for a real check"
+        )
+    check = record.output_check(last_output, expected)
+    delegated, total, evidence = _delegation(interpreter)
+    result = {
+        "accelerator": "cpu",
+        "options": {"threads": threads, "delegate": "xnnpack", "input_height": hw[0], "input_width": hw[1]},
+        "status": "ok",
+        "notes": f"astronaut photo resized to {hw[0]}x{hw[1]}; {check_note}",
+        "init_ms": init_ms,
+        "first_inference_ms": first_ms,
+        "warmup_runs": warmup,
+        "runs": runs,
+        "latency_ms": record.latency_stats(samples),
+        "samples_ms": samples,
+        "delegated_nodes": delegated,
+        "total_nodes": total,
+        "delegation_evidence": evidence,
+        "output_check": check,
+    }
+    model_section = info.record_section()
+    if info.dynamic:
+        # The record describes the graph that was timed.
+        model_section["input_shape"] = [1, hw[0], hw[1], 3]
+        model_section["output_shape"] = [1, hw[0] * 3, hw[1] * 3, 3]
+    conditions = {
+        "temperature_before_c": temperature_before,
+        "temperature_after_c": temperature_after,
+        "temperature_source": str(_THERMAL_ZONE) if temperature_before is not None else None,
+        "cooldown_s": 0,
+    }
+    return record.make_record(
+        device=record.host_device(), model=model_section, app=record.tool_app(), results=[result],
+        conditions=conditions,
+    )
+
+
+def format_summary(rec):
+    result = rec["results"][0]
+    stats = result["latency_ms"]
+    check = result["output_check"]
+    psnr = "identical" if check["psnr_db"] is None else f"{check['psnr_db']:.2f} dB"
+    shape = rec["model"]["input_shape"]
+    lines = [
+        f"model: {rec['model']['file_name']} ({rec['model']['input_dtype']} {shape[1]}x{shape[2]})",
+        f"host: {rec['device']['cpu_model']}, threads {result['options']['threads']}, XNNPACK",
+        f"delegation: {result['delegation_evidence']}",
+        f"init {result['init_ms']:.1f} ms, first inference {result['first_inference_ms']:.1f} ms, "
+        f"{result['warmup_runs']} warm-up runs",
+        f"{result['runs']} runs (ms): min {stats['min']:.2f}  median {stats['median']:.2f}  mean {stats['mean']:.2f}  "
+        f"p90 {stats['p90']:.2f}  max {stats['max']:.2f}  std {stats['std']:.2f}",
+        f"output check: {psnr}, max abs diff {check['max_abs_diff']:.0f} -> "
+        f"{'passed' if check['passed'] else 'FAILED'}",
+        f"  ({result['notes']})",
+    ]
+    return "\n".join(lines)

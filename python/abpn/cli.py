@@ -1,0 +1,311 @@
+"""abpn-tool: a thin command-line layer over the abpn library.
+
+Each command parses options, calls one library function and prints its result; the work lives in
+the module named for the job (data, train, quantize, evaluate, tiling, device, collector, report).
+Heavy imports (TensorFlow) happen inside the commands so that `--help` stays instant.
+"""
+import click
+
+from abpn import __version__
+from abpn.errors import AbpnError
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except AbpnError as error:
+            raise click.ClickException(str(error)) from error
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="abpn-tool")
+def main():
+    """Train, quantize and benchmark ABPN x3 super-resolution on phones."""
+
+
+def _data_options(command):
+    """Options shared by train and quantize: where the images come from and how to treat bad ones."""
+    options = [
+        click.option("--data", "data_dirs", multiple=True, type=click.Path(exists=True),
+                     help="Folder of HR images, or a DIV2K-layout folder (repeatable). "
+                          "Default: photos shipped with scikit-image."),
+        click.option("--val", "val_dirs", multiple=True, type=click.Path(exists=True),
+                     help="Validation folder (repeatable). Default: images held aside from --data."),
+        click.option("--skip-bad", is_flag=True, help="Skip unreadable images with a warning instead of stopping."),
+        click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+                     help="Where decoded images are cached (default: ~/.cache/abpn/decoded)."),
+        click.option("--seed", type=int, default=None, help="Seed for weights and patches (deterministic runs)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _schedule_options(presets):
+    def decorate(command):
+        options = [
+            click.option("--preset", type=click.Choice(sorted(presets)), default="paper", show_default=True,
+                         help="Schedule: the paper's (1000 x 1000 iterations), 100k iterations for CPUs, or a few minutes' smoke run."),
+            click.option("--epochs", type=int, default=None, help="Override the preset's epoch count."),
+            click.option("--steps-per-epoch", type=int, default=None,
+                         help="Iterations per epoch (the authors' code uses 1000)."),
+            click.option("--batch", type=int, default=None, help="Patches per batch."),
+            click.option("--lr", "learning_rate", type=float, default=None, help="Initial learning rate."),
+        ]
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _load_data(data_dirs, val_dirs, skip_bad, cache_dir, patch):
+    from abpn.data import prepare_data
+
+    split = prepare_data(list(data_dirs) or None, list(val_dirs) or None, skip_bad=skip_bad,
+                         cache_dir=cache_dir, patch=patch)
+    click.echo(f"data: {split.description}")
+    return split
+
+
+def _print_scores(title, scores):
+    for name, value in scores.items():
+        click.echo(f"{title} {name:>8}: PSNR-Y {value['psnr_y']:.2f} dB  PSNR-RGB {value['psnr_rgb']:.2f} dB  "
+                   f"SSIM-Y {value['ssim_y']:.4f}")
+
+
+@main.command()
+@_data_options
+@_schedule_options(["paper", "cpu100k", "smoke"])
+@click.option("--out", "run_dir", type=click.Path(file_okay=False), default="runs/float", show_default=True,
+              help="Run folder: checkpoints, logs, best model. Re-running the same command resumes it.")
+def train(data_dirs, val_dirs, skip_bad, cache_dir, seed, preset, epochs, steps_per_epoch, batch, learning_rate,
+          run_dir):
+    """Train float ABPN x3 (L1, Adam, paper schedule by default). Interrupt any time; re-run to resume."""
+    from abpn import train as training
+
+    schedule = training.resolve_schedule(training.TRAIN_PRESETS, preset, epochs=epochs,
+                                         steps_per_epoch=steps_per_epoch, batch=batch, learning_rate=learning_rate)
+    split = _load_data(data_dirs, val_dirs, skip_bad, cache_dir, schedule.patch)
+    click.echo(f"schedule: {schedule}")
+    scores = training.train(split, run_dir, schedule, seed=seed)
+    _print_scores("validation", scores)
+    click.echo(f"best model: {run_dir}/{training.BEST_MODEL}")
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(exists=True))
+@_data_options
+@_schedule_options(["paper", "smoke"])
+@click.option("--io", type=click.Choice(["uint8", "int8"]), default="uint8", show_default=True,
+              help="Input/output type of the INT8 models (int8 skips the QUANTIZE ops at both ends).")
+@click.option("--out", "run_dir", type=click.Path(file_okay=False), default="runs/qat", show_default=True,
+              help="Run folder: QAT checkpoints, logs and the exported .tflite files. Re-run to resume.")
+def quantize(checkpoint, data_dirs, val_dirs, skip_bad, cache_dir, seed, preset, epochs, steps_per_epoch, batch,
+             learning_rate, io, run_dir):
+    """Quantization-aware training from a float CHECKPOINT (a best.keras or its run folder), then export
+    the 360x640 INT8 deployment model, a dynamic-shape INT8 model, and FP32 and FP16 models."""
+    from abpn import quantize as quantization
+    from abpn import train as training
+
+    schedule = training.resolve_schedule(quantization.QAT_PRESETS, preset, epochs=epochs,
+                                         steps_per_epoch=steps_per_epoch, batch=batch, learning_rate=learning_rate)
+    split = _load_data(data_dirs, val_dirs, skip_bad, cache_dir, schedule.patch)
+    click.echo(f"schedule: {schedule}")
+    result = quantization.quantize(checkpoint, split, run_dir, schedule, io=io, seed=seed)
+    _print_scores("validation", result.scores)
+    for name, path in result.exports.items():
+        click.echo(f"{name:>12}: {path}")
+
+
+@main.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="quickstart-out", show_default=True,
+              help="Folder for every artifact (runs, .tflite exports, benchmark record).")
+@click.option("--seed", type=int, default=0, show_default=True)
+def quickstart(out_dir, seed):
+    """The main job on the embedded photos: smoke-train, QAT, INT8 export, eval and a host benchmark
+    (about 6 minutes on 2 cores). Re-run to resume after an interruption."""
+    from abpn.quickstart import run_quickstart, summary_table
+
+    scores, record = run_quickstart(out_dir, seed=seed, echo=click.echo)
+    click.echo("")
+    click.echo(summary_table(scores, record))
+    click.echo(f"\nartifacts in {out_dir}/ (deployment model: {out_dir}/qat/abpn_x3_int8.tflite)")
+
+
+@main.group()
+def data():
+    """Get training data."""
+
+
+@data.command("div2k")
+@click.option("--dest", required=True, type=click.Path(file_okay=False), help="Folder to download into.")
+@click.option("--base-url", default=None, help="Mirror serving the DIV2K zip files (default: the official site).")
+@click.option("--only", type=click.Choice(["train", "valid"]), default=None, help="Fetch one split only.")
+@click.option("--keep-archives", is_flag=True, help="Keep the zip files after unpacking.")
+def data_div2k(dest, base_url, only, keep_archives):
+    """Download DIV2K HR and bicubic x3 LR (800 train + 100 valid images, about 4.5 GB).
+
+    Resumes interrupted downloads; re-running after completion does nothing. Afterwards train
+    with `--data DEST` (the valid split becomes the validation set).
+    """
+    from abpn.div2k import DIV2K_BASE_URL, download_div2k
+
+    folders = download_div2k(dest, base_url=base_url or DIV2K_BASE_URL, only=only, keep_archives=keep_archives)
+    for folder in folders:
+        click.echo(folder)
+
+
+@main.command()
+@click.option("--db", required=True, type=click.Path(dir_okay=False), help="SQLite file to store records in (created if missing).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; anything but loopback needs --token.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
+@click.option("--token", envvar="ABPN_COLLECTOR_TOKEN", default=None,
+              help="Bearer token that writes must carry (or set ABPN_COLLECTOR_TOKEN; at least 16 characters).")
+def serve(db, host, port, token):
+    """Collect result records over HTTP and show them on a dashboard.
+
+    POST records to /api/records; the dashboard is at /, the OpenAPI document at /openapi.json.
+    """
+    from abpn.collector import serve as run_collector
+
+    run_collector(db, host=host, port=port, token=token)
+
+
+@main.command()
+@click.option("--db", required=True, type=click.Path(dir_okay=False), help="The collector's SQLite file.")
+@click.option("--format", "fmt", type=click.Choice(["table", "md", "csv", "html"]), default="table", show_default=True,
+              help="md is ready to paste into a README; html embeds the plots.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout.")
+def report(db, fmt, out):
+    """Per-chipset table of the collected results: chipsets as rows, accelerators as columns."""
+    from abpn.report import report_text, write_atomically
+
+    text = report_text(db, fmt)
+    if out:
+        write_atomically(out, text)
+        click.echo(f"Wrote {out}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+def _parse_hw(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        height, width = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give HEIGHTxWIDTH, e.g. 360x640") from None
+    if height < 1 or width < 1:
+        raise click.BadParameter(f"{value!r}: height and width must be positive")
+    return height, width
+
+
+@main.command("eval")
+@click.argument("model")
+@click.option("--hr", "hr_dir", required=True, type=click.Path(file_okay=False), help="Folder of HR images.")
+@click.option("--lr", "lr_dir", default=None, type=click.Path(file_okay=False),
+              help="Folder of x3 LR inputs (e.g. ../shared/datasets/LR_bicubic_X3/Set5); "
+                   "default: made from the HR images with MATLAB-compatible bicubic.")
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="TFLite CPU threads.")
+@click.option("--json", "as_json", is_flag=True, help="Print per-image and mean scores as JSON.")
+def eval_command(model, hr_dir, lr_dir, threads, as_json):
+    """PSNR and SSIM of MODEL on HR images: RGB (1-pixel crop) and Y (BT.601, 3-pixel crop).
+
+    MODEL is a .tflite, a Keras checkpoint (.keras/.h5, or a training run folder), or the word
+    `bicubic` for the MATLAB bicubic baseline of the published tables.
+    """
+    import json
+
+    from abpn.evaluate import evaluate, format_table
+
+    result = evaluate(model, hr_dir, lr_dir, threads=threads)
+    click.echo(json.dumps(result, indent=2) if as_json else format_table(result))
+
+
+@main.command()
+@click.argument("model")
+@click.argument("src", metavar="IN", type=click.Path(dir_okay=False))
+@click.argument("dst", metavar="[OUT]", required=False, type=click.Path(dir_okay=False))
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="TFLite CPU threads.")
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists (never IN).")
+def upscale(model, src, dst, threads, overwrite):
+    """Upscale the image IN x3 with MODEL into OUT (default: IN's name + _x3.png).
+
+    Any size: a fixed-shape model runs in overlapping tiles whose result equals the whole-image
+    run. Any format PIL reads; OUT's extension picks the format. Alpha is kept, EXIF rotation applied.
+    """
+    from abpn.upscale import upscale_file
+
+    out = upscale_file(model, src, dst, threads=threads, overwrite=overwrite)
+    click.echo(f"Wrote {out}", err=True)
+
+
+@main.command("bench-host")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1), help="CPU threads (XNNPACK).")
+@click.option("--runs", default=20, show_default=True, type=click.IntRange(min=1), help="Timed runs.")
+@click.option("--warmup", default=3, show_default=True, type=click.IntRange(min=0), help="Untimed runs after the first.")
+@click.option("--input-size", "input_hw", default=None, callback=_parse_hw, metavar="HxW",
+              help="Input size for a dynamic-shape model (default 360x640).")
+@click.option("--reference", default=None,
+              help="Model whose output the check compares with (e.g. the dynamic-shape .tflite of the same weights).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result record (result_record.schema.json).")
+def bench_host(model, threads, runs, warmup, input_hw, reference, as_json):
+    """Time MODEL (.tflite) on this computer's CPU and check its output on a real photo."""
+    import json
+
+    from abpn.bench import bench_host as run_bench, format_summary
+
+    rec = run_bench(model, threads=threads, runs=runs, warmup=warmup, input_hw=input_hw, reference=reference)
+    click.echo(json.dumps(rec, indent=2) if as_json else format_summary(rec))
+
+
+@main.command("push-and-bench")
+@click.option("--device", "devices", multiple=True, metavar="D",
+              help="USB serial or HOST:PORT (TCP / wireless debugging); repeat for several phones, run at once. "
+                   "Default: $ANDROID_SERIAL.")
+@click.option("--model", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Fixed-shape x3 .tflite (e.g. from `abpn-tool quantize`).")
+@click.option("--apk", type=click.Path(exists=True, dir_okay=False),
+              help="The app's APK: installed when the app is missing or its APK differs.")
+@click.option("--accelerators", default="cpu,gpu,nnapi,qnn_htp", show_default=True,
+              help="Comma-separated, from cpu, gpu, nnapi, qnn_htp, qnn_dsp.")
+@click.option("--runs", default=20, show_default=True, help="Timed inferences per accelerator.")
+@click.option("--warmup", default=3, show_default=True, help="Warm-up inferences after the first one.")
+@click.option("--threads", default=4, show_default=True, help="CPU (XNNPACK) threads.")
+@click.option("--cooldown", default=0, show_default=True, help="Seconds to rest before each accelerator after the first.")
+@click.option("--db", default="abpn-results.sqlite", show_default=True, type=click.Path(dir_okay=False),
+              help="SQLite file the records are stored in (ignored with --collector).")
+@click.option("--collector", metavar="URL", help="Post the records to this collector instead of --db.")
+@click.option("--token", envvar="ABPN_COLLECTOR_TOKEN", help="The collector's bearer token ($ABPN_COLLECTOR_TOKEN).")
+@click.option("--out", default="abpn-results", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the raw result files and the reference input/output.")
+@click.option("--timeout", "result_timeout", default=600.0, show_default=True,
+              help="Seconds to wait for a phone's result before giving up (and showing its logcat).")
+@click.option("--auth-timeout", default=60.0, show_default=True,
+              help="Seconds to wait for someone to accept the 'Allow USB debugging?' prompt.")
+def push_and_bench(devices, model, apk, accelerators, runs, warmup, threads, cooldown, db, collector, token, out,
+                   result_timeout, auth_timeout):
+    """Benchmark MODEL on phones over ADB and store one result record per phone.
+
+    Uses the ADB key ~/.android/adbkey (created if missing), so phones that trust this computer's adb
+    trust this tool. A USB phone cannot be used while an adb server holds it: `adb kill-server` first.
+    """
+    import os
+
+    from abpn.bench_phone import CollectorSink, DatabaseSink, prepare_plan
+    from abpn.bench_phone import push_and_bench as run
+
+    targets = list(devices) or [os.environ.get("ANDROID_SERIAL", "")]
+    if not targets[0]:
+        raise AbpnError("no phone given: pass --device SERIAL or --device HOST:PORT, or set ANDROID_SERIAL")
+    plan = prepare_plan(model, apk=apk, accelerators=accelerators, runs=runs, warmup=warmup, threads=threads,
+                        cooldown_s=cooldown, result_timeout_s=result_timeout, out_dir=out)
+    sink = CollectorSink(collector, token) if collector else DatabaseSink(db)
+    outcomes = run(targets, plan, sink, auth_timeout_s=auth_timeout)
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        raise AbpnError(f"{len(failed)} of {len(outcomes)} phone(s) failed: "
+                        f"{', '.join(o.target for o in failed)} (details above)")

@@ -1,0 +1,311 @@
+"""Driving one phone over ADB with adb-shell (TCP or USB): connecting, quoted shell commands,
+pushes that skip files already on the phone, pulls, the phone's identity and free space.
+
+Every failure a user can meet (unreachable, not authorized, USB held by an adb server, unplugged
+mid-run, disk full) becomes an AbpnError whose message says what to do.
+"""
+import os
+import re
+import shlex
+from pathlib import Path
+
+from abpn.errors import AbpnError
+
+PACKAGE = "org.abpn.app"
+BENCHMARK_ACTIVITY = f"{PACKAGE}/.BenchmarkActivity"
+PHONE_DIR = "/data/local/tmp/abpn"
+RESULTS_DIR = f"/sdcard/Android/data/{PACKAGE}/files/results"
+# Readable by the app's user, which is not `shell` (see docs/phone-protocol.md).
+PUSH_MODE = 0o100644
+DEFAULT_TCP_PORT = 5555
+
+IDENTITY_PROPS = {
+    "manufacturer": "ro.product.manufacturer",
+    "model": "ro.product.model",
+    "soc_manufacturer": "ro.soc.manufacturer",
+    "soc_model": "ro.soc.model",
+    "board_platform": "ro.board.platform",
+    "hardware": "ro.hardware",
+    "android_release": "ro.build.version.release",
+    "sdk_int": "ro.build.version.sdk",
+    "abi": "ro.product.cpu.abi",
+}
+
+_SHA256 = re.compile(r"^([0-9a-f]{64})\s")
+_PROP_LINE = re.compile(r"^\[(.+?)\]: \[(.*)\]$")
+
+
+class Disconnected(AbpnError):
+    """The phone went away in the middle of something."""
+
+
+def quote_command(*argv):
+    """One shell command line with every argument quoted: the phone runs it through `sh -c`, so a
+    path with spaces, quotes or `;` stays one literal argument and cannot run anything."""
+    return " ".join(shlex.quote(str(arg)) for arg in argv)
+
+
+def default_key_path():
+    return Path.home() / ".android" / "adbkey"
+
+
+def load_signer(key_path=None):
+    """The RSA key adb uses (~/.android/adbkey), so a phone that trusts this computer's adb trusts
+    the tool too; created with 0600 permissions when there is none."""
+    from adb_shell.auth.keygen import keygen, write_public_keyfile
+    from adb_shell.auth.sign_pythonrsa import PythonRSASigner
+
+    path = Path(key_path) if key_path else default_key_path()
+    try:
+        if not path.is_file():
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Created empty with 0600 first: keygen() would write the private key with the umask's mode.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            keygen(str(path))
+        public = path.with_name(path.name + ".pub")
+        if not public.is_file():
+            write_public_keyfile(str(path), str(public))
+        return PythonRSASigner(public.read_text(), path.read_text())
+    except (OSError, ValueError) as error:
+        raise AbpnError(f"cannot use the ADB key {path}: {error}. Fix its permissions, or move it away "
+                        "to let abpn-tool create a new one (phones will then ask to authorize again).") from error
+
+
+def parse_target(target):
+    """`host:port` (TCP, wireless debugging) → ("tcp", host, port); anything else is a USB serial."""
+    target = (target or "").strip()
+    if not target:
+        raise AbpnError("no phone given: pass --device SERIAL or --device HOST:PORT, or set ANDROID_SERIAL")
+    host, sep, port = target.rpartition(":")
+    if sep and host:
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise AbpnError(f"{target}: the port after ':' must be a number from 1 to 65535")
+        return "tcp", host.strip("[]"), int(port)
+    return "usb", target, None
+
+
+def _adb_shell_errors():
+    from adb_shell import exceptions as ex
+
+    return ex
+
+
+def _usb_error_message(target, error):
+    """LIBUSB_ERROR_BUSY / ACCESS when claiming the interface: almost always a running adb server."""
+    error = getattr(error, "usb_error", None) or error
+    name = type(error).__name__
+    text = str(error)
+    if "BUSY" in text.upper() or name.endswith("Busy"):
+        return (f"{target}: another adb server holds the USB device: run `adb kill-server` and try again "
+                "(or use wireless debugging with --device HOST:PORT)")
+    if "ACCESS" in text.upper() or name.endswith("Access"):
+        return (f"{target}: no permission to open the USB device. If an adb server is running, stop it with "
+                "`adb kill-server`; otherwise add a udev rule for the phone (see the README) and replug it")
+    return f"{target}: USB error: {error}"
+
+
+def _is_usb_error(error):
+    # adb-shell wraps some libusb errors in its own Usb*FailedError, keeping the original as .usb_error
+    return type(getattr(error, "usb_error", None) or error).__module__.startswith("usb1")
+
+
+class Phone:
+    """One connected phone. Not shared between threads: each device gets its own."""
+
+    def __init__(self, target, signer, *, transport_timeout_s=10.0, auth_timeout_s=60.0, read_timeout_s=30.0):
+        self.target = target
+        self.kind, self.host_or_serial, self.port = parse_target(target)
+        self.signer = signer
+        self.transport_timeout_s = transport_timeout_s
+        self.auth_timeout_s = auth_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self.device = None
+        self.stage = "connecting"
+
+    # -- connection
+
+    def _make_device(self):
+        from adb_shell.adb_device import AdbDevice
+        from adb_shell.transport.tcp_transport import TcpTransport
+
+        if self.kind == "tcp":
+            class _Transport(TcpTransport):
+                # adb-shell treats an empty read as "nothing yet" and spins until its read timeout;
+                # an empty read on a readable socket means the phone hung up.
+                def bulk_read(self, numbytes, transport_timeout_s):
+                    data = super().bulk_read(numbytes, transport_timeout_s)
+                    if not data:
+                        raise ConnectionResetError("the phone closed the connection")
+                    return data
+
+            return AdbDevice(_Transport(self.host_or_serial, self.port),
+                             default_transport_timeout_s=self.transport_timeout_s)
+        from adb_shell.adb_device import AdbDeviceUsb
+
+        return AdbDeviceUsb(serial=self.host_or_serial, default_transport_timeout_s=self.transport_timeout_s)
+
+    def connect(self):
+        prompted = []
+        try:
+            self.device = self._make_device()
+            self.device.connect(rsa_keys=[self.signer], transport_timeout_s=self.transport_timeout_s,
+                                auth_timeout_s=self.auth_timeout_s, read_timeout_s=self.read_timeout_s,
+                                auth_callback=lambda _device: prompted.append(True))
+        except Exception as error:  # noqa: BLE001 - each failure below gets a message saying what to do
+            self.close()
+            raise self._connect_error(error, prompted) from error
+        self.stage = "connected"
+        return self
+
+    def _connect_error(self, error, prompted):
+        ex = _adb_shell_errors()
+        if isinstance(error, ex.InvalidTransportError):
+            return AbpnError("USB needs adb-shell's usb extra: pip install 'adb-shell[usb]'")
+        if isinstance(error, ex.UsbDeviceNotFoundError):
+            return AbpnError(f"{self.target}: no phone with this serial on USB. Is it plugged in, with USB "
+                             "debugging on (Developer options)? `lsusb` lists connected devices; for a phone on "
+                             "the network pass --device HOST:PORT.")
+        if prompted or isinstance(error, ex.DeviceAuthError):
+            return AbpnError(
+                f"{self.target}: the phone did not authorize this computer (refused, or the prompt was not "
+                f"answered within {self.auth_timeout_s:g} s). Unlock the phone and accept the 'Allow USB "
+                "debugging?' prompt (tick 'Always allow from this computer'), then run again. If you "
+                "tapped Deny, disconnect and reconnect the phone to get the prompt back.")
+        if _is_usb_error(error):
+            return AbpnError(_usb_error_message(self.target, error))
+        if isinstance(error, (OSError, ex.TcpTimeoutException, ex.AdbTimeoutError, ex.InvalidResponseError,
+                              ex.InvalidCommandError, ex.InvalidChecksumError, ex.UsbReadFailedError,
+                              ex.UsbWriteFailedError)):
+            how = ("Check the address, that the phone and this computer are on the same network, and that "
+                   "wireless debugging is on (or `adb tcpip 5555` over USB first)") if self.kind == "tcp" else \
+                "Check the cable and that USB debugging is on"
+            return AbpnError(f"{self.target}: cannot reach the phone ({error}). {how}.")
+        return AbpnError(f"{self.target}: connecting failed: {type(error).__name__}: {error}")
+
+    def close(self):
+        if self.device is not None:
+            try:
+                self.device.close()
+            except Exception:  # noqa: BLE001 - closing a dead connection may fail in many ways
+                pass
+
+    def __enter__(self):
+        return self.connect()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _lost(self, error):
+        return Disconnected(f"{self.target}: the phone disconnected while {self.stage} ({error}). "
+                            "Reconnect it and run again: files already on the phone are not pushed again, "
+                            "and results already pulled are kept.")
+
+    def _call(self, stage, function, *args, **kwargs):
+        """Runs one adb-shell call, turning transport failures into Disconnected."""
+        ex = _adb_shell_errors()
+        self.stage = stage
+        try:
+            return function(*args, **kwargs)
+        except (OSError, ex.TcpTimeoutException, ex.AdbTimeoutError, ex.AdbConnectionError,
+                ex.InvalidCommandError, ex.InvalidChecksumError, ex.InvalidResponseError,
+                ex.UsbReadFailedError, ex.UsbWriteFailedError) as error:
+            raise self._lost(error) from error
+
+    # -- shell
+
+    def shell(self, *argv, stage=None, timeout_s=60):
+        """Runs one command, each argument quoted. `timeout_s` bounds the whole command, and also how long
+        it may stay silent (pm install prints nothing until it is done)."""
+        command = quote_command(*argv)
+        return self._call(stage or f"running `{argv[0]}`", self.device.shell, command,
+                          transport_timeout_s=max(self.transport_timeout_s, timeout_s),
+                          read_timeout_s=max(self.read_timeout_s, timeout_s), timeout_s=timeout_s)
+
+    def getprops(self):
+        props = {}
+        for line in self.shell("getprop", stage="reading its properties").splitlines():
+            match = _PROP_LINE.match(line.strip())
+            if match:
+                props[match.group(1)] = match.group(2)
+        return props
+
+    def identity(self):
+        """The record's `device` section from getprop, plus the chipset's human name."""
+        from abpn.chipsets import chipset_name
+
+        props = self.getprops()
+        device = {"kind": "phone"}
+        for field, prop in IDENTITY_PROPS.items():
+            device[field] = props.get(prop) or None
+        try:
+            device["sdk_int"] = int(device["sdk_int"]) if device["sdk_int"] else None
+        except ValueError:
+            device["sdk_int"] = None
+        device["chipset_name"] = chipset_name(device["soc_model"], device["board_platform"], device["hardware"])
+        return device
+
+    def sha256(self, path):
+        """The sha256 of a file on the phone, or None when it is missing (or sha256sum is absent)."""
+        output = self.shell("sha256sum", path, stage=f"checking {path}")
+        match = _SHA256.match(output.strip())
+        return match.group(1) if match else None
+
+    def free_bytes(self, path):
+        """Bytes available to `path`'s file system, from `df -k`; None when df says nothing usable."""
+        lines = [line.split() for line in self.shell("df", "-k", path, stage="checking free space").splitlines()]
+        rows = [parts for parts in lines if len(parts) >= 6 and parts[-3].isdigit()]
+        return int(rows[-1][-3]) * 1024 if rows else None
+
+    def installed_apk_sha256(self):
+        """The sha256 of the installed app's base.apk, "" when its APK cannot be read, None when not installed."""
+        output = self.shell("pm", "path", PACKAGE, stage="checking the app")
+        paths = [line[len("package:"):].strip() for line in output.splitlines() if line.startswith("package:")]
+        if not paths:
+            return None
+        base = next((p for p in paths if p.endswith("/base.apk")), paths[0])
+        return self.sha256(base) or ""
+
+    def logcat(self, lines=400):
+        return self.shell("logcat", "-d", "-t", str(lines), stage="reading logcat").splitlines()
+
+    # -- files
+
+    def stat(self, path, stage=None):
+        """(mode, size) of a file on the phone; mode 0 when it does not exist."""
+        mode, size, _ = self._call(stage or f"checking {path}", self.device.stat, path,
+                                   read_timeout_s=self.read_timeout_s)
+        return mode, size
+
+    def push(self, local, remote, progress=None):
+        ex = _adb_shell_errors()
+        size = Path(local).stat().st_size
+        callback = None
+        if progress is not None:
+            done = [0]
+
+            def callback(_path, nbytes, _total):
+                done[0] += nbytes
+                progress(done[0], size)
+
+        try:
+            self._call(f"pushing {Path(local).name}", self.device.push, str(local), remote, st_mode=PUSH_MODE,
+                       progress_callback=callback, read_timeout_s=self.read_timeout_s)
+        except (ex.PushFailedError, ex.AdbCommandFailureException) as error:
+            message = error.args[0] if error.args else error
+            if isinstance(message, (bytes, bytearray)):
+                message = message.decode("utf-8", "replace")
+            if "No space left" in str(message):
+                raise AbpnError(f"{self.target}: not enough space on the phone for {remote} ({message}). Free "
+                                "some space (apps, photos, old files in /data/local/tmp) and run again.") from error
+            raise AbpnError(f"{self.target}: pushing {remote} failed: {message}") from error
+
+    def pull_bytes(self, remote):
+        import io
+
+        ex = _adb_shell_errors()
+        buffer = io.BytesIO()
+        try:
+            self._call(f"pulling {remote}", self.device.pull, remote, buffer, read_timeout_s=self.read_timeout_s)
+        except ex.AdbCommandFailureException as error:
+            raise AbpnError(f"{self.target}: pulling {remote} failed: {error}") from error
+        return buffer.getvalue()

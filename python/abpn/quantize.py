@@ -1,0 +1,208 @@
+"""Quantization-aware training of ABPN and export to a lean, fully INT8 `.tflite`.
+
+The lean graph has no clip ops. The Add that joins the residual and the anchor is fake-quantized
+to the fixed range [0, 255] (scale 1.0, zero point -128 in int8), so int8 saturation already clips
+the output to valid pixels, and its conversion is exactly QUANTIZE, CONCATENATION, 7 x CONV_2D,
+ADD, DEPTH_TO_SPACE, QUANTIZE (no QUANTIZE at all with int8 I/O). The input and the anchor (a copy
+of the input) share that same fixed range, so the converter adds no requantization of the input.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import abpn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
+import tensorflow as tf
+import tensorflow_model_optimization as tfmot
+import tf_keras as keras
+
+from abpn.errors import AbpnError
+from abpn.model import CUSTOM_OBJECTS, Anchor, DepthToSpace, build_abpn
+from abpn.train import Schedule, fit_resumable, load_float_model, mean_quality, upscale_with
+
+qk = tfmot.quantization.keras
+
+DEPLOY_HW = (360, 640)  # the AI Benchmark setting: 640x360 in, 1920x1080 out
+BEST_QAT_WEIGHTS = "best_qat.weights.h5"
+CALIBRATION_BATCHES = 8
+EXPORTS = {
+    "int8": "abpn_x3_int8.tflite",
+    "int8_dynamic": "abpn_x3_int8_dynamic.tflite",
+    "fp32": "abpn_x3_fp32.tflite",
+    "fp16": "abpn_x3_fp16.tflite",
+}
+
+QAT_PRESETS = {
+    # Du et al. 2021: QAT for 200 epochs, Adam 1e-4 halved every 50.
+    "paper": Schedule(epochs=200, steps_per_epoch=1000, learning_rate=1e-4, halve_every=50),
+    "smoke": Schedule(epochs=3, steps_per_epoch=50, learning_rate=1e-4, halve_every=2),
+}
+
+
+class PixelRangeConfig(qk.QuantizeConfig):
+    """No weights; the output is fake-quantized to exactly [0, 255] with scale 1."""
+
+    def get_weights_and_quantizers(self, layer):
+        return []
+
+    def get_activations_and_quantizers(self, layer):
+        return []
+
+    def set_quantize_weights(self, layer, quantize_weights):
+        pass
+
+    def set_quantize_activations(self, layer, quantize_activations):
+        pass
+
+    def get_output_quantizers(self, layer):
+        return [qk.quantizers.FixedQuantizer(num_bits=8, init_min=0.0, init_max=255.0, narrow_range=False)]
+
+    def get_config(self):
+        return {}
+
+
+class PassThroughConfig(PixelRangeConfig):
+    """depth_to_space only moves values: its output keeps its input's quantization."""
+
+    def get_output_quantizers(self, layer):
+        return []
+
+
+QUANTIZE_OBJECTS = {**CUSTOM_OBJECTS, "PixelRangeConfig": PixelRangeConfig, "PassThroughConfig": PassThroughConfig}
+
+
+def _annotate(layer):
+    if isinstance(layer, (keras.layers.Add, Anchor)):
+        return qk.quantize_annotate_layer(layer, PixelRangeConfig())
+    if isinstance(layer, DepthToSpace):
+        return qk.quantize_annotate_layer(layer, PassThroughConfig())
+    if isinstance(layer, keras.layers.Conv2D):
+        return qk.quantize_annotate_layer(layer)
+    return layer
+
+
+def qat_model(float_model):
+    """The QAT model (fake-quantized convs, fixed [0, 255] input, anchor and sum) holding
+    `float_model`'s weights. The float model's clip is left out: the fixed range does it."""
+    unclipped = build_abpn(clip=False)
+    for layer in unclipped.layers:
+        layer.set_weights(float_model.get_layer(layer.name).get_weights())
+    annotated = keras.models.clone_model(unclipped, clone_function=_annotate)
+    annotated.set_weights(unclipped.get_weights())
+    with qk.quantize_scope(QUANTIZE_OBJECTS):
+        quantized = qk.quantize_apply(annotated)
+        # fix_input_output_range rebuilds the model from its config, with fresh weights.
+        fixed = qk.fix_input_output_range(
+            quantized, num_bits=8, input_min=0.0, input_max=255.0, output_min=0.0, output_max=255.0
+        )
+    for layer in fixed.layers:
+        weights = quantized.get_layer(layer.name).get_weights()
+        if len(weights) == len(layer.weights):  # the input quantizer lost its min/max variables
+            layer.set_weights(weights)
+    return fixed
+
+
+def calibrate_ranges(qat, float_model, batches):
+    """Sets every conv's activation range to the min/max the float model reaches on `batches`.
+    tfmot starts them at [-6, 6], far from ABPN's 0..255-scale activations, and its moving
+    average needs thousands of steps to get there: meanwhile QAT trains against clipped features."""
+    import numpy as np
+
+    convs = [layer.name for layer in float_model.layers if isinstance(layer, keras.layers.Conv2D)]
+    probe = keras.Model(float_model.input, [float_model.get_layer(name).output for name in convs])
+    low = dict.fromkeys(convs, np.inf)
+    high = dict.fromkeys(convs, -np.inf)
+    for batch in batches:
+        for name, output in zip(convs, probe(batch, training=False)):
+            low[name] = min(low[name], float(tf.reduce_min(output)))
+            high[name] = max(high[name], float(tf.reduce_max(output)))
+    for name in convs:
+        for variable in qat.get_layer(f"quant_{name}").weights:
+            # Variables are named "post_activation_min:0" or "<layer>/post_activation_min:0",
+            # depending on how the model was built.
+            short_name = variable.name.split("/")[-1]
+            if short_name.startswith("post_activation_min"):
+                variable.assign(min(low[name], 0.0))
+            elif short_name.startswith("post_activation_max"):
+                variable.assign(max(high[name], 0.0))
+
+
+def _converter(model, input_hw):
+    inputs = keras.Input(shape=(*(input_hw or (None, None)), 3), batch_size=1, name="lr")
+    return tf.lite.TFLiteConverter.from_keras_model(keras.Model(inputs, model(inputs)))
+
+
+def convert_int8(qat, input_hw=DEPLOY_HW, io="uint8"):
+    """Fully INT8 flatbuffer: int8 per-channel weights and int8 activations, uint8 or int8 I/O."""
+    if io not in ("uint8", "int8"):
+        raise AbpnError(f"--io must be uint8 or int8 (got {io!r})")
+    converter = _converter(qat, input_hw)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.inference_input_type = converter.inference_output_type = getattr(tf, io)
+    return converter.convert()
+
+
+def convert_float(float_model, input_hw=DEPLOY_HW, fp16=False):
+    converter = _converter(float_model, input_hw)
+    if fp16:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    return converter.convert()
+
+
+@dataclass
+class QuantizeResult:
+    exports: dict  # name → path
+    scores: dict  # "float", "qat" → mean validation quality
+
+
+def _write(path, content):
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(content)
+    tmp.replace(path)
+    return path
+
+
+def export_all(qat, float_model, out_dir, io="uint8"):
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "int8": _write(out_dir / EXPORTS["int8"], convert_int8(qat, DEPLOY_HW, io)),
+        "int8_dynamic": _write(out_dir / EXPORTS["int8_dynamic"], convert_int8(qat, None, io)),
+        "fp32": _write(out_dir / EXPORTS["fp32"], convert_float(float_model)),
+        "fp16": _write(out_dir / EXPORTS["fp16"], convert_float(float_model, fp16=True)),
+    }
+
+
+def load_qat_model(float_checkpoint, qat_weights):
+    model = qat_model(load_float_model(float_checkpoint))
+    model.load_weights(str(qat_weights))
+    return model
+
+
+def quantize(float_checkpoint, data, run_dir, schedule, *, io="uint8", seed=None, strategy=None, verbose=None):
+    """QAT from a float checkpoint, resumable like `train`, then the four exports into run_dir."""
+    from abpn.data import make_dataset
+
+    run_dir = Path(run_dir)
+    float_model = load_float_model(float_checkpoint)
+    calibration = [lr for lr, _ in make_dataset(data.train, patch=schedule.patch, batch=schedule.batch, seed=0)
+                   .take(CALIBRATION_BATCHES)]
+
+    def build():
+        model = qat_model(float_model)
+        calibrate_ranges(model, float_model, calibration)
+        return model
+
+    fit_resumable(
+        build, data, run_dir, schedule,
+        config={"stage": "qat", "data": data.description, "float_checkpoint": str(float_checkpoint)},
+        seed=seed, strategy=strategy, best_name=BEST_QAT_WEIGHTS, save_weights_only=True, verbose=verbose,
+    )
+    qat = load_qat_model(float_checkpoint, run_dir / BEST_QAT_WEIGHTS)
+    exports = export_all(qat, float_model, run_dir, io)
+    return QuantizeResult(
+        exports=exports,
+        scores={
+            "float": mean_quality(lambda lr: upscale_with(float_model, lr), data.val),
+            "qat": mean_quality(lambda lr: upscale_with(qat, lr), data.val),
+        },
+    )

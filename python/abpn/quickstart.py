@@ -1,0 +1,54 @@
+"""The main job end to end on the embedded default photos: smoke-train, QAT, INT8 export,
+evaluation and a host benchmark, ending with a short table. Every stage resumes like its command,
+so re-running after an interruption picks up where it stopped."""
+import json
+from pathlib import Path
+
+from abpn import bench, quantize, train
+from abpn.data import prepare_data
+from abpn.upscale import load_upscaler
+
+
+def run_quickstart(out_dir, *, seed=0, echo=print):
+    out_dir = Path(out_dir)
+    split = prepare_data(None)
+    echo(f"[1/4] float training (smoke preset) on {split.description}")
+    train.train(split, out_dir / "float", train.TRAIN_PRESETS["smoke"], seed=seed)
+
+    echo("[2/4] quantization-aware training and export")
+    result = quantize.quantize(out_dir / "float" / train.BEST_MODEL, split, out_dir / "qat",
+                               quantize.QAT_PRESETS["smoke"], seed=seed)
+
+    echo("[3/4] evaluation on the validation photos")
+    exports = result.exports
+    candidates = {
+        "bicubic": "bicubic",
+        "float": out_dir / "float" / train.BEST_MODEL,
+        "int8 dynamic": exports["int8_dynamic"],
+        "int8 360x640 tiled": exports["int8"],
+    }
+    scores = {name: train.mean_quality(load_upscaler(model, threads=2), split.val)
+              for name, model in candidates.items()}
+
+    echo("[4/4] host benchmark of the 360x640 INT8 model")
+    record = bench.bench_host(exports["int8"], reference=exports["int8_dynamic"])
+    (out_dir / "bench-host.json").write_text(json.dumps(record, indent=2))
+    (out_dir / "quality.json").write_text(json.dumps(scores, indent=2))
+    return scores, record
+
+
+def summary_table(scores, record):
+    lines = [f"{'model':<20} {'PSNR-Y':>8} {'PSNR-RGB':>9} {'SSIM-Y':>7}"]
+    for name, score in scores.items():
+        lines.append(f"{name:<20} {score['psnr_y']:>8.2f} {score['psnr_rgb']:>9.2f} {score['ssim_y']:>7.4f}")
+    result = record["results"][0]
+    latency = result["latency_ms"]
+    check = result["output_check"]
+    lines.append("")
+    lines.append(f"INT8 1x360x640 on this CPU ({result['options']['threads']} threads, XNNPACK): "
+                 f"median {latency['median']:.1f} ms, p90 {latency['p90']:.1f} ms "
+                 f"({1000 / latency['median']:.1f} fps); output check vs dynamic model: "
+                 f"{'passed' if check['passed'] else 'FAILED'}")
+    gain = scores["int8 dynamic"]["psnr_y"] - scores["bicubic"]["psnr_y"]
+    lines.append(f"smoke INT8 model vs bicubic on the validation photo: {gain:+.2f} dB Y-PSNR")
+    return "\n".join(lines)

@@ -1,0 +1,428 @@
+"""The per-chipset report: chipsets (and hosts) as rows, accelerators as columns.
+
+One section per model (by sha256): numbers of different models never share a table. A cell pools the
+raw latency samples of every run of that chipset and accelerator, so its median and p90 weigh each
+inference once. The best accelerator of a row is the fastest one whose output check did not fail.
+"""
+import base64
+import csv
+import html
+import io
+import os
+import statistics
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from abpn.collector import ACCELERATORS, Store, chipset_of, device_label, soc_identifier
+from abpn.errors import AbpnError
+
+# Names from records may use any script; a glyph the plot font lacks is drawn as a box, not worth a warning
+# per request in the server log.
+warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
+
+FORMATS = ("table", "md", "csv", "html")
+ACCELERATOR_LABELS = {"cpu": "CPU", "gpu": "GPU", "nnapi": "NNAPI", "qnn_htp": "QNN HTP", "qnn_dsp": "QNN DSP"}
+ACCELERATOR_COLORS = {"cpu": "#4e79a7", "gpu": "#f28e2b", "nnapi": "#59a14f", "qnn_htp": "#e15759",
+                      "qnn_dsp": "#b07aa1"}
+CHECK_MARKS = {"passed": "✓", "failed": "✗", None: "–"}
+# Everything is inline and there is no script: text from a record that smuggles markup gets nowhere.
+CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+# Charts get unreadable past this many bar groups or boxes; their titles then say how many are left out.
+MAX_CHART_ROWS = 40
+
+
+def build_report(records):
+    """Report data from result records (dicts; a `_chipset` key, as Store.records() adds, wins over
+    recomputing the name)."""
+    sections = {}
+    for record in records:
+        model = record["model"]
+        section = sections.setdefault(model["sha256"], {"model": {k: model[k] for k in (
+            "sha256", "file_name", "size_bytes", "input_shape", "input_dtype", "output_shape", "output_dtype")},
+            "groups": {}})
+        device = record["device"]
+        chipset = record.get("_chipset") or chipset_of(device)
+        group = section["groups"].setdefault((device["kind"], chipset), {
+            "kind": device["kind"], "chipset": chipset, "soc_models": set(), "devices": set(), "runs": 0,
+            "results": {}})
+        if soc_identifier(device):
+            group["soc_models"].add(soc_identifier(device))
+        group["devices"].add(device_label(device))
+        group["runs"] += 1
+        for result in record["results"]:
+            group["results"].setdefault(result["accelerator"], []).append(result)
+    return {"sections": [_section(s) for s in sorted(
+        sections.values(), key=lambda s: (s["model"]["file_name"], s["model"]["sha256"]))],
+            "records": sum(g["runs"] for s in sections.values() for g in s["groups"].values())}
+
+
+def _section(section):
+    rows = [_row(g) for g in section["groups"].values()]
+    # Phones first, by chipset name; hosts after them.
+    rows.sort(key=lambda r: (r["kind"] != "phone", r["chipset"].lower()))
+    present = {a for r in rows for a in r["cells"]}
+    return {"model": section["model"], "accelerators": [a for a in ACCELERATORS if a in present], "rows": rows}
+
+
+def _row(group):
+    cells = {accelerator: _cell(results) for accelerator, results in group["results"].items()}
+    usable = [(c["median_ms"], a) for a, c in cells.items()
+              if c["status"] == "ok" and c["output_check"] != "failed" and c["median_ms"] > 0]
+    best = None
+    if usable:
+        median, accelerator = min(usable)
+        cpu = cells.get("cpu")
+        speedup = cpu["median_ms"] / median if cpu and cpu["status"] == "ok" else None
+        best = {"accelerator": accelerator, "median_ms": median, "speedup_vs_cpu": speedup}
+    return {"kind": group["kind"], "chipset": group["chipset"], "soc_models": sorted(group["soc_models"]),
+            "devices": len(group["devices"]), "runs": group["runs"], "cells": cells, "best": best}
+
+
+def _cell(results):
+    ok = [r for r in results if r["status"] == "ok"]
+    if not ok:
+        statuses = [r["status"] for r in results]
+        status = max(sorted(set(statuses)), key=statuses.count)
+        reasons = sorted({r.get("reason") or "" for r in results if r["status"] == status} - {""})
+        return {"status": status, "runs": 0, "attempts": len(results), "reasons": reasons}
+    samples = np.concatenate([np.asarray(r["samples_ms"], dtype=np.float64) for r in ok])
+    median = float(np.median(samples))
+    checks = [r["output_check"] for r in ok if "output_check" in r]
+    check = ("passed" if all(c["passed"] for c in checks) else "failed") if checks else None
+    finite_psnr = [c["psnr_db"] for c in checks if c["psnr_db"] is not None]
+    return {
+        "status": "ok", "runs": len(ok), "attempts": len(results),
+        "median_ms": median,
+        "p90_ms": float(np.percentile(samples, 90)),
+        "fps": 1000.0 / median if median > 0 else None,
+        "init_ms": statistics.median(r["init_ms"] for r in ok),
+        "output_check": check,
+        "min_psnr_db": min(finite_psnr) if finite_psnr else None,
+        "samples": len(samples),
+        "samples_ms": samples,
+    }
+
+
+def to_json(report):
+    """The report without the raw samples (what GET /api/report returns)."""
+    def strip(cell):
+        return {k: v for k, v in cell.items() if k != "samples_ms"}
+
+    return {"records": report["records"], "sections": [
+        {**s, "rows": [{**r, "cells": {a: strip(c) for a, c in r["cells"].items()}} for r in s["rows"]]}
+        for s in report["sections"]]}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Text renderings
+
+
+def _ms(value):
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def _cell_text(cell, mark=True):
+    if cell is None:
+        return ""
+    if cell["status"] != "ok":
+        return cell["status"]
+    parts = [f"{_ms(cell['median_ms'])} ms (p90 {_ms(cell['p90_ms'])})"]
+    if cell["fps"] is not None:
+        parts.append(f"{cell['fps']:.1f} fps")
+    parts.append(f"init {cell['init_ms']:.0f} ms")
+    if mark:
+        parts.append(f"check {CHECK_MARKS[cell['output_check']]}")
+    return " · ".join(parts)
+
+
+def _best_text(best):
+    if best is None:
+        return "–"
+    text = ACCELERATOR_LABELS[best["accelerator"]]
+    if best["speedup_vs_cpu"] is not None and best["accelerator"] != "cpu":
+        text += f" (×{best['speedup_vs_cpu']:.1f} vs CPU)"
+    return text
+
+
+def _row_name(row):
+    return row["chipset"] if row["kind"] == "phone" else f"{row['chipset']} (host)"
+
+
+def _model_title(model):
+    shape = "x".join(str(d) for d in model["input_shape"])
+    return f"{model['file_name']} (sha256 {model['sha256'][:12]}…, input {shape} {model['input_dtype']})"
+
+
+def _header(section):
+    return (["Chipset", "SoC", "Devices", "Runs"] + [ACCELERATOR_LABELS[a] for a in section["accelerators"]]
+            + ["Best"])
+
+
+def _cells(section, row):
+    return ([_row_name(row), ", ".join(row["soc_models"]) or "–", str(row["devices"]), str(row["runs"])]
+            + [_cell_text(row["cells"].get(a)) for a in section["accelerators"]] + [_best_text(row["best"])])
+
+
+LEGEND = ("Cells: median latency (p90) · frames per second · initialization time · output check against the "
+          "CPU reference (✓ passed, ✗ failed, – not checked). Best: the fastest accelerator whose output check "
+          "did not fail, and its speed-up over the CPU.")
+EMPTY = "No records in the database yet."
+
+
+def render_table(report):
+    if not report["sections"]:
+        return EMPTY + "\n"
+    out = []
+    for section in report["sections"]:
+        rows = [_header(section)] + [_cells(section, r) for r in section["rows"]]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        out.append(_model_title(section["model"]))
+        for n, row in enumerate(rows):
+            out.append("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
+            if n == 0:
+                out.append("  ".join("-" * width for width in widths))
+        out.append("")
+    out.append(LEGEND)
+    return "\n".join(out) + "\n"
+
+
+def _md_escape(text):
+    text = html.escape(text, quote=False)
+    for char in "\\|*_`[]#":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def render_markdown(report):
+    if not report["sections"]:
+        return EMPTY + "\n"
+    out = []
+    for section in report["sections"]:
+        header = _header(section)
+        out.append(f"### {_md_escape(_model_title(section['model']))}\n")
+        out.append("| " + " | ".join(header) + " |")
+        out.append("|" + "|".join("---:" if h in ("Devices", "Runs") else "---" for h in header) + "|")
+        for row in section["rows"]:
+            out.append("| " + " | ".join(_md_escape(v) for v in _cells(section, row)) + " |")
+        out.append("")
+    out.append(LEGEND)
+    return "\n".join(out) + "\n"
+
+
+CSV_COLUMNS = ["model_file", "model_sha256", "kind", "chipset", "soc_models", "devices", "runs", "accelerator",
+               "status", "accelerator_runs", "median_ms", "p90_ms", "fps", "init_ms", "output_check",
+               "min_psnr_db", "best", "best_speedup_vs_cpu", "reasons"]
+
+
+def render_csv(report):
+    """One line per chipset and accelerator (the long form suits spreadsheets better than the wide table)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for section in report["sections"]:
+        model = section["model"]
+        for row in section["rows"]:
+            best = row["best"] or {}
+            for accelerator in section["accelerators"]:
+                cell = row["cells"].get(accelerator)
+                if cell is None:
+                    continue
+                writer.writerow([
+                    model["file_name"], model["sha256"], row["kind"], row["chipset"], ";".join(row["soc_models"]),
+                    row["devices"], row["runs"], accelerator, cell["status"], cell["runs"],
+                    _number(cell.get("median_ms")), _number(cell.get("p90_ms")), _number(cell.get("fps")),
+                    _number(cell.get("init_ms")), cell.get("output_check") or "", _number(cell.get("min_psnr_db")),
+                    "yes" if best.get("accelerator") == accelerator else "",
+                    _number(best.get("speedup_vs_cpu")) if best.get("accelerator") == accelerator else "",
+                    " | ".join(cell.get("reasons", [])),
+                ])
+    return buffer.getvalue()
+
+
+def _number(value):
+    return "" if value is None else f"{value:.4g}" if abs(value) < 1e4 else f"{value:.0f}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# HTML with plots
+
+
+def _figure_data_uri(figure):
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _label(text, limit=40):
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _log_axis(axes):
+    from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
+
+    axes.set_xscale("log")
+    axes.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axes.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+    axes.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _plots(section):
+    """(title, data URI) pairs: median latency per chipset and accelerator, and the sample distributions."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    rows = section["rows"]
+    accelerators = section["accelerators"]
+    plots = []
+    ok = [(r, a) for r in rows for a in accelerators if (r["cells"].get(a) or {}).get("status") == "ok"]
+    if not ok:
+        return plots
+    total_rows = len(rows)
+    rows = rows[:MAX_CHART_ROWS]
+    names = [_label(_row_name(r)) for r in rows]
+    width = 0.8 / max(len(accelerators), 1)
+    figure = Figure(figsize=(9, 1.0 + 0.55 * len(rows) * max(1, len(accelerators) / 2)))
+    axes = figure.subplots()
+    for k, accelerator in enumerate(accelerators):
+        positions, medians, errors = [], [], []
+        for i, row in enumerate(rows):
+            cell = row["cells"].get(accelerator)
+            if cell and cell["status"] == "ok":
+                positions.append(i + (k - (len(accelerators) - 1) / 2) * width)
+                medians.append(cell["median_ms"])
+                errors.append(cell["p90_ms"] - cell["median_ms"])
+        if positions:
+            axes.barh(positions, medians, height=width, xerr=[[0] * len(errors), errors],
+                      color=ACCELERATOR_COLORS[accelerator], label=ACCELERATOR_LABELS[accelerator],
+                      error_kw={"elinewidth": 1, "ecolor": "#333333"})
+    axes.set_yticks(range(len(rows)), names, parse_math=False)
+    axes.invert_yaxis()
+    values = [r["cells"][a]["median_ms"] for r, a in ok]
+    # Accelerators can differ by 100x; a linear axis would flatten the fast ones to nothing.
+    wide_range = min(values) > 0 and max(values) / min(values) > 20
+    if wide_range:
+        _log_axis(axes)
+    axes.set_xlabel("median latency, ms (whisker: p90; shorter is faster)")
+    axes.legend(loc="best", fontsize="small")
+    axes.grid(axis="x", alpha=0.3)
+    title = "Median latency per chipset and accelerator"
+    if total_rows > len(rows):
+        title += f" (first {len(rows)} of {total_rows} rows)"
+    plots.append((title, _figure_data_uri(figure)))
+
+    shown = ok[:MAX_CHART_ROWS]
+    figure = Figure(figsize=(9, 1.0 + 0.35 * len(shown)))
+    axes = figure.subplots()
+    boxes = axes.boxplot([r["cells"][a]["samples_ms"] for r, a in shown], orientation="horizontal", patch_artist=True,
+                         showfliers=True, widths=0.6)
+    for patch, (_, accelerator) in zip(boxes["boxes"], shown):
+        patch.set_facecolor(ACCELERATOR_COLORS[accelerator])
+    axes.set_yticks(range(1, len(shown) + 1),
+                    [f"{_label(_row_name(r), 32)} · {ACCELERATOR_LABELS[a]}" for r, a in shown], parse_math=False)
+    axes.invert_yaxis()
+    if wide_range and all(r["cells"][a]["samples_ms"].min() > 0 for r, a in shown):
+        _log_axis(axes)
+    axes.set_xlabel("latency of each timed inference, ms")
+    axes.grid(axis="x", alpha=0.3)
+    title = "Distribution of latency samples"
+    if len(ok) > len(shown):
+        title += f" (first {len(shown)} of {len(ok)} chipset and accelerator pairs)"
+    plots.append((title, _figure_data_uri(figure)))
+    return plots
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
+table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid #ccc; padding: 0.35rem 0.6rem; vertical-align: top; }
+th { background: #f3f3f3; }
+th[scope=row] { text-align: left; }
+td.num { text-align: right; }
+td.best { font-weight: 600; }
+td.cell.bestcell { background: #eaf6ea; }
+td.cell .fails { color: #b00020; }
+td.cell .sub { color: #555; font-size: 0.85em; }
+td.unavailable { color: #888; }
+figure { margin: 1rem 0; }
+figure img { max-width: 100%; border: 1px solid #eee; }
+p.legend, p.meta { color: #555; font-size: 0.9rem; }
+"""
+
+
+def _html_cell(cell, is_best):
+    if cell is None:
+        return '<td class="cell unavailable">–</td>'
+    e = html.escape
+    if cell["status"] != "ok":
+        reasons = "; ".join(cell["reasons"])
+        return f'<td class="cell unavailable" title="{e(reasons)}">{e(cell["status"])}</td>'
+    check = cell["output_check"]
+    check_html = {"passed": "check ✓", "failed": '<span class="fails">check ✗</span>', None: "check –"}[check]
+    if check == "failed" and cell["min_psnr_db"] is not None:
+        check_html = f'<span class="fails">check ✗ ({cell["min_psnr_db"]:.1f} dB)</span>'
+    fps = f"{cell['fps']:.1f} fps · " if cell["fps"] is not None else ""
+    return (f'<td class="cell{" bestcell" if is_best else ""}"><b>{_ms(cell["median_ms"])} ms</b> '
+            f'(p90 {_ms(cell["p90_ms"])})<br><span class="sub">{fps}init {cell["init_ms"]:.0f} ms · '
+            f'{check_html} · {cell["runs"]} run{"s" if cell["runs"] != 1 else ""}</span></td>')
+
+
+def render_html(report, dashboard=False):
+    e = html.escape
+    title = "ABPN benchmark results" + (" (collector dashboard)" if dashboard else "")
+    body = [f"<h1>{e(title)}</h1>",
+            f'<p class="meta">{report["records"]} record{"s" if report["records"] != 1 else ""}.'
+            + (' API: <a href="/api/records">/api/records</a>, <a href="/api/report">/api/report</a>, '
+               '<a href="/docs">/docs</a>.' if dashboard else "") + "</p>"]
+    if not report["sections"]:
+        body.append(f"<p>{e(EMPTY)}</p>")
+    for section in report["sections"]:
+        body.append(f"<h2>{e(_model_title(section['model']))}</h2>")
+        header = "".join(f"<th>{e(h)}</th>" for h in _header(section))
+        lines = [f'<table class="report"><thead><tr>{header}</tr></thead><tbody>']
+        for row in section["rows"]:
+            best = (row["best"] or {}).get("accelerator")
+            cells = "".join(_html_cell(row["cells"].get(a), a == best) for a in section["accelerators"])
+            lines.append(
+                f'<tr class="{e(row["kind"])}"><th scope="row">{e(_row_name(row))}</th>'
+                f'<td>{e(", ".join(row["soc_models"]) or "–")}</td><td class="num">{row["devices"]}</td>'
+                f'<td class="num">{row["runs"]}</td>{cells}<td class="best">{e(_best_text(row["best"]))}</td></tr>')
+        lines.append("</tbody></table>")
+        body.append("".join(lines))
+        for plot_title, uri in _plots(section):
+            body.append(f'<figure class="plot"><img src="{uri}" alt="{e(plot_title)}">'
+                        f"<figcaption>{e(plot_title)}</figcaption></figure>")
+    body.append(f'<p class="legend">{e(LEGEND)}</p>')
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CONTENT_SECURITY_POLICY}\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{e(title)}</title>"
+            f"<style>{_STYLE}</style></head><body>{''.join(body)}</body></html>\n")
+
+
+RENDERERS = {"table": render_table, "md": render_markdown, "csv": render_csv, "html": render_html}
+
+
+def report_text(db, fmt="table"):
+    """The report of the database at `db` in one of FORMATS."""
+    if fmt not in RENDERERS:
+        raise AbpnError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
+    return RENDERERS[fmt](build_report(Store(db, create=False).records()))
+
+
+def write_atomically(path, text):
+    """Writes next to `path`, then renames: a report that was there is never left half-written."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise AbpnError(f"cannot write {path}: folder {path.parent} does not exist")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

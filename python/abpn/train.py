@@ -1,0 +1,216 @@
+"""Float training of ABPN the way the paper does it, resumable after any interruption.
+
+The loop is plain `keras.Model.fit` with Keras' own callbacks: BackupAndRestore makes a killed run
+continue from its last completed epoch (optimizer state and learning-rate schedule included),
+ModelCheckpoint keeps the best model by validation PSNR, CSVLogger and TensorBoard keep the logs.
+Quantization-aware training (quantize.py) runs through the same `fit_resumable`.
+"""
+import csv
+import dataclasses
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import abpn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
+from abpn import SCALE
+from abpn.errors import AbpnError
+
+log = logging.getLogger(__name__)
+
+BEST_MODEL = "best.keras"
+RUN_CONFIG = "run.json"
+LOG_CSV = "log.csv"
+MONITOR = "val_psnr_y"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Adam with a step decay: the rate halves every `halve_every` epochs. The authors count an
+    epoch as 1000 iterations (800 DIV2K images x 20 patches / batch 16)."""
+
+    epochs: int
+    steps_per_epoch: int
+    learning_rate: float
+    halve_every: int
+    batch: int = 16
+    patch: int = 64
+
+    def learning_rate_at(self, epoch, _current=None):
+        return self.learning_rate * 0.5 ** (epoch // self.halve_every)
+
+    @property
+    def iterations(self):
+        return self.epochs * self.steps_per_epoch
+
+
+TRAIN_PRESETS = {
+    # Du et al. 2021: L1, Adam 1e-3 halved every 200 epochs, 1000 epochs, batch 16 of 64x64 LR.
+    "paper": Schedule(epochs=1000, steps_per_epoch=1000, learning_rate=1e-3, halve_every=200),
+    # 100k iterations with a faster decay: what 2 CPU cores can do over a few sessions (see models/).
+    "cpu100k": Schedule(epochs=100, steps_per_epoch=1000, learning_rate=1e-3, halve_every=25),
+    # A few minutes on 2 cores: enough to beat bicubic on the embedded photos.
+    "smoke": Schedule(epochs=8, steps_per_epoch=100, learning_rate=1e-3, halve_every=6),
+}
+
+
+def resolve_schedule(presets, preset, **overrides):
+    if preset not in presets:
+        raise AbpnError(f"unknown preset {preset!r}: choose one of {', '.join(presets)}")
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    for name, value in changes.items():
+        if name != "learning_rate" and value < 1:
+            raise AbpnError(f"--{name.replace('_', '-')} must be at least 1 (got {value})")
+    return dataclasses.replace(presets[preset], **changes)
+
+
+def default_strategy():
+    """MirroredStrategy when several GPUs are visible, else the default (single device)."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy([d.name for d in gpus])
+    return tf.distribute.get_strategy()
+
+
+def upscale_with(model, lr):
+    """uint8 LR → uint8 SR through a Keras ABPN (float or QAT)."""
+    sr = model(lr[None].astype(np.float32), training=False)[0].numpy()
+    return np.clip(np.round(sr), 0, 255).astype(np.uint8)
+
+
+def mean_quality(upscale, examples):
+    """Mean PSNR/SSIM (RGB crop 1, Y crop 3) of `upscale` over (lr, hr) examples."""
+    from abpn.metrics import quality
+
+    scores = [quality(upscale(lr), hr, SCALE) for lr, hr in examples]
+    return {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
+
+
+def bicubic_quality(examples):
+    from abpn.imresize import imresize_bicubic, to_uint8
+
+    return mean_quality(lambda lr: to_uint8(imresize_bicubic(lr, SCALE)), examples)
+
+
+def _validation_callback(examples):
+    import tf_keras as keras
+
+    class ValidationPSNR(keras.callbacks.Callback):
+        """Full-image PSNR on the validation set at the end of each epoch (logged as val_psnr_*),
+        which ModelCheckpoint then uses to keep the best model."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            scores = mean_quality(lambda lr: upscale_with(self.model, lr), examples)
+            logs["val_psnr_rgb"] = scores["psnr_rgb"]
+            logs["val_psnr_y"] = scores["psnr_y"]
+            logs["val_ssim_y"] = scores["ssim_y"]
+
+    return ValidationPSNR()
+
+
+def _best_so_far(run_dir, best_path):
+    """After a restart ModelCheckpoint forgets its best value; the CSV log remembers it."""
+    path = run_dir / LOG_CSV
+    if not (best_path.exists() and path.exists()):
+        return None
+    with open(path, newline="") as f:
+        values = [float(row[MONITOR]) for row in csv.DictReader(f) if row.get(MONITOR)]
+    return max(values, default=None)
+
+
+def _check_run_config(run_dir, config):
+    """A run folder belongs to one configuration: resuming it with other settings would silently
+    mix two schedules."""
+    path = run_dir / RUN_CONFIG
+    if path.exists():
+        saved = json.loads(path.read_text())
+        if saved != config:
+            changed = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
+            raise AbpnError(
+                f"{run_dir} holds a run started with other settings ({', '.join(changed)} differ). "
+                "Re-run with the same options to resume it, or choose a new --out."
+            )
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(config, indent=2, sort_keys=True))
+        tmp.replace(path)
+
+
+def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, strategy=None,
+                  best_name=BEST_MODEL, save_weights_only=False, verbose=None):
+    """Trains `build_model()` on `data` (abpn.data.DataSplit) with L1 loss and Adam, resuming from
+    run_dir/backup when a previous run of the same configuration was interrupted.
+
+    Returns the Keras History (empty when the run had already finished)."""
+    import tf_keras as keras
+
+    from abpn.data import make_dataset
+
+    run_dir = Path(run_dir)
+    _check_run_config(run_dir, {**config, "schedule": dataclasses.asdict(schedule), "seed": seed})
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    strategy = strategy or default_strategy()
+    with strategy.scope():
+        model = build_model()
+        model.compile(optimizer=keras.optimizers.Adam(schedule.learning_rate), loss="mean_absolute_error")
+    dataset = make_dataset(data.train, patch=schedule.patch, batch=schedule.batch, seed=seed)
+    best_path = run_dir / best_name
+    callbacks = [
+        keras.callbacks.LearningRateScheduler(schedule.learning_rate_at),
+        _validation_callback(data.val),
+        keras.callbacks.ModelCheckpoint(
+            str(best_path), monitor=MONITOR, mode="max", save_best_only=True,
+            save_weights_only=save_weights_only, initial_value_threshold=_best_so_far(run_dir, best_path),
+        ),
+        # Kept after the last epoch so that re-running a finished command does nothing.
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False),
+        keras.callbacks.CSVLogger(str(run_dir / LOG_CSV), append=True),
+        keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
+    ]
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
+    return model.fit(
+        dataset, epochs=schedule.epochs, steps_per_epoch=schedule.steps_per_epoch,
+        callbacks=callbacks, verbose=verbose,
+    )
+
+
+def load_float_model(path):
+    """A float ABPN from a `.keras` file written by `train` (or a run folder holding one)."""
+    import tf_keras as keras
+
+    from abpn.model import CUSTOM_OBJECTS
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / BEST_MODEL
+    if not path.is_file():
+        raise AbpnError(f"{path}: no such checkpoint. Train one first with `abpn-tool train --out DIR`.")
+    try:
+        return keras.models.load_model(path, custom_objects=CUSTOM_OBJECTS, compile=False)
+    except (OSError, ValueError) as error:
+        raise AbpnError(f"{path} is not an ABPN checkpoint written by `abpn-tool train`: {error}") from error
+
+
+def train(data, run_dir, schedule, *, seed=None, strategy=None, verbose=None):
+    """Float ABPN training. `data` is an abpn.data.DataSplit. Returns the best validation scores
+    and the bicubic scores on the same images."""
+    from abpn.model import build_abpn
+
+    run_dir = Path(run_dir)
+    fit_resumable(
+        build_abpn, data, run_dir, schedule,
+        config={"stage": "float", "data": data.description}, seed=seed, strategy=strategy, verbose=verbose,
+    )
+    best = load_float_model(run_dir / BEST_MODEL)
+    return {
+        "model": mean_quality(lambda lr: upscale_with(best, lr), data.val),
+        "bicubic": bicubic_quality(data.val),
+    }

@@ -1,0 +1,63 @@
+"""Valid result records for collector and report tests, built with abpn.record (validated on creation)."""
+import numpy as np
+
+from abpn.record import latency_stats, make_record
+
+MODEL_SHA = "a1" * 32
+OTHER_MODEL_SHA = "b2" * 32
+
+
+def model_section(sha256=MODEL_SHA, file_name="abpn_x3_int8.tflite"):
+    return {"file_name": file_name, "sha256": sha256, "size_bytes": 61_234, "input_shape": [1, 360, 640, 3],
+            "input_dtype": "uint8", "output_shape": [1, 1080, 1920, 3], "output_dtype": "uint8"}
+
+
+def ok_result(accelerator, median_ms, *, runs=20, seed=0, psnr_db=48.0, passed=True, init_ms=35.0):
+    """An `ok` result whose samples spread a few percent around `median_ms`."""
+    rng = np.random.default_rng(seed)
+    samples = [round(float(v), 3) for v in median_ms * (1 + 0.03 * rng.standard_normal(runs)).clip(0.8, 1.5)]
+    return {
+        "accelerator": accelerator,
+        "options": {"threads": 4} if accelerator == "cpu" else {"precision": "int8"},
+        "status": "ok",
+        "reason": None,
+        "init_ms": init_ms,
+        "first_inference_ms": median_ms * 1.5,
+        "warmup_runs": 3,
+        "runs": runs,
+        "latency_ms": latency_stats(samples),
+        "samples_ms": samples,
+        "delegated_nodes": 12 if accelerator != "cpu" else None,
+        "total_nodes": 12,
+        "output_check": {"psnr_db": psnr_db, "max_abs_diff": 1.0, "threshold_db": 30.0, "passed": passed},
+    }
+
+
+def failed_result(accelerator, status="unsupported", reason="no such delegate on this phone"):
+    return {"accelerator": accelerator, "options": {}, "status": status, "reason": reason}
+
+
+def phone_record(soc_model="SM8350", results=None, *, manufacturer="Google", model="Pixel Test",
+                 board_platform="lahaina", sha256=MODEL_SHA, created_at="2026-11-24T15:04:05Z", run_id=None,
+                 app_name="adb-test-phone"):
+    device = {
+        "kind": "phone", "manufacturer": manufacturer, "model": model, "soc_manufacturer": "QTI",
+        "soc_model": soc_model, "board_platform": board_platform, "hardware": "qcom",
+        "android_release": "14", "sdk_int": 34, "abi": "arm64-v8a",
+    }
+    results = results or [ok_result("cpu", 800.0, seed=1), ok_result("gpu", 200.0, seed=2),
+                          ok_result("nnapi", 60.0, seed=3), failed_result("qnn_htp")]
+    return make_record(device=device, model=model_section(sha256), run_id=run_id, created_at=created_at,
+                       app={"name": app_name, "version": "0.1.0", "runtime": "litert", "runtime_version": "1.2.0"},
+                       results=results,
+                       conditions={"temperature_before_c": 31.0, "temperature_after_c": 38.5,
+                                   "temperature_source": "battery", "cooldown_s": 10})
+
+
+def host_record(cpu_model="Test CPU 9000 @ 3.0GHz", median_ms=900.0, *, sha256=MODEL_SHA, created_at="2026-11-24T12:00:00Z",
+                run_id=None):
+    return make_record(
+        device={"kind": "host", "cpu_model": cpu_model, "cpu_count": 2, "os": "Linux 6.1", "abi": "x86_64"},
+        model=model_section(sha256), run_id=run_id, created_at=created_at,
+        app={"name": "abpn-tool", "version": "0.1.0", "runtime": "tflite", "runtime_version": "2.21.0"},
+        results=[ok_result("cpu", median_ms, seed=9)], conditions={})

@@ -1,0 +1,194 @@
+"""The test phone itself: Google's adb client and adb-shell both work against it, its shell parses
+like sh (so missing quotes show), and its app writes real result records."""
+import json
+import os
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from adb_phone import RESULTS_DIR, TestPhone, split_command_line
+
+HOSTILE = "/data/local/tmp/abpn/a b;touch pwned'$(x)`y`\"z\""
+
+
+@pytest.fixture(scope="session")
+def adb_key(tmp_path_factory):
+    from abpn.device import load_signer
+
+    home = tmp_path_factory.mktemp("adb-home")
+    path = home / ".android" / "adbkey"
+    return load_signer(path), path
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _connect(phone, signer, **kwargs):
+    from abpn.device import Phone
+
+    return Phone(phone.serial, signer, transport_timeout_s=5, read_timeout_s=10, **kwargs).connect()
+
+
+def test_adb_client_against_the_standalone_test_phone(tmp_path):
+    """Google's `adb` (Debian's build) with its own server on a private port, against
+    `python tests/adb_phone.py --port PORT` started as a program of its own."""
+    adb = shutil.which("adb")
+    if adb is None:
+        pytest.skip("the Debian package `adb` is not installed (scripts/apt-packages.txt)")
+    home, sandbox = tmp_path / "home", tmp_path / "sandbox"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "ANDROID_ADB_SERVER_PORT": str(_free_port())}
+    env.pop("ANDROID_SERIAL", None)
+    phone_port = _free_port()
+    serial = f"127.0.0.1:{phone_port}"
+
+    def adb_run(*args, timeout=30):
+        return subprocess.run([adb, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+    payload = tmp_path / "payload with space.bin"
+    payload.write_bytes(os.urandom(300_000))  # several 64K sync chunks and WRTE packets
+    phone = subprocess.Popen([sys.executable, str(Path(__file__).with_name("adb_phone.py")), "--port", str(phone_port),
+                              "--sandbox", str(sandbox), "--prop", "ro.product.model=Pixel Test"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert "listening on" in phone.stdout.readline()
+        adb_run("connect", serial)
+        adb_run("-s", serial, "wait-for-device")
+        assert f"{serial}\tdevice" in adb_run("devices").stdout
+        assert adb_run("-s", serial, "shell", "getprop", "ro.product.model").stdout.strip() == "Pixel Test"
+        pushed = adb_run("-s", serial, "push", str(payload), "/data/local/tmp/in.bin")
+        assert pushed.returncode == 0, pushed.stderr
+        assert (sandbox / "data/local/tmp/in.bin").read_bytes() == payload.read_bytes()
+        back = tmp_path / "back.bin"
+        pulled = adb_run("-s", serial, "pull", "/data/local/tmp/in.bin", str(back))
+        assert pulled.returncode == 0, pulled.stderr
+        assert back.read_bytes() == payload.read_bytes()
+        assert adb_run("-s", serial, "pull", "/data/local/tmp/nothing", str(tmp_path / "x")).returncode != 0
+    finally:
+        adb_run("kill-server", timeout=15)
+        phone.terminate()
+        phone.wait(timeout=15)
+
+
+def test_shell_parses_like_sh():
+    assert split_command_line("ls -l '/a b' \"c d\" e\\ f") == (["ls", "-l", "/a b", "c d", "e f"], [])
+    tokens, expansions = split_command_line("echo a;touch pwned && rm x")
+    assert tokens == ["echo", "a", (";",), "touch", "pwned", ("&&",), "rm", "x"]
+    assert split_command_line("echo $(id) \"$HOME\" '$(safe)'")[1] == ["$(id) \"$HOME\" '$(safe)'", "$HOME\" '$(safe)'"]
+    assert split_command_line(shlex.join(["cat", HOSTILE])) == (["cat", HOSTILE], [])
+
+
+def test_unquoted_paths_run_commands_on_the_test_phone_as_on_a_real_one():
+    """The check the quoting tests rely on: without quotes, `;` runs a command and `$(...)` is caught."""
+    with TestPhone() as phone:
+        phone.run_shell("touch /data/local/tmp/a b;touch /data/local/tmp/pwned")
+        assert phone.local("/data/local/tmp/pwned").is_file()
+        phone.run_shell("cat /data/local/tmp/$(id)")
+        assert phone.expansions == ["$(id)"]
+        phone.expansions.clear()
+        phone.run_shell(shlex.join(["touch", HOSTILE]))
+        assert phone.local(HOSTILE).is_file()
+        assert not phone.expansions and not phone.local("/pwned").exists()
+
+
+def test_adb_shell_trusted_key_connects_without_prompt(adb_key):
+    signer, path = adb_key
+    with TestPhone(trusted_keys=[path.with_name("adbkey.pub").read_text()]) as phone:
+        with _connect(phone, signer) as device:
+            assert device.getprops()["ro.soc.model"] == "SM8350"
+        assert phone.auth_prompts == 0
+
+
+def test_sync_service_with_adb_shell(adb_key, tmp_path):
+    signer, _ = adb_key
+    local = tmp_path / "model;$(rm -rf).bin"
+    local.write_bytes(os.urandom(200_000))
+    with TestPhone() as phone, _connect(phone, signer) as device:
+        device.push(local, HOSTILE)
+        assert phone.local(HOSTILE).read_bytes() == local.read_bytes()
+        assert device.stat(HOSTILE) == (0o100644, 200_000)
+        assert device.stat("/data/local/tmp/none") == (0, 0)
+        assert device.pull_bytes(HOSTILE) == local.read_bytes()
+        names = [f.filename.decode() for f in device.device.list("/data/local/tmp/abpn")]
+        assert HOSTILE.rsplit("/", 1)[1] in names
+        assert device.sha256(HOSTILE) == __import__("hashlib").sha256(local.read_bytes()).hexdigest()
+        assert not phone.expansions and not phone.local("/pwned").exists()
+
+
+def test_full_disk_fails_a_push_and_df_says_so(adb_key, tmp_path):
+    from abpn.errors import AbpnError
+
+    signer, _ = adb_key
+    local = tmp_path / "big.bin"
+    local.write_bytes(b"x" * 100_000)
+    with TestPhone(disk_free_bytes=50_000) as phone, _connect(phone, signer) as device:
+        assert device.free_bytes("/data/local/tmp") == 48 * 1024  # df -k rounds down to whole KiB
+        with pytest.raises(AbpnError, match="not enough space on the phone"):
+            device.push(local, "/data/local/tmp/big.bin")
+        assert not phone.local("/data/local/tmp/big.bin").exists()
+
+
+def test_app_benchmark_writes_a_valid_record(adb_key, float_tflite_fixed):
+    """am start runs the protocol's benchmark with the real TFLite runtime on the phone side."""
+    import numpy as np
+
+    from abpn.modelfile import Upscaler
+    from abpn.record import record_errors
+
+    signer, _ = adb_key
+    upscaler = Upscaler(float_tflite_fixed)
+    x = upscaler.encode_input(np.random.default_rng(0).integers(0, 256, (36, 64, 3), dtype=np.uint8))
+    with TestPhone(preinstall=True) as phone:
+        for name, content in (("m.tflite", float_tflite_fixed.read_bytes()), ("in.bin", x.tobytes()),
+                              ("exp.bin", upscaler.invoke_raw(x).tobytes())):
+            target = phone.local(f"/data/local/tmp/abpn/{name}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        run_id, bad_id = str(uuid.uuid4()), str(uuid.uuid4())
+        with _connect(phone, signer) as device:
+            started = device.shell("am", "start", "-W", "-n", "org.abpn.app/.BenchmarkActivity",
+                                   "--es", "model", "/data/local/tmp/abpn/m.tflite", "--es", "accelerators", "cpu,gpu",
+                                   "--ei", "runs", "3", "--ei", "warmup", "1", "--es", "run_id", run_id,
+                                   "--es", "input", "/data/local/tmp/abpn/in.bin",
+                                   "--es", "expected", "/data/local/tmp/abpn/exp.bin")
+            assert "Status: ok" in started
+            device.shell("am", "start", "-n", "org.abpn.app/.BenchmarkActivity", "--es", "model",
+                         "/data/local/tmp/abpn/missing.tflite", "--es", "run_id", bad_id)
+            phone.wait_idle()
+            record = json.loads(device.pull_bytes(f"{RESULTS_DIR}/{run_id}.json"))
+            error = json.loads(device.pull_bytes(f"{RESULTS_DIR}/{bad_id}.error.json"))
+    assert record_errors(record) == []
+    assert record["run_id"] == run_id and record["app"]["name"] == "adb-test-phone"
+    cpu, gpu = record["results"]
+    assert cpu["status"] == "ok" and cpu["runs"] == 3 and cpu["output_check"]["passed"]
+    assert gpu == {"accelerator": "gpu", "options": {}, "status": "unsupported", "reason": "test phone has no GPU"}
+    assert "missing.tflite" in error["error"]
+
+
+def test_refused_auth_closes_and_dropped_phone_stays_gone(adb_key, tmp_path):
+    from abpn.errors import AbpnError
+
+    signer, _ = adb_key
+    with TestPhone(refuse_auth=True) as phone:
+        with pytest.raises(AbpnError, match="did not authorize"):
+            _connect(phone, signer, auth_timeout_s=5)
+    local = tmp_path / "f.bin"
+    local.write_bytes(b"y" * 150_000)
+    with TestPhone(drop_after_bytes=70_000) as phone:
+        device = _connect(phone, signer)
+        started = time.monotonic()
+        with pytest.raises(AbpnError, match="disconnected while pushing f.bin"):
+            device.push(local, "/data/local/tmp/f.bin")
+        assert time.monotonic() - started < 5  # a dead link is noticed, not waited out
+        with pytest.raises(AbpnError, match="cannot reach the phone"):
+            _connect(phone, signer)

@@ -1,0 +1,415 @@
+"""The collector: SQLite store, HTTP API (real uvicorn on loopback), tokens, limits, durability, fuzzing."""
+import copy
+import json
+import signal
+import sqlite3
+import threading
+import uuid
+
+import httpx
+import pytest
+import schemathesis
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+
+from abpn import collector
+from abpn.chipsets import chipset_name
+from abpn.cli import main
+from abpn.collector import MAX_BODY_BYTES, Conflict, InvalidRecord, Store
+from abpn.errors import AbpnError
+from abpn.record import load_schema
+from collector_helpers import free_port, live_server, start_serve_process
+from record_samples import MODEL_SHA, OTHER_MODEL_SHA, failed_result, host_record, ok_result, phone_record
+
+TOKEN = "test-token-0123456789abcdef"
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Store(tmp_path / "results.db")
+
+
+@pytest.fixture
+def server(tmp_path):
+    with live_server(tmp_path / "results.db") as url:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            yield client
+
+
+@pytest.fixture
+def token_server(tmp_path):
+    with live_server(tmp_path / "results.db", token=TOKEN) as url:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            yield client
+
+
+# ----------------------------------------------------------------------------------------------- chipsets
+
+
+@pytest.mark.parametrize("args, name", [
+    (("SM8350",), "Snapdragon 888"),
+    (("sm8650",), "Snapdragon 8 Gen 3"),
+    (("SM8750", "sun"), "Snapdragon 8 Elite"),
+    (("MT6983Z/CZA",), "Dimensity 9000"),
+    ((None, "zuma"), "Google Tensor G3"),
+    (("", "", "s5e9945"), "Exynos 2400"),
+    ((None, "kona"), "Snapdragon 865 / 865+ / 870"),
+    (("SM9999", "pineapple"), "SM9999"),  # an exact part number beats a platform family
+    ((None, "mystery"), "mystery"),
+    ((None, None, None), None),
+])
+def test_chipset_names(args, name):
+    assert chipset_name(*args) == name
+
+
+# ----------------------------------------------------------------------------------------------- store
+
+
+def test_store_is_idempotent_on_run_id(store):
+    record = phone_record()
+    assert store.add(record) == "created"
+    assert store.add(copy.deepcopy(record)) == "exists"
+    changed = copy.deepcopy(record)
+    changed["results"][0]["init_ms"] = 99.0
+    with pytest.raises(Conflict, match=record["run_id"]):
+        store.add(changed)
+    assert store.count() == 1
+    assert json.loads(store.get(record["run_id"].upper())) == record
+
+
+def test_store_refuses_records_breaking_the_contract(store):
+    record = phone_record()
+    del record["device"]["manufacturer"]
+    record["results"][0]["status"] = "fast"
+    with pytest.raises(InvalidRecord) as refused:
+        store.add(record)
+    assert any(p.startswith("device:") and "manufacturer" in p for p in refused.value.problems)
+    assert any(p.startswith("results/0/status:") for p in refused.value.problems)
+    assert store.count() == 0
+
+
+@pytest.mark.parametrize("created_at", ["2026-13-45T99:99:99Z", "0000-01-01T00:00:00Z", "2026-01-01T00:00:00+99:00"])
+def test_store_refuses_impossible_times(store, created_at):
+    with pytest.raises(InvalidRecord, match="not a real date"):
+        store.add(phone_record(created_at=created_at))
+
+
+def test_store_refuses_non_json_numbers(store):
+    record = phone_record()
+    record["results"][0]["options"]["threads"] = float("nan")
+    with pytest.raises(InvalidRecord):
+        store.add(record)
+
+
+def test_store_opens_only_collector_databases(tmp_path):
+    with pytest.raises(AbpnError, match="no collector database"):
+        Store(tmp_path / "missing.db", create=False)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not SQLite" * 100)
+    with pytest.raises(AbpnError, match="not a usable collector database"):
+        Store(junk)
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    with pytest.raises(AbpnError, match="not a collector database"):
+        Store(other, create=False)
+
+
+def test_store_uses_wal_and_survives_reopening(tmp_path):
+    path = tmp_path / "results.db"
+    record = host_record()
+    Store(path).add(record)
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert Store(path, create=False).add(record) == "exists"
+
+
+# ----------------------------------------------------------------------------------------------- HTTP API
+
+
+def test_post_get_and_idempotency_over_http(server):
+    record = phone_record()
+    created = server.post("/api/records", json=record)
+    assert created.status_code == 201, created.text
+    assert created.json() == {"run_id": record["run_id"], "status": "created"}
+    assert created.headers["location"] == f"/api/records/{record['run_id']}"
+    again = server.post("/api/records", json=record)
+    assert (again.status_code, again.json()["status"]) == (200, "exists")
+    changed = copy.deepcopy(record)
+    changed["device"]["model"] = "Another Phone"
+    conflict = server.post("/api/records", json=changed)
+    assert conflict.status_code == 409
+    assert "already stored" in conflict.json()["detail"]
+    fetched = server.get(f"/api/records/{record['run_id']}")
+    assert fetched.status_code == 200 and fetched.json() == record
+    assert server.get(f"/api/records/{uuid.uuid4()}").status_code == 404
+    assert server.get("/api/records/not-a-uuid").status_code == 422
+
+
+def test_stored_record_is_the_posted_json_not_a_coerced_copy(server):
+    record = phone_record()
+    record["results"][0]["init_ms"] = 35  # an integer where pydantic would make 35.0
+    assert server.post("/api/records", json=record).status_code == 201
+    assert '"init_ms":35,' in server.get(f"/api/records/{record['run_id']}").text.replace(" ", "")
+
+
+def _detail_locations(response):
+    return [tuple(d["loc"]) for d in response.json()["detail"]]
+
+
+def test_bad_requests_get_precise_4xx(server):
+    malformed = server.post("/api/records", content=b'{"schema_version": 1,', headers={"content-type": "application/json"})
+    assert malformed.status_code == 422 and malformed.json()["detail"][0]["type"] == "json_invalid"
+
+    record = phone_record()
+    record["results"][0]["runs"] = "many"
+    wrong_type = server.post("/api/records", json=record)
+    assert wrong_type.status_code == 422
+    assert ("body", "results", 0, "ok", "runs") in _detail_locations(wrong_type)  # "ok": the status variant
+
+    record = phone_record()
+    record["device"]["colour"] = "blue"
+    unknown_field = server.post("/api/records", json=record)
+    assert unknown_field.status_code == 422
+    assert ("body", "device", "phone", "colour") in _detail_locations(unknown_field)
+
+    # The contract's conditional rules: an ok result carries its samples, a phone its identity.
+    record = phone_record()
+    del record["results"][0]["samples_ms"]
+    del record["device"]["abi"]
+    conditional = server.post("/api/records", json=record)
+    assert conditional.status_code == 422
+    assert {("body", "results", 0, "ok", "samples_ms"), ("body", "device", "phone", "abi")} <= set(
+        _detail_locations(conditional))
+
+    impossible = server.post("/api/records", json=phone_record(created_at="2026-02-30T10:00:00Z"))
+    assert impossible.status_code == 422 and "not a real date" in impossible.text
+
+    nan = json.dumps(phone_record()).replace('"cooldown_s": 10', '"cooldown_s": NaN')
+    assert server.post("/api/records", content=nan, headers={"content-type": "application/json"}).status_code == 422
+
+    not_json = server.post("/api/records", content=b"hello", headers={"content-type": "text/plain"})
+    assert not_json.status_code == 422
+    assert server.get("/api/records").json()["count"] == 0
+
+
+def test_bodies_over_the_limit_are_refused_before_reading(server):
+    big = b'{"pad": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    declared = server.post("/api/records", content=big, headers={"content-type": "application/json"})
+    assert declared.status_code == 413 and str(MAX_BODY_BYTES) in declared.json()["detail"]
+
+    def chunks():  # no Content-Length: the limit must hold while streaming
+        for _ in range(3):
+            yield b"x" * (MAX_BODY_BYTES // 2)
+
+    streamed = server.post("/api/records", content=chunks(), headers={"content-type": "application/json"})
+    assert "content-length" not in streamed.request.headers  # really sent chunked
+    assert streamed.status_code == 413
+
+
+def test_list_filters(server):
+    records = [
+        phone_record("SM8350", created_at="2026-11-20T10:00:00Z"),
+        phone_record("SM8650", board_platform="pineapple", created_at="2026-11-22T10:00:00+02:00",
+                     results=[ok_result("cpu", 500.0), ok_result("qnn_htp", 20.0)]),
+        host_record(created_at="2026-11-24T23:59:59Z", sha256=OTHER_MODEL_SHA),
+    ]
+    for record in records:
+        assert server.post("/api/records", json=record).status_code == 201
+
+    def run_ids(**params):
+        response = server.get("/api/records", params=params)
+        assert response.status_code == 200, response.text
+        return [r["run_id"] for r in response.json()["records"]]
+
+    ids = [r["run_id"] for r in records]
+    assert run_ids() == [ids[2], ids[1], ids[0]]  # newest first
+    assert run_ids(chipset="snapdragon 888") == [ids[0]]
+    assert run_ids(chipset="SM8650") == [ids[1]]
+    assert run_ids(accelerator="gpu") == [ids[0]]
+    assert run_ids(accelerator="qnn_htp") == [ids[1], ids[0]]  # tried, whatever the outcome
+    assert run_ids(model_sha256=OTHER_MODEL_SHA) == [ids[2]]
+    assert run_ids(model_sha256=MODEL_SHA, limit=1) == [ids[1]]
+    assert run_ids(since="2026-11-21", until="2026-11-23") == [ids[1]]
+    assert run_ids(until="2026-11-24") == [ids[2], ids[1], ids[0]]  # a date as `until` takes the whole day
+    assert run_ids(since="2026-11-22T08:00:01Z") == [ids[2]]  # the +02:00 record is 08:00Z
+    summary = server.get("/api/records", params={"chipset": "SM8350"}).json()["records"][0]
+    assert summary["chipset"] == "Snapdragon 888" and summary["device"] == "Google Pixel Test"
+    assert [r["accelerator"] for r in summary["results"]] == ["cpu", "gpu", "nnapi", "qnn_htp"]
+    bad = server.get("/api/records", params={"since": "last tuesday"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "since"]
+    assert server.get("/api/records", params={"accelerator": "tpu"}).status_code == 422
+    assert server.get("/api/records", params={"limit": 0}).status_code == 422
+
+
+def test_report_endpoint_and_dashboard(server):
+    server.post("/api/records", json=phone_record())
+    server.post("/api/records", json=host_record())
+    report = server.get("/api/report").json()
+    rows = report["sections"][0]["rows"]
+    assert [r["chipset"] for r in rows] == ["Snapdragon 888", "Test CPU 9000 @ 3.0GHz"]
+    assert rows[0]["best"]["accelerator"] == "nnapi"
+    page = server.get("/")
+    assert page.status_code == 200 and "Snapdragon 888" in page.text
+    assert "script-src" not in page.headers["content-security-policy"]  # no scripts allowed at all
+
+
+def test_openapi_describes_the_record_and_the_limit(server):
+    document = server.get("/openapi.json").json()
+    body = document["paths"]["/api/records"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["$ref"].endswith("/ResultRecord")
+    assert str(MAX_BODY_BYTES) in document["info"]["description"]
+    assert "HTTPBearer" in document["components"]["securitySchemes"]
+
+
+def test_pydantic_models_mirror_the_json_schema():
+    schema = load_schema()
+    defs = schema["$defs"]
+
+    def conditional_required(definition, value):
+        for rule in definition.get("allOf", []):
+            (key, condition), = rule["if"]["properties"].items()
+            branch = rule["then"] if condition["const"] == value else rule.get("else", {})
+            yield from branch.get("required", [])
+
+    pairs = [(collector.ResultRecord, schema, None), (collector.Model, defs["model"], None),
+             (collector.App, defs["app"], None), (collector.Latency, defs["latency"], None),
+             (collector.OutputCheck, defs["output_check"], None), (collector.Conditions, defs["conditions"], None),
+             (collector.PhoneDevice, defs["device"], "phone"), (collector.HostDevice, defs["device"], "host"),
+             (collector.OkResult, defs["result"], "ok"), (collector.UnavailableResult, defs["result"], "failed")]
+    for model, definition, variant in pairs:
+        assert set(model.model_fields) == set(definition["properties"]), model.__name__
+        required = {name for name, field in model.model_fields.items() if field.is_required()}
+        expected = set(definition.get("required", [])) | set(conditional_required(definition, variant))
+        assert required == expected, model.__name__
+    for record in (phone_record(), host_record(), phone_record(results=[failed_result("gpu", "failed", "boom")])):
+        collector.ResultRecord.model_validate(record)
+
+
+# ----------------------------------------------------------------------------------------------- tokens
+
+
+def test_token_guards_writes(token_server):
+    record = phone_record()
+    missing = token_server.post("/api/records", json=record)
+    assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+    wrong = token_server.post("/api/records", json=record, headers={"Authorization": f"Bearer {TOKEN[:-1]}x"})
+    assert wrong.status_code == 401
+    basic = token_server.post("/api/records", json=record, headers={"Authorization": f"Basic {TOKEN}"})
+    assert basic.status_code == 401
+    right = token_server.post("/api/records", json=record, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert right.status_code == 201
+    assert token_server.get("/api/records").json()["count"] == 1  # reads stay open
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--host", "0.0.0.0"], "without a token"),
+    (["--host", "192.168.1.10"], "without a token"),
+    (["--token", "short"], "at least 16"),
+    (["--host", "0.0.0.0", "--token", "has a space in it 12345"], "without spaces"),
+])
+def test_serve_refuses_unsafe_options(tmp_path, args, message):
+    result = CliRunner().invoke(main, ["serve", "--db", str(tmp_path / "r.db"), "--port", "1", *args],
+                                env={"ABPN_COLLECTOR_TOKEN": None})
+    assert result.exit_code != 0
+    assert message in result.output
+    assert not (tmp_path / "r.db").exists()
+
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True), ("::1", True),
+                                            ("127.5.5.5", True), ("0.0.0.0", False), ("::", False),
+                                            ("example.org", False)])
+def test_loopback_detection(host, loopback):
+    assert collector.is_loopback(host) is loopback
+
+
+# ----------------------------------------------------------------------------------------------- durability
+
+
+def test_every_acknowledged_record_survives_sigkill(tmp_path):
+    db = tmp_path / "results.db"
+    port = free_port()
+    process = start_serve_process(db, port, tmp_path / "serve.log")
+    url = f"http://127.0.0.1:{port}"
+    acknowledged, lock = {}, threading.Lock()
+    enough = threading.Event()
+
+    def poster(worker):
+        with httpx.Client(base_url=url, timeout=10) as client:
+            for n in range(400):
+                record = phone_record(f"SM8{worker}50", created_at=f"2026-11-24T10:{n // 60:02d}:{n % 60:02d}Z")
+                try:
+                    response = client.post("/api/records", json=record)
+                except httpx.TransportError:
+                    return  # the server is gone
+                if response.status_code in (200, 201):
+                    with lock:
+                        acknowledged[record["run_id"]] = record
+                        if len(acknowledged) >= 40:
+                            enough.set()
+
+    threads = [threading.Thread(target=poster, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    enough.wait(timeout=120)
+    process.send_signal(signal.SIGKILL)  # mid-load: the posters are still sending
+    process.wait(timeout=30)
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(acknowledged) >= 40
+
+    restarted = start_serve_process(db, port, tmp_path / "serve.log")
+    try:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for run_id, record in acknowledged.items():
+                response = client.get(f"/api/records/{run_id}")
+                assert response.status_code == 200, run_id
+                assert response.json() == record
+    finally:
+        restarted.terminate()
+        restarted.wait(timeout=30)
+    with sqlite3.connect(db) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        stored = con.execute("SELECT count(*) FROM records").fetchone()[0]
+        dangling = con.execute("SELECT count(*) FROM record_results WHERE run_id NOT IN"
+                               " (SELECT run_id FROM records)").fetchone()[0]
+    assert stored >= len(acknowledged) and dangling == 0
+
+
+# ----------------------------------------------------------------------------------------------- fuzzing
+
+
+@pytest.fixture(scope="module")
+def fuzz_target(tmp_path_factory):
+    """A live collector (with a token and one stored record) and its own OpenAPI schema."""
+    db = tmp_path_factory.mktemp("fuzz") / "results.db"
+    Store(db).add(phone_record())
+    with live_server(db, token=TOKEN) as url:
+        yield url, schemathesis.openapi.from_url(f"{url}/openapi.json")
+
+
+@pytest.mark.filterwarnings("ignore:Glyph")  # fuzzed names in scripts the plot font lacks
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
+def test_fuzz_from_openapi_finds_no_server_error(fuzz_target, mode):
+    """Requests generated from the service's own OpenAPI document (valid ones, then ones that break it)
+    never get a 5xx. Bounded and derandomized, so CI runs the same examples every time."""
+    url, schema = fuzz_target
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {f"{o.method.upper()} {o.path}" for o in operations} >= {"POST /api/records", "GET /api/records",
+                                                                   "GET /api/records/{run_id}", "GET /api/report"}
+    for operation in operations:
+        has_input = bool(list(operation.iter_parameters()) or len(operation.body))
+        if not has_input and (mode == GenerationMode.NEGATIVE or operation.path == "/"):
+            continue  # nothing to break; the dashboard's page is checked in test_report_endpoint_and_dashboard
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(max_examples=30, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def run(case):
+            case.call_and_validate(base_url=url, checks=[not_a_server_error],
+                                   headers={"Authorization": f"Bearer {TOKEN}"})
+
+        run()
+    # Whatever the fuzzer managed to store, the report and the dashboard still render it.
+    for page in ("/api/report", "/"):
+        assert httpx.get(url + page, timeout=60).status_code == 200, page

@@ -1,0 +1,120 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from abpn.modelfile import Upscaler, inspect_model
+from abpn.quantize import (DEPLOY_HW, EXPORTS, QAT_PRESETS, calibrate_ranges, convert_float, convert_int8,
+                           quantize, qat_model)
+from abpn.train import Schedule, upscale_with
+from conftest import synthetic_photo
+
+LEAN_OPS = ["QUANTIZE", "CONCATENATION", *["CONV_2D"] * 7, "ADD", "DEPTH_TO_SPACE", "QUANTIZE"]
+
+
+def _interpreter(content):
+    interpreter = tf.lite.Interpreter(model_content=content)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def _ops(content):
+    """The model's own operators (with the default delegates, XNNPACK would replace them by a DELEGATE node)."""
+    interpreter = tf.lite.Interpreter(
+        model_content=content,
+        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    interpreter.allocate_tensors()
+    return [op["op_name"] for op in interpreter._get_ops_details()]
+
+
+@pytest.fixture(scope="module")
+def qat(float_keras_model):
+    model = qat_model(float_keras_model)
+    rng = np.random.default_rng(0)
+    batches = [rng.uniform(0, 255, (2, 24, 24, 3)).astype(np.float32) for _ in range(2)]
+    calibrate_ranges(model, float_keras_model, batches)
+    return model
+
+
+@pytest.fixture(scope="module")
+def int8_uint8_io(qat):
+    return convert_int8(qat, DEPLOY_HW, "uint8")
+
+
+def test_qat_wraps_every_conv_and_really_fake_quantizes(qat, float_keras_model):
+    wrapped = {layer.layer.name for layer in qat.layers if type(layer).__name__ == "QuantizeWrapperV2"}
+    assert {f"conv{i}" for i in range(1, 8)} <= wrapped
+    assert any(type(layer).__name__ == "QuantizeLayer" for layer in qat.layers)
+    x = synthetic_photo(30, 40)[None].astype(np.float32)
+    fake, real = qat(x).numpy(), float_keras_model(x).numpy()
+    assert not np.array_equal(fake, real)
+    # Fake quantization of the sum to [0, 255] with step 1 makes the output whole numbers in range.
+    np.testing.assert_array_equal(fake, np.round(fake))
+    assert fake.min() >= 0 and fake.max() <= 255
+    assert np.abs(fake - np.clip(real, 0, 255)).mean() < 3
+
+
+def test_int8_graph_is_lean_and_int8_between_input_and_output(int8_uint8_io):
+    assert _ops(int8_uint8_io) == LEAN_OPS
+    interpreter = _interpreter(int8_uint8_io)
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    assert (list(inp["shape"]), inp["dtype"], inp["quantization"]) == ([1, 360, 640, 3], np.uint8, (1.0, 0))
+    assert (list(out["shape"]), out["dtype"], out["quantization"]) == ([1, 1080, 1920, 3], np.uint8, (1.0, 0))
+    io = {inp["index"], out["index"]}
+    for tensor in interpreter.get_tensor_details():
+        if tensor["index"] in io:
+            continue
+        if tensor["dtype"] == np.int32:
+            assert tensor["shape"].ndim == 1, tensor["name"]  # conv biases are int32, as TFLite requires
+        else:
+            assert tensor["dtype"] == np.int8, tensor["name"]
+    add = next(t for t in interpreter.get_tensor_details() if "add" in t["name"].lower() and t["dtype"] == np.int8)
+    assert add["quantization"] == (1.0, -128)  # [0, 255] exactly: saturation is the clip
+
+
+def test_int8_io_variant_has_no_quantize_ops(qat):
+    content = convert_int8(qat, DEPLOY_HW, "int8")
+    assert _ops(content) == LEAN_OPS[1:-1]
+    interpreter = _interpreter(content)
+    assert interpreter.get_input_details()[0]["dtype"] == np.int8
+    assert interpreter.get_output_details()[0]["quantization"] == (1.0, -128)
+
+
+def test_fixed_and_dynamic_int8_agree_and_follow_the_qat_model(qat, int8_uint8_io, tmp_path):
+    (tmp_path / "fixed.tflite").write_bytes(int8_uint8_io)
+    (tmp_path / "dynamic.tflite").write_bytes(convert_int8(qat, None, "uint8"))
+    lr = synthetic_photo(*DEPLOY_HW, seed=3)
+    fixed = Upscaler(tmp_path / "fixed.tflite", threads=2)(lr)
+    dynamic = Upscaler(tmp_path / "dynamic.tflite", threads=2)(lr)
+    np.testing.assert_array_equal(fixed, dynamic)
+    small = lr[:48, :80]
+    diff = np.abs(Upscaler(tmp_path / "dynamic.tflite")(small).astype(int) - upscale_with(qat, small).astype(int))
+    assert diff.mean() < 0.5 and diff.max() <= 8
+    assert inspect_model(tmp_path / "dynamic.tflite").dynamic
+
+
+def test_float_exports_are_clipped_float_models(float_keras_model):
+    fp32 = _interpreter(convert_float(float_keras_model))
+    assert fp32.get_input_details()[0]["dtype"] == np.float32
+    assert list(fp32.get_output_details()[0]["shape"]) == [1, 1080, 1920, 3]
+    fp16 = convert_float(float_keras_model, fp16=True)
+    assert "DEQUANTIZE" in _ops(fp16)  # float16 weights, dequantized at load time
+
+
+def test_quantize_runs_resumable_qat_and_writes_the_four_exports(float_keras_model, tmp_path):
+    from abpn.data import DataSplit
+
+    checkpoint = tmp_path / "float.keras"
+    float_keras_model.save(checkpoint)
+    images = [synthetic_photo(210, 240, seed=i) for i in range(3)]
+    examples = [(img[::3, ::3].copy(), img) for img in images]
+    data = DataSplit(train=examples, val=examples[:1], description="synthetic")
+    schedule = Schedule(epochs=1, steps_per_epoch=2, learning_rate=1e-4, halve_every=1, batch=2)
+    result = quantize(checkpoint, data, tmp_path / "qat", schedule, seed=0, verbose=0)
+    assert set(result.exports) == set(EXPORTS)
+    for name, path in result.exports.items():
+        assert path.name == EXPORTS[name] and inspect_model(path)
+    assert inspect_model(result.exports["int8"]).input_shape == (1, 360, 640, 3)
+    assert (tmp_path / "qat" / "best_qat.weights.h5").is_file()
+    assert result.scores["qat"]["psnr_y"] > 10
+    assert QAT_PRESETS["paper"].epochs == 200 and QAT_PRESETS["paper"].halve_every == 50

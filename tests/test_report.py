@@ -1,0 +1,174 @@
+"""The per-chipset report: its numbers, its four formats, and records flowing from bench-host and the
+test phone through `serve` into `report`."""
+import base64
+import csv
+import io
+import json
+import re
+
+import httpx
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from abpn import report
+from abpn.cli import main
+from abpn.collector import Store
+from collector_helpers import live_server
+from record_samples import OTHER_MODEL_SHA, failed_result, host_record, ok_result, phone_record
+
+TOKEN = "report-test-token-0123456789"
+
+
+def _report(*records):
+    return report.build_report(records)
+
+
+def _row(rep, chipset, section=0):
+    return next(r for r in rep["sections"][section]["rows"] if r["chipset"] == chipset)
+
+
+def test_cells_pool_samples_and_count_devices_and_runs():
+    first = ok_result("cpu", 100.0, runs=11, seed=1)
+    second = ok_result("cpu", 300.0, runs=11, seed=2, init_ms=45.0)
+    rep = _report(phone_record(results=[first], model="Phone A"), phone_record(results=[second], model="Phone B"),
+                  phone_record(results=[ok_result("cpu", 200.0)], model="Phone B"))
+    row = _row(rep, "Snapdragon 888")
+    assert (row["devices"], row["runs"], row["soc_models"]) == (2, 3, ["SM8350"])
+    cell = row["cells"]["cpu"]
+    pooled = first["samples_ms"] + second["samples_ms"] + ok_result("cpu", 200.0)["samples_ms"]
+    assert cell["median_ms"] == pytest.approx(np.median(pooled))
+    assert cell["p90_ms"] == pytest.approx(np.percentile(pooled, 90))
+    assert cell["fps"] == pytest.approx(1000 / np.median(pooled))
+    assert cell["init_ms"] == 35.0 and cell["runs"] == 3 and cell["output_check"] == "passed"
+
+
+def test_best_accelerator_skips_failed_output_checks_and_reports_speedup():
+    record = phone_record(results=[
+        ok_result("cpu", 800.0), ok_result("gpu", 200.0),
+        ok_result("nnapi", 50.0, psnr_db=12.0, passed=False),  # fastest, but wrong pixels
+        failed_result("qnn_htp", "failed", "delegate crashed")])
+    row = _row(_report(record), "Snapdragon 888")
+    assert row["best"]["accelerator"] == "gpu"
+    assert row["best"]["speedup_vs_cpu"] == pytest.approx(row["cells"]["cpu"]["median_ms"] / row["cells"]["gpu"]["median_ms"])
+    assert row["cells"]["nnapi"]["output_check"] == "failed"
+    assert row["cells"]["qnn_htp"] == {"status": "failed", "runs": 0, "attempts": 1, "reasons": ["delegate crashed"]}
+
+
+def test_rows_are_chipsets_hosts_separate_models_separate():
+    rep = _report(
+        phone_record("SM8650", board_platform="pineapple"),
+        phone_record(None, board_platform="kona", model="Old Phone"),  # pre-API-31 phone: platform family only
+        host_record("Test CPU 9000"),
+        phone_record("SM8350", sha256=OTHER_MODEL_SHA),
+    )
+    assert len(rep["sections"]) == 2
+    rows = rep["sections"][0]["rows"]
+    assert [(r["kind"], r["chipset"]) for r in rows] == [
+        ("phone", "Snapdragon 8 Gen 3"), ("phone", "Snapdragon 865 / 865+ / 870"), ("host", "Test CPU 9000")]
+    assert rep["sections"][0]["accelerators"] == ["cpu", "gpu", "nnapi", "qnn_htp"]
+    assert [r["chipset"] for r in rep["sections"][1]["rows"]] == ["Snapdragon 888"]
+    assert "samples_ms" not in json.dumps(report.to_json(rep))
+
+
+def test_markdown_is_a_well_formed_table():
+    rep = _report(phone_record(manufacturer="Odd | Maker"), phone_record(None, board_platform="weird|platform"),
+                  host_record())
+    text = report.render_markdown(rep)
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    columns = {len(re.findall(r"(?<!\\)\|", line)) for line in lines}
+    assert len(columns) == 1, lines  # every row has the header's number of cells
+    assert lines[0] == "| Chipset | SoC | Devices | Runs | CPU | GPU | NNAPI | QNN HTP | Best |"
+    assert "weird\\|platform" in text
+    snapdragon = next(line for line in lines if line.startswith("| Snapdragon 888 "))
+    assert "NNAPI (×13." in snapdragon and "check ✓" in snapdragon and "fps" in snapdragon
+    assert "| Test CPU 9000 @ 3.0GHz (host) |" in text
+
+
+def test_csv_has_one_line_per_chipset_and_accelerator():
+    rows = list(csv.DictReader(io.StringIO(report.render_csv(_report(phone_record(), host_record())))))
+    assert [(r["chipset"], r["accelerator"], r["status"]) for r in rows] == [
+        ("Snapdragon 888", "cpu", "ok"), ("Snapdragon 888", "gpu", "ok"), ("Snapdragon 888", "nnapi", "ok"),
+        ("Snapdragon 888", "qnn_htp", "unsupported"), ("Test CPU 9000 @ 3.0GHz", "cpu", "ok")]
+    assert [r["best"] for r in rows] == ["", "", "yes", "", "yes"]
+    assert float(rows[2]["best_speedup_vs_cpu"]) > 10
+    assert rows[3]["reasons"] == "no such delegate on this phone"
+
+
+def test_html_escapes_record_text_and_embeds_png_plots():
+    hostile = phone_record(None, board_platform="<script>alert(1)</script>", model="$\\frac{1}{0}$ phone")
+    page = report.render_html(_report(hostile, host_record("$x^2$ CPU")))
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) == 2  # latency per chipset and accelerator, distribution of samples
+    for data in images:
+        with Image.open(io.BytesIO(base64.b64decode(data))) as image:
+            assert image.width > 300 and image.height > 100
+
+
+def test_empty_database_says_so(tmp_path):
+    Store(tmp_path / "empty.db")
+    for fmt in ("table", "md", "html"):
+        assert "No records" in report.report_text(tmp_path / "empty.db", fmt)
+    assert report.report_text(tmp_path / "empty.db", "csv").splitlines() == [",".join(report.CSV_COLUMNS)]
+
+
+def test_report_command_errors_cleanly(tmp_path):
+    result = CliRunner().invoke(main, ["report", "--db", str(tmp_path / "missing.db")])
+    assert result.exit_code != 0 and "no collector database" in result.output and "Traceback" not in result.output
+    Store(tmp_path / "r.db")
+    result = CliRunner().invoke(main, ["report", "--db", str(tmp_path / "r.db"), "--out", str(tmp_path / "no" / "x.md")])
+    assert result.exit_code != 0 and "does not exist" in result.output
+
+
+def test_bench_host_and_test_phone_records_flow_through_serve_into_every_report_format(
+        tmp_path, float_tflite_fixed, monkeypatch):
+    from adb_phone import TestPhone
+    from abpn.device import load_signer
+
+    db = tmp_path / "results.db"
+    bench = CliRunner().invoke(main, ["bench-host", str(float_tflite_fixed), "--runs", "3", "--warmup", "1", "--json"])
+    assert bench.exit_code == 0, bench.output
+    host = json.loads(bench.stdout)
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    load_signer(tmp_path / ".android" / "adbkey")
+    (tmp_path / "app.apk").write_bytes(b"PK\x03\x04 stand-in APK for the test phone")
+    with live_server(db, token=TOKEN) as url:
+        posted = httpx.post(f"{url}/api/records", json=host, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+        assert posted.status_code == 201, posted.text
+        with TestPhone() as phone:
+            pushed = CliRunner().invoke(main, [
+                "push-and-bench", "--device", phone.serial, "--model", str(float_tflite_fixed), "--apk", "app.apk",
+                "--runs", "3", "--warmup", "1", "--accelerators", "cpu,gpu", "--collector", url, "--token", TOKEN,
+                "--out", "out", "--timeout", "60", "--auth-timeout", "5"])
+        assert pushed.exit_code == 0, pushed.output
+        dashboard = httpx.get(url, timeout=60).text
+    assert "Snapdragon 888" in dashboard and host["device"]["cpu_model"] in dashboard
+
+    outputs = {}
+    for fmt in report.FORMATS:
+        result = CliRunner().invoke(main, ["report", "--db", str(db), "--format", fmt])
+        assert result.exit_code == 0, result.output
+        outputs[fmt] = result.stdout
+        assert "Snapdragon 888" in outputs[fmt] and host["device"]["cpu_model"] in outputs[fmt], fmt
+    assert "| Snapdragon 888 | SM8350 | 1 | 1 |" in outputs["md"]
+    assert f"{host['device']['cpu_model']} (host)" in outputs["table"]
+    rows = list(csv.DictReader(io.StringIO(outputs["csv"])))
+    assert {(r["kind"], r["accelerator"], r["status"]) for r in rows} == {
+        ("phone", "cpu", "ok"), ("phone", "gpu", "unsupported"), ("host", "cpu", "ok")}
+    assert outputs["html"].count("data:image/png;base64,") == 2
+
+    out_file = tmp_path / "report.md"
+    result = CliRunner().invoke(main, ["report", "--db", str(db), "--format", "md", "--out", str(out_file)])
+    assert result.exit_code == 0 and out_file.read_text() == outputs["md"]
+
+
+def test_charts_say_when_they_leave_rows_out():
+    records = [phone_record(f"SM{7000 + n}", board_platform=None, results=[ok_result("cpu", 100.0 + n, runs=3)])
+               for n in range(report.MAX_CHART_ROWS + 5)]
+    page = report.render_html(_report(*records))
+    assert f"first {report.MAX_CHART_ROWS} of {report.MAX_CHART_ROWS + 5} rows" in page
+    assert f"first {report.MAX_CHART_ROWS} of {report.MAX_CHART_ROWS + 5} chipset and accelerator pairs" in page

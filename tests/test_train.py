@@ -1,0 +1,119 @@
+import csv
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from abpn.cli import main
+from abpn.errors import AbpnError
+from abpn.train import TRAIN_PRESETS, Schedule, resolve_schedule
+
+TINY = ["--preset", "smoke", "--steps-per-epoch", "3", "--batch", "2", "--seed", "5"]
+
+
+def _train_command(data, run_dir, cache, epochs):
+    return [sys.executable, "-m", "abpn", "train", "--data", str(data), "--out", str(run_dir),
+            "--cache-dir", str(cache), "--epochs", str(epochs), *TINY]
+
+
+def _log_rows(run_dir):
+    path = run_dir / "log.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_paper_preset_is_the_paper_schedule():
+    paper = TRAIN_PRESETS["paper"]
+    assert (paper.epochs, paper.steps_per_epoch, paper.learning_rate, paper.halve_every) == (1000, 1000, 1e-3, 200)
+    assert (paper.batch, paper.patch) == (16, 64)
+    assert [paper.learning_rate_at(e) for e in (0, 199, 200, 400, 999)] == [1e-3, 1e-3, 5e-4, 2.5e-4, 6.25e-5]
+
+
+def test_overrides_and_bad_values():
+    schedule = resolve_schedule(TRAIN_PRESETS, "paper", epochs=3, steps_per_epoch=None)
+    assert schedule.epochs == 3 and schedule.steps_per_epoch == 1000
+    with pytest.raises(AbpnError, match="--steps-per-epoch must be at least 1"):
+        resolve_schedule(TRAIN_PRESETS, "paper", steps_per_epoch=0)
+    with pytest.raises(AbpnError, match="unknown preset"):
+        resolve_schedule(TRAIN_PRESETS, "fast")
+
+
+def test_sigkill_then_the_same_command_resumes(photo_folder, tmp_path):
+    """Kill a real training process mid-run; re-running the command finishes the remaining epochs
+    with the learning rate where the schedule says (smoke halves it after epoch 6), and a third
+    run does nothing."""
+    run_dir, cache = tmp_path / "run", tmp_path / "cache"
+    command = _train_command(photo_folder, run_dir, cache, epochs=8)
+    with open(tmp_path / "first.log", "w") as first_log:
+        process = subprocess.Popen(command, stdout=first_log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 300
+        while len(_log_rows(run_dir)) < 2 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert process.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    completed_before = {int(row["epoch"]) for row in _log_rows(run_dir)}
+    assert 2 <= len(completed_before) < 8
+
+    second = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert "Epoch 1/8" not in second.stdout  # resumed, not restarted
+    assert "Epoch 8/8" in second.stdout
+
+    rows = _log_rows(run_dir)
+    assert {int(row["epoch"]) for row in rows} == set(range(8))
+    schedule = Schedule(epochs=8, steps_per_epoch=3, learning_rate=1e-3, halve_every=6, batch=2)
+    for row in rows:
+        assert float(row["lr"]) == pytest.approx(schedule.learning_rate_at(int(row["epoch"])))
+    assert (run_dir / "best.keras").is_file()
+    assert any((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
+    assert "PSNR-Y" in second.stdout
+
+    third = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert third.returncode == 0 and "Epoch " not in third.stdout
+
+
+def test_resuming_with_other_settings_is_refused(photo_folder, tmp_path):
+    run_dir, cache = tmp_path / "run", tmp_path / "cache"
+    args = ["train", "--data", str(photo_folder), "--out", str(run_dir), "--cache-dir", str(cache), *TINY]
+    assert CliRunner().invoke(main, [*args, "--epochs", "1"]).exit_code == 0
+    result = CliRunner().invoke(main, [*args, "--epochs", "2"])
+    assert result.exit_code != 0
+    assert "other settings (schedule differ)" in result.output and "choose a new --out" in result.output
+
+
+def test_an_empty_folder_fails_before_anything_is_written(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    run_dir = tmp_path / "run"
+    result = CliRunner().invoke(main, ["train", "--data", str(empty), "--out", str(run_dir), *TINY])
+    assert result.exit_code != 0 and str(empty) in result.output
+    assert not run_dir.exists()
+
+
+def test_trains_under_mirrored_strategy_on_two_logical_cpus(photo_folder, tmp_path):
+    script = textwrap.dedent(f"""
+        import abpn, tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        from abpn.data import prepare_data
+        from abpn.train import Schedule, train
+        split = prepare_data({str(photo_folder)!r}, cache=False, progress=False)
+        scores = train(split, {str(tmp_path / "run")!r},
+                       Schedule(epochs=1, steps_per_epoch=3, learning_rate=1e-3, halve_every=10, batch=4),
+                       seed=1, strategy=strategy, verbose=2)
+        print("REPLICAS", strategy.num_replicas_in_sync, "PSNR", scores["model"]["psnr_y"])
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "REPLICAS 2" in result.stdout
+    assert (tmp_path / "run" / "best.keras").is_file()
