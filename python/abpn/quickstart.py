@@ -9,15 +9,16 @@ from abpn.data import prepare_data
 from abpn.upscale import load_upscaler
 
 
-def run_quickstart(out_dir, *, seed=0, echo=print):
+def run_quickstart(out_dir, *, seed=0, echo=print, train_schedule=None, qat_schedule=None, bench_runs=bench.DEFAULT_RUNS):
+    """Returns (validation scores per model, the bench-host record); artifacts go to out_dir."""
     out_dir = Path(out_dir)
     split = prepare_data(None)
     echo(f"[1/4] float training (smoke preset) on {split.description}")
-    train.train(split, out_dir / "float", train.TRAIN_PRESETS["smoke"], seed=seed)
+    train.train(split, out_dir / "float", train_schedule or train.TRAIN_PRESETS["smoke"], seed=seed)
 
     echo("[2/4] quantization-aware training and export")
     result = quantize.quantize(out_dir / "float" / train.BEST_MODEL, split, out_dir / "qat",
-                               quantize.QAT_PRESETS["smoke"], seed=seed)
+                               qat_schedule or quantize.QAT_PRESETS["smoke"], seed=seed)
 
     echo("[3/4] evaluation on the validation photos")
     exports = result.exports
@@ -31,7 +32,7 @@ def run_quickstart(out_dir, *, seed=0, echo=print):
               for name, model in candidates.items()}
 
     echo("[4/4] host benchmark of the 360x640 INT8 model")
-    record = bench.bench_host(exports["int8"], reference=exports["int8_dynamic"])
+    record = bench.bench_host(exports["int8"], runs=bench_runs, reference=exports["int8_dynamic"])
     (out_dir / "bench-host.json").write_text(json.dumps(record, indent=2))
     (out_dir / "quality.json").write_text(json.dumps(scores, indent=2))
     return scores, record

@@ -84,8 +84,11 @@ class DemoActivity : Activity() {
         Thread {
             val past = runCatching { PastResults.forModel(this, BundledModel.sha256(this)) }.getOrDefault(emptyList())
             val choice = AcceleratorChoice.pick(past, offered)
-            val why = if (past.isEmpty()) "no benchmark of this model on this phone yet, so the CPU"
-            else "the fastest accelerator that passed its output check in this phone's latest benchmark"
+            val why = when {
+                past.isEmpty() -> "no benchmark of this model on this phone yet, so the CPU"
+                past.none { it.ok && it.outputPassed == true } -> "nothing passed its output check in this phone's latest benchmark, so the CPU"
+                else -> "the fastest accelerator that passed its output check in this phone's latest benchmark"
+            }
             runOnUiThread {
                 accelerators.setSelection(offered.indexOf(choice))
                 status.text = "Default: ${choice.id} ($why). Pick a photo; outputs are limited to " +
