@@ -4,7 +4,7 @@ Both feed the same ABPN through `Model.fit` (batch 16, 64x64 LR patches); blocks
 between the two within one run so the machine's noise hits both alike. Target (issue 2): the
 pipeline costs under 5% of the step rate.
 
-    python benchmarks/train_throughput.py [--data DIR ...] [--steps 40] [--blocks 4]
+    python benchmarks/train_throughput.py [--data DIR ...] [--steps 40] [--blocks 10]
 """
 import argparse
 import statistics
@@ -29,7 +29,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", nargs="*", default=None, help="HR folders (default: the embedded photos)")
     parser.add_argument("--steps", type=int, default=40, help="steps per timed block")
-    parser.add_argument("--blocks", type=int, default=4, help="timed blocks per feed, alternating")
+    parser.add_argument("--blocks", type=int, default=10, help="timed blocks per feed, alternating")
     args = parser.parse_args()
 
     schedule = TRAIN_PRESETS["paper"]

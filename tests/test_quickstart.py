@@ -11,7 +11,7 @@ def test_quickstart_runs_every_stage_and_leaves_its_artifacts(tmp_path):
     lines = []
     scores, record = run_quickstart(tmp_path, echo=lines.append, train_schedule=tiny, qat_schedule=tiny, bench_runs=2)
     assert [line[:5] for line in lines] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
-    assert set(scores) == {"bicubic", "float", "int8 dynamic", "int8 360x640 tiled"}
+    assert {"bicubic", "float", "int8 dynamic", "int8 360x640 tiled"} <= set(scores)
     # The validation photo is smaller than a 360x640 tile, so it is edge-padded: close, not exact
     # (exactness on images of at least a tile is tested in test_tiling).
     assert abs(scores["int8 360x640 tiled"]["psnr_y"] - scores["int8 dynamic"]["psnr_y"]) < 0.01

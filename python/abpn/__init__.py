@@ -5,5 +5,11 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from pathlib import Path
+
 __version__ = "0.1.0"
 SCALE = 3
+# The trained models that ship with the repository (see models/MODEL_CARD.md).
+SHIPPED_MODELS = Path(__file__).resolve().parents[2] / "models"
+SHIPPED_INT8 = SHIPPED_MODELS / "abpn_x3_int8.tflite"
+SHIPPED_INT8_DYNAMIC = SHIPPED_MODELS / "abpn_x3_int8_dynamic.tflite"

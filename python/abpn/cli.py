@@ -243,7 +243,7 @@ def upscale(model, src, dst, threads, overwrite):
 
 
 @main.command("bench-host")
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model", required=False, type=click.Path(dir_okay=False))
 @click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1), help="CPU threads (XNNPACK).")
 @click.option("--runs", default=20, show_default=True, type=click.IntRange(min=1), help="Timed runs.")
 @click.option("--warmup", default=3, show_default=True, type=click.IntRange(min=0), help="Untimed runs after the first.")
@@ -253,10 +253,19 @@ def upscale(model, src, dst, threads, overwrite):
               help="Model whose output the check compares with (e.g. the dynamic-shape .tflite of the same weights).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result record (result_record.schema.json).")
 def bench_host(model, threads, runs, warmup, input_hw, reference, as_json):
-    """Time MODEL (.tflite) on this computer's CPU and check its output on a real photo."""
+    """Time MODEL (.tflite) on this computer's CPU and check its output on a real photo.
+
+    Without MODEL, the shipped deployment model (models/abpn_x3_int8.tflite) is timed and checked
+    against the shipped dynamic-shape model."""
     import json
 
+    from abpn import SHIPPED_INT8, SHIPPED_INT8_DYNAMIC
     from abpn.bench import bench_host as run_bench, format_summary
+
+    if model is None:
+        if not SHIPPED_INT8.is_file():
+            raise AbpnError(f"no MODEL given and no shipped model at {SHIPPED_INT8}: pass a .tflite")
+        model, reference = SHIPPED_INT8, reference or SHIPPED_INT8_DYNAMIC
 
     rec = run_bench(model, threads=threads, runs=runs, warmup=warmup, input_hw=input_hw, reference=reference)
     click.echo(json.dumps(rec, indent=2) if as_json else format_summary(rec))
