@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from abpn.cli import main
 from abpn.errors import AbpnError
-from abpn.train import TRAIN_PRESETS, Schedule, resolve_schedule
+from abpn.train import TRAIN_PRESETS, Schedule, completed_steps, resolve_schedule
 
 TINY = ["--preset", "smoke", "--steps-per-epoch", "3", "--batch", "2", "--seed", "5"]
 
@@ -41,6 +41,8 @@ def test_overrides_and_bad_values():
     assert schedule.epochs == 3 and schedule.steps_per_epoch == 1000
     with pytest.raises(AbpnError, match="--steps-per-epoch must be at least 1"):
         resolve_schedule(TRAIN_PRESETS, "paper", steps_per_epoch=0)
+    with pytest.raises(AbpnError, match="--lr must be positive"):
+        resolve_schedule(TRAIN_PRESETS, "paper", learning_rate=0.0)
     with pytest.raises(AbpnError, match="unknown preset"):
         resolve_schedule(TRAIN_PRESETS, "fast")
 
@@ -76,8 +78,20 @@ def test_sigkill_then_the_same_command_resumes(photo_folder, tmp_path):
     assert any((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
     assert "PSNR-Y" in second.stdout
 
+    assert completed_steps(run_dir / "backup") == 8 * 3
+
     third = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert third.returncode == 0 and "Epoch " not in third.stdout
+
+
+def test_a_resumed_patch_stream_continues_where_it_stopped(photo_folder):
+    from abpn.data import make_dataset, prepare_data
+
+    examples = prepare_data(str(photo_folder), cache=False, progress=False).train
+    whole = [lr.numpy() for lr, _ in make_dataset(examples, batch=2, seed=9).take(5)]
+    resumed = [lr.numpy() for lr, _ in make_dataset(examples, batch=2, seed=9, start=3).take(2)]
+    assert all((a == b).all() for a, b in zip(whole[3:], resumed))
+    assert not (whole[0] == resumed[0]).all()
 
 
 def test_resuming_with_other_settings_is_refused(photo_folder, tmp_path):

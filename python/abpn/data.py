@@ -467,13 +467,14 @@ class PatchSampler:
 
 
 def make_dataset(examples: Sequence[Example], *, patch: int = LR_PATCH, batch: int = 16,
-                 seed: int | None = None, augment: bool = True):
+                 seed: int | None = None, augment: bool = True, start: int = 0):
     """An infinite ``tf.data.Dataset`` of (lr, hr) float32 batches in 0..255.
 
     Shapes ``[batch, patch, patch, 3]`` and ``[batch, 3*patch, 3*patch, 3]``. Each example is a
     uniformly chosen image, a random aligned crop (HR offset = 3 x LR offset) and, with
     ``augment``, random vertical/horizontal flips and transpose applied to LR and HR alike. The
-    same ``seed`` gives the same batches; ``seed=None`` draws a fresh one.
+    same ``seed`` gives the same batches; ``seed=None`` draws a fresh one. ``start`` skips to that
+    batch index, so a resumed run sees the batches an uninterrupted one would.
     """
     import tensorflow as tf
 
@@ -486,6 +487,6 @@ def make_dataset(examples: Sequence[Example], *, patch: int = LR_PATCH, batch: i
         return (tf.cast(tf.ensure_shape(lr, lr_shape), tf.float32),
                 tf.cast(tf.ensure_shape(hr, hr_shape), tf.float32))
 
-    return (tf.data.Dataset.counter()
+    return (tf.data.Dataset.counter(start)
             .map(produce, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .prefetch(tf.data.AUTOTUNE))

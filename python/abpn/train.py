@@ -62,6 +62,8 @@ def resolve_schedule(presets, preset, **overrides):
         raise AbpnError(f"unknown preset {preset!r}: choose one of {', '.join(presets)}")
     changes = {k: v for k, v in overrides.items() if v is not None}
     for name, value in changes.items():
+        if name == "learning_rate" and value <= 0:
+            raise AbpnError(f"--lr must be positive (got {value})")
         if name != "learning_rate" and value < 1:
             raise AbpnError(f"--{name.replace('_', '-')} must be at least 1 (got {value})")
     return dataclasses.replace(presets[preset], **changes)
@@ -142,6 +144,17 @@ def _check_run_config(run_dir, config):
         tmp.replace(path)
 
 
+def completed_steps(backup_dir):
+    """Training steps a BackupAndRestore checkpoint has done (0 when there is none): where the
+    patch stream must continue for a resumed run to see what an uninterrupted one would."""
+    import tensorflow as tf
+
+    latest = tf.train.latest_checkpoint(str(Path(backup_dir) / "chief"))
+    if latest is None:
+        return 0
+    return int(tf.train.load_checkpoint(latest).get_tensor("model/optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
 def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, strategy=None,
                   best_name=BEST_MODEL, save_weights_only=False, verbose=None):
     """Trains `build_model()` on `data` (abpn.data.DataSplit) with L1 loss and Adam, resuming from
@@ -160,7 +173,9 @@ def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, st
     with strategy.scope():
         model = build_model()
         model.compile(optimizer=keras.optimizers.Adam(schedule.learning_rate), loss="mean_absolute_error")
-    dataset = make_dataset(data.train, patch=schedule.patch, batch=schedule.batch, seed=seed)
+    backup_dir = run_dir / "backup"
+    dataset = make_dataset(data.train, patch=schedule.patch, batch=schedule.batch, seed=seed,
+                           start=completed_steps(backup_dir))
     best_path = run_dir / best_name
     callbacks = [
         keras.callbacks.LearningRateScheduler(schedule.learning_rate_at),
@@ -170,7 +185,7 @@ def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, st
             save_weights_only=save_weights_only, initial_value_threshold=_best_so_far(run_dir, best_path),
         ),
         # Kept after the last epoch so that re-running a finished command does nothing.
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False),
+        keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False),
         keras.callbacks.CSVLogger(str(run_dir / LOG_CSV), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
     ]
