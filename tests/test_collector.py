@@ -5,6 +5,7 @@ import signal
 import sqlite3
 import threading
 import uuid
+from contextlib import closing
 
 import httpx
 import pytest
@@ -67,6 +68,12 @@ def test_chipset_names(args, name):
 # ----------------------------------------------------------------------------------------------- store
 
 
+def test_accelerator_names_are_the_schemas():
+    from abpn.record import ACCELERATORS, load_schema
+
+    assert list(ACCELERATORS) == load_schema()["$defs"]["result"]["properties"]["accelerator"]["enum"]
+
+
 def test_store_is_idempotent_on_run_id(store):
     record = phone_record()
     assert store.add(record) == "created"
@@ -120,7 +127,8 @@ def test_store_uses_wal_and_survives_reopening(tmp_path):
     path = tmp_path / "results.db"
     record = host_record()
     Store(path).add(record)
-    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with closing(sqlite3.connect(path)) as con:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert Store(path, create=False).add(record) == "exists"
 
 
@@ -368,7 +376,7 @@ def test_every_acknowledged_record_survives_sigkill(tmp_path):
     finally:
         restarted.terminate()
         restarted.wait(timeout=30)
-    with sqlite3.connect(db) as con:
+    with closing(sqlite3.connect(db)) as con:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         stored = con.execute("SELECT count(*) FROM records").fetchone()[0]
         dangling = con.execute("SELECT count(*) FROM record_results WHERE run_id NOT IN"

@@ -9,13 +9,7 @@ from PIL import Image, ImageFile
 from abpn import data
 from abpn.data import Pair
 from abpn.errors import AbpnError
-
-
-def _photo(h, w, seed=0):
-    """Smooth random colour content (compresses well, survives JPEG roughly)."""
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, (h // 8 + 2, w // 8 + 2, 3), dtype=np.uint8)
-    return np.asarray(Image.fromarray(small).resize((w, h), Image.BILINEAR))
+from conftest import synthetic_photo
 
 
 def _save(path, array, **kwargs):
@@ -33,7 +27,7 @@ def cache_dir(tmp_path):
 
 
 def test_load_image_formats_and_modes(tmp_path):
-    rgb = _photo(30, 40)
+    rgb = synthetic_photo(30, 40)
     for suffix in ("png", "bmp"):
         assert np.array_equal(data.load_image(_save(tmp_path / f"a.{suffix}", rgb)), rgb)
     jpeg = data.load_image(_save(tmp_path / "a.jpg", rgb, quality=95))
@@ -70,7 +64,7 @@ def test_load_image_applies_exif_orientation(tmp_path):
 
 
 def test_truncated_and_non_image_files_fail_naming_the_file(tmp_path):
-    good = _save(tmp_path / "whole.png", _photo(200, 200))
+    good = _save(tmp_path / "whole.png", synthetic_photo(200, 200))
     truncated = tmp_path / "truncated.png"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     not_image = tmp_path / "notes.png"
@@ -100,16 +94,16 @@ def test_modcrop():
 
 def _div2k_tree(root, names=("0001", "0002"), split="train", hr_size=(198, 216)):
     for i, name in enumerate(names):
-        hr = _photo(*hr_size, seed=i)
+        hr = synthetic_photo(*hr_size, seed=i)
         _save(root / f"DIV2K_{split}_HR" / f"{name}.png", hr)
         _save(root / f"DIV2K_{split}_LR_bicubic" / "X3" / f"{name}x3.png", data.make_lr(hr))
     return root
 
 
 def test_find_pairs_in_a_folder_of_hr_images_recursively(tmp_path):
-    _save(tmp_path / "b.png", _photo(9, 9))
-    _save(tmp_path / "sub" / "a.JPG", _photo(9, 9))
-    _save(tmp_path / ".abpn_cache" / "hidden.png", _photo(9, 9))
+    _save(tmp_path / "b.png", synthetic_photo(9, 9))
+    _save(tmp_path / "sub" / "a.JPG", synthetic_photo(9, 9))
+    _save(tmp_path / ".abpn_cache" / "hidden.png", synthetic_photo(9, 9))
     (tmp_path / "readme.txt").write_text("ignored")
     pairs = data.find_pairs(tmp_path)
     assert [p.hr.relative_to(tmp_path).as_posix() for p in pairs] == ["b.png", "sub/a.JPG"]
@@ -118,7 +112,7 @@ def test_find_pairs_in_a_folder_of_hr_images_recursively(tmp_path):
 
 def test_find_pairs_div2k_layout(tmp_path):
     root = _div2k_tree(tmp_path / "div2k")
-    _save(root / "DIV2K_train_HR" / "0003.png", _photo(198, 216))  # LR missing: left out
+    _save(root / "DIV2K_train_HR" / "0003.png", synthetic_photo(198, 216))  # LR missing: left out
     for source in (root, root / "DIV2K_train_HR"):
         pairs = data.find_pairs(source)
         assert [(p.hr.name, p.lr.name, p.group) for p in pairs] == [
@@ -128,7 +122,7 @@ def test_find_pairs_div2k_layout(tmp_path):
 
 
 def test_find_pairs_several_sources(tmp_path):
-    _save(tmp_path / "t91" / "t1.bmp", _photo(9, 9))
+    _save(tmp_path / "t91" / "t1.bmp", synthetic_photo(9, 9))
     _div2k_tree(tmp_path / "div2k")
     pairs = data.find_pairs([tmp_path / "t91", str(tmp_path / "div2k")])
     assert [p.hr.name for p in pairs] == ["t1.bmp", "0001.png", "0002.png"]
@@ -145,19 +139,19 @@ def test_find_pairs_errors(tmp_path):
     with pytest.raises(AbpnError, match="no PNG, BMP or JPEG"):
         data.find_pairs(tmp_path / "docs")
     unpaired = tmp_path / "unpaired"
-    _save(unpaired / "X_HR" / "0001.png", _photo(9, 9))
-    _save(unpaired / "X_LR_bicubic" / "X3" / "0002x3.png", _photo(3, 3))
+    _save(unpaired / "X_HR" / "0001.png", synthetic_photo(9, 9))
+    _save(unpaired / "X_LR_bicubic" / "X3" / "0002x3.png", synthetic_photo(3, 3))
     with pytest.raises(AbpnError, match="no HR image has a matching"):
         data.find_pairs(unpaired)
-    file = _save(tmp_path / "single.png", _photo(9, 9))
+    file = _save(tmp_path / "single.png", synthetic_photo(9, 9))
     with pytest.raises(AbpnError, match="not a folder"):
         data.find_pairs(file)
 
 
 def test_mismatched_lr_size_is_a_bad_pair(tmp_path):
     root = tmp_path / "d"
-    _save(root / "X_HR" / "0001.png", _photo(198, 198))
-    _save(root / "X_LR_bicubic" / "X3" / "0001x3.png", _photo(60, 66))
+    _save(root / "X_HR" / "0001.png", synthetic_photo(198, 198))
+    _save(root / "X_LR_bicubic" / "X3" / "0001x3.png", synthetic_photo(60, 66))
     with pytest.raises(AbpnError, match="one third"):
         data.load_pair(data.find_pairs(root)[0])
 
@@ -167,9 +161,9 @@ def test_mismatched_lr_size_is_a_bad_pair(tmp_path):
 
 def test_load_training_set_skip_rules(tmp_path, cache_dir, caplog):
     folder = tmp_path / "imgs"
-    _save(folder / "big.png", _photo(200, 203))
-    _save(folder / "small.png", _photo(150, 400))  # LR 50 rows: smaller than a 64x64 patch
-    _save(folder / "tiny.png", _photo(2, 2))  # not even one LR pixel
+    _save(folder / "big.png", synthetic_photo(200, 203))
+    _save(folder / "small.png", synthetic_photo(150, 400))  # LR 50 rows: smaller than a 64x64 patch
+    _save(folder / "tiny.png", synthetic_photo(2, 2))  # not even one LR pixel
     bad = folder / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
 
@@ -181,7 +175,7 @@ def test_load_training_set_skip_rules(tmp_path, cache_dir, caplog):
     assert len(examples) == 1
     lr, hr = examples[0]
     assert hr.shape == (198, 201, 3) and lr.shape == (66, 67, 3)
-    assert np.array_equal(hr, _photo(200, 203)[:198, :201])
+    assert np.array_equal(hr, synthetic_photo(200, 203)[:198, :201])
     assert np.array_equal(lr, data.make_lr(hr))
     messages = "\n".join(r.getMessage() for r in caplog.records)
     assert "bad.png" in messages and "small.png" in messages and "tiny.png" in messages and "64x64" in messages
@@ -193,7 +187,7 @@ def test_load_training_set_skip_rules(tmp_path, cache_dir, caplog):
 
 
 def test_cache_hit_and_invalidation(tmp_path, cache_dir):
-    image = _save(tmp_path / "imgs" / "a.png", _photo(198, 198, seed=1))
+    image = _save(tmp_path / "imgs" / "a.png", synthetic_photo(198, 198, seed=1))
     first = data.load_training_set(tmp_path / "imgs", cache_dir=cache_dir, progress=False)
     assert len(list(cache_dir.glob("*.npy"))) == 2
     second = data.load_training_set(tmp_path / "imgs", cache_dir=cache_dir, progress=False)
@@ -201,11 +195,11 @@ def test_cache_hit_and_invalidation(tmp_path, cache_dir):
     assert np.array_equal(first[0][1], second[0][1]) and np.array_equal(first[0][0], second[0][0])
 
     # same size, new content, new mtime: must be decoded again and the stale entry dropped
-    _save(image, _photo(198, 198, seed=2))
+    _save(image, synthetic_photo(198, 198, seed=2))
     stat = image.stat()
     os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     third = data.load_training_set(tmp_path / "imgs", cache_dir=cache_dir, progress=False)
-    assert np.array_equal(third[0][1], _photo(198, 198, seed=2))
+    assert np.array_equal(third[0][1], synthetic_photo(198, 198, seed=2))
     assert len(list(cache_dir.glob("*.npy"))) == 2
 
     uncached = data.load_training_set(tmp_path / "imgs", cache=False, progress=False)
@@ -240,7 +234,7 @@ def test_prepare_data_uses_div2k_valid_split_or_val_folder(tmp_path, cache_dir):
     assert "2 training and 1 validation" in split.description
 
     val_folder = tmp_path / "val"
-    _save(val_folder / "tiny.png", _photo(30, 30))  # validation images need no minimum size
+    _save(val_folder / "tiny.png", synthetic_photo(30, 30))  # validation images need no minimum size
     split = data.prepare_data([root], val=[val_folder], cache_dir=cache_dir, progress=False)
     assert len(split.train) == 3 and [v[1].shape for v in split.val] == [(30, 30, 3)]
 
@@ -318,7 +312,7 @@ def test_make_dataset_rejects_images_smaller_than_the_patch():
 
 
 def test_unwritable_cache_falls_back_to_decoding(tmp_path, caplog):
-    _save(tmp_path / "imgs" / "a.png", _photo(198, 198))
+    _save(tmp_path / "imgs" / "a.png", synthetic_photo(198, 198))
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("a file where the cache folder should be")
     with caplog.at_level(logging.WARNING, logger="abpn.data"):

@@ -39,6 +39,11 @@ def test_pairs_selfexsr_lr_with_original_hr_names_by_sorted_index():
     assert "SelfExSR index" in how
 
 
+def test_two_hr_names_with_one_key_never_share_an_lr_file():
+    pairs, how = pair_images(_paths("a_GT.png", "a_HR.png"), _paths("a.png", "b.png"))
+    assert [l.name for _, l in pairs] == ["a.png", "b.png"] and "sorted order" in how
+
+
 def test_pairs_by_sorted_order_when_names_differ_and_counts_agree():
     pairs, how = pair_images(_paths("a.png", "b.png"), _paths("x.png", "y.png"))
     assert [(h.name, l.name) for h, l in pairs] == [("a.png", "x.png"), ("b.png", "y.png")]

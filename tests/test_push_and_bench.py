@@ -4,6 +4,7 @@ import json
 import os
 import sqlite3
 import stat
+from contextlib import closing
 
 import pytest
 from click.testing import CliRunner
@@ -46,7 +47,8 @@ def bench(*devices, model, extra=(), apk="app.apk"):
 def stored_rows(path="results.sqlite"):
     if not os.path.exists(path):
         return []
-    with sqlite3.connect(path) as con:
+    # closing(): a sqlite3 connection's own context manager commits but leaves the file open.
+    with closing(sqlite3.connect(path)) as con:
         return con.execute("SELECT run_id, chipset, device FROM records ORDER BY chipset").fetchall()
 
 
@@ -221,3 +223,16 @@ def test_records_can_go_to_a_collector_instead(workdir, float_tflite_fixed):
     assert refused.exit_code == 1 and "answered 401 (check --token)" in refused.output
     kept = refused.output.split("the result is kept as ")[1].split()[0]
     assert json.loads(open(kept).read())["device"]["model"] == "Test Phone"  # nothing collected is lost
+
+
+def test_a_collector_address_without_scheme_is_refused_before_any_phone(workdir, float_tflite_fixed):
+    with TestPhone(preinstall=True) as phone:
+        result = bench(phone.serial, model=float_tflite_fixed, apk=None, extra=["--collector", "127.0.0.1:8765"])
+        assert result.exit_code != 0 and "http://" in result.output and "Traceback" not in result.output
+        assert phone.shell_log == []
+
+
+def test_cpu_is_measured_first_so_fallbacks_can_be_compared_with_it():
+    from abpn.bench_phone import parse_accelerators
+
+    assert parse_accelerators("gpu,qnn_htp,cpu,gpu") == ["cpu", "gpu", "qnn_htp"]

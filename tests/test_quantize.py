@@ -118,3 +118,11 @@ def test_quantize_runs_resumable_qat_and_writes_the_four_exports(float_keras_mod
     assert (tmp_path / "qat" / "best_qat.weights.h5").is_file()
     assert result.scores["qat"]["psnr_y"] > 10
     assert QAT_PRESETS["paper"].epochs == 200 and QAT_PRESETS["paper"].halve_every == 50
+
+
+def test_unquantized_integer_io_is_taken_as_plain_pixels():
+    """TFLite reports scale 0 for an integer tensor that carries no quantization."""
+    from abpn.modelfile import Upscaler
+
+    assert Upscaler._quantization({"quantization": (0.0, 0)}) == (1.0, 0)
+    assert Upscaler._quantization({"quantization": (1.0, -128)}) == (1.0, -128)

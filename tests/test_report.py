@@ -1,6 +1,7 @@
 """The per-chipset report: its numbers, its four formats, and records flowing from bench-host and the
 test phone through `serve` into `report`."""
 import base64
+import os
 import csv
 import io
 import json
@@ -120,6 +121,10 @@ def test_report_command_errors_cleanly(tmp_path):
     Store(tmp_path / "r.db")
     result = CliRunner().invoke(main, ["report", "--db", str(tmp_path / "r.db"), "--out", str(tmp_path / "no" / "x.md")])
     assert result.exit_code != 0 and "does not exist" in result.output
+    before = (tmp_path / "r.db").read_bytes()
+    result = CliRunner().invoke(main, ["report", "--db", str(tmp_path / "r.db"), "--out", str(tmp_path / "r.db")])
+    assert result.exit_code != 0 and "database itself" in result.output
+    assert (tmp_path / "r.db").read_bytes() == before
 
 
 def test_bench_host_and_test_phone_records_flow_through_serve_into_every_report_format(
@@ -172,3 +177,18 @@ def test_charts_say_when_they_leave_rows_out():
     page = report.render_html(_report(*records))
     assert f"first {report.MAX_CHART_ROWS} of {report.MAX_CHART_ROWS + 5} rows" in page
     assert f"first {report.MAX_CHART_ROWS} of {report.MAX_CHART_ROWS + 5} chipset and accelerator pairs" in page
+
+
+def test_csv_cells_from_phones_cannot_run_as_spreadsheet_formulas():
+    record = phone_record(soc_model="=HYPERLINK(\"http://evil\")", results=[ok_result("cpu", 800.0)])
+    rows = list(csv.DictReader(io.StringIO(report.render_csv(report.build_report([record])))))
+    assert rows and all(not value.startswith(("=", "+", "-", "@")) for row in rows for value in row.values())
+    assert any(value.startswith("'=HYPERLINK") for row in rows for value in row.values())
+
+
+def test_written_reports_get_ordinary_permissions(tmp_path):
+    out = tmp_path / "report.md"
+    report.write_atomically(out, "| a |\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -79,6 +79,13 @@ def test_reads_other_pixel_formats(tmp_path, mode):
         assert np.array_equal(out[..., 0], rgb[..., 0])
 
 
+def test_an_image_over_pil_pixel_limit_is_a_clear_error(tmp_path, monkeypatch):
+    Image.fromarray(_photo(12, 17)).save(tmp_path / "x.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 40)  # PIL refuses images over twice this many pixels
+    with pytest.raises(AbpnError, match="more pixels than this tool reads"):
+        read_image(tmp_path / "x.png")
+
+
 def test_never_overwrites_the_input_or_an_existing_output(float_tflite_dynamic, tmp_path):
     src = tmp_path / "in.png"
     Image.fromarray(_photo(12, 15)).save(src)
@@ -99,6 +106,8 @@ def test_alpha_into_jpeg_is_refused_before_any_work(tmp_path):
     Image.fromarray(np.zeros((6, 6, 4), np.uint8)).save(src)
     with pytest.raises(AbpnError, match="cannot store an image with an alpha channel"):
         upscale_file("no-such-model.tflite", src, tmp_path / "out.jpg")
+    with pytest.raises(AbpnError, match="does not exist"):
+        upscale_file("no-such-model.tflite", src, tmp_path / "missing" / "out.png")
     with pytest.raises(AbpnError, match="unknown image extension"):
         write_image(tmp_path / "out.xyz", np.zeros((3, 3, 3), np.uint8))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
@@ -192,3 +201,14 @@ def test_dynamic_model_tiles_large_images_exactly(float_tflite_dynamic, monkeypa
     lr = rng.integers(0, 256, (100, 150, 3), dtype=np.uint8)
     assert np.array_equal(upscaler(lr), Upscaler(float_tflite_dynamic)(lr))
     assert len(calls) > 1 and set(calls) == {(*TEST_TILE_HW, 3)}
+
+
+def test_dynamic_model_tiles_a_thin_large_image_exactly_without_padding(float_tflite_dynamic, monkeypatch, rng):
+    from abpn import upscale
+    from abpn.modelfile import Upscaler
+
+    monkeypatch.setattr(upscale, "DEFAULT_TILE_HW", TEST_TILE_HW)
+    monkeypatch.setattr(upscale, "_WHOLE_IMAGE_MAX_PIXELS", 2 * TEST_TILE_HW[0] * TEST_TILE_HW[1])
+    lr = rng.integers(0, 256, (TEST_TILE_HW[0] - 16, 300, 3), dtype=np.uint8)  # fewer rows than a tile
+    whole = Upscaler(float_tflite_dynamic)(lr)
+    assert np.array_equal(upscale.ImageUpscaler(Upscaler(float_tflite_dynamic), "dynamic")(lr), whole)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 __version__ = "0.1.0"
 SCALE = 3
+# Seven 3x3 convs: each output pixel sees 7 LR pixels in every direction (exact tiling needs it).
+RECEPTIVE_RADIUS = 7
 # The trained models that ship with the repository (see models/MODEL_CARD.md).
 SHIPPED_MODELS = Path(__file__).resolve().parents[2] / "models"
 SHIPPED_INT8 = SHIPPED_MODELS / "abpn_x3_int8.tflite"

@@ -7,6 +7,7 @@ setting the input and `invoke()` are timed; reading the output back is not.
 import time
 from pathlib import Path
 
+from abpn import SCALE
 from abpn.errors import AbpnError
 
 DEFAULT_THREADS = 2
@@ -158,7 +159,7 @@ def bench_host(model, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS, warmup=DEFAULT
     if info.dynamic:
         # The record describes the graph that was timed.
         model_section["input_shape"] = [1, hw[0], hw[1], 3]
-        model_section["output_shape"] = [1, hw[0] * 3, hw[1] * 3, 3]
+        model_section["output_shape"] = [1, hw[0] * SCALE, hw[1] * SCALE, 3]
     conditions = {
         "temperature_before_c": temperature_before,
         "temperature_after_c": temperature_after,

@@ -6,6 +6,7 @@ benchmark activity (docs/phone-protocol.md), wait for the result file, pull it, 
 validate it and store it. One phone failing never stops the others or loses what they collected.
 """
 import json
+import os
 import threading
 import time
 import urllib.error
@@ -18,9 +19,8 @@ import click
 
 from abpn.device import BENCHMARK_ACTIVITY, PHONE_DIR, RESULTS_DIR, Phone, load_signer
 from abpn.errors import AbpnError
+from abpn.record import ACCELERATORS
 
-ACCELERATORS = ("cpu", "gpu", "nnapi", "qnn_htp", "qnn_dsp")
-DEFAULT_DB = "abpn-results.sqlite"
 DEFAULT_OUT = "abpn-results"
 # Room left beyond the files themselves: logs, the result file, the app's own cache.
 SPACE_MARGIN_BYTES = 8 * 1024 * 1024
@@ -78,28 +78,17 @@ def parse_accelerators(text):
     if unknown or not names:
         raise AbpnError(f"unknown accelerator(s) {', '.join(unknown) or '(none given)'}: "
                         f"choose from {', '.join(ACCELERATORS)}")
-    return list(dict.fromkeys(names))
-
-
-def reference_image(hw):
-    """A real photo (skimage's astronaut) scaled to cover `hw` and centre-cropped to it."""
-    import numpy as np
-    from PIL import Image
-    from skimage import data
-
-    photo = Image.fromarray(data.astronaut())
-    h, w = hw
-    scale = max(h / photo.height, w / photo.width)
-    size = (max(w, round(photo.width * scale)), max(h, round(photo.height * scale)))
-    photo = photo.resize(size, Image.BICUBIC)
-    left, top = (size[0] - w) // 2, (size[1] - h) // 2
-    return np.asarray(photo.crop((left, top, left + w, top + h)), dtype=np.uint8)
+    # The CPU runs first: the app compares every other accelerator's timing with the CPU's to
+    # expose a silent fallback, which needs the CPU's median already measured.
+    names = list(dict.fromkeys(names))
+    return sorted(names, key=lambda name: name != "cpu")
 
 
 def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", runs=20, warmup=3, threads=4,
                  cooldown_s=0, result_timeout_s=600.0, out_dir=DEFAULT_OUT):
     """Checks the model (an x3 image model with a fixed input size) and computes the reference input
     and expected output on the host with the same model. Nothing touches a phone here."""
+    from abpn.bench import real_image
     from abpn.modelfile import Upscaler, file_sha256, inspect_model
 
     accelerators = parse_accelerators(accelerators)
@@ -111,6 +100,8 @@ def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", 
         raise AbpnError(f"--runs must be from 1 to 10000, got {runs}")
     if warmup < 0 or threads < 1 or cooldown_s < 0:
         raise AbpnError("--warmup and --cooldown must be 0 or more, --threads 1 or more")
+    if not result_timeout_s > 0:
+        raise AbpnError(f"--timeout must be a positive number of seconds, got {result_timeout_s:g}")
     apk_path = None
     if apk is not None:
         apk_path = Path(apk)
@@ -123,11 +114,12 @@ def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", 
     expected_path = reference_dir / f"{info.sha256}.expected.bin"
     if not (input_path.is_file() and expected_path.is_file()):
         upscaler = Upscaler(model_path)
-        tensor = upscaler.encode_input(reference_image(info.input_hw))
+        tensor = upscaler.encode_input(real_image(info.input_hw))
         output = upscaler.invoke_raw(tensor)
-        # Written under temporary names first: a half-written reference must never be reused.
+        # Written under temporary names first: a half-written reference must never be reused. The pid
+        # keeps two runs sharing --out from renaming each other's temporary file away.
         for path, content in ((input_path, tensor), (expected_path, output)):
-            tmp = path.with_suffix(".tmp")
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             tmp.write_bytes(content.tobytes())
             tmp.replace(path)
     return Plan(model=info, input_path=input_path, expected_path=expected_path, apk=apk_path,
@@ -144,15 +136,19 @@ class DatabaseSink:
         from abpn.collector import Store
 
         self.path = Path(path)
-        self.store_ = Store(self.path)
+        self._database = Store(self.path)
         self.where = str(self.path)
 
     def store(self, record):
-        return self.store_.add(record)
+        return self._database.add(record)
 
 
 class CollectorSink:
     def __init__(self, url, token=None, timeout_s=30.0):
+        # Checked here, before any phone runs: urllib would only refuse it when the first result is posted.
+        if not url.lower().startswith(("http://", "https://")):
+            raise AbpnError(f"--collector {url}: give the collector's URL with its scheme, "
+                            "e.g. http://192.168.1.20:8765")
         self.url = url.rstrip("/") + "/api/records"
         self.token = token
         self.timeout_s = timeout_s
@@ -167,7 +163,8 @@ class CollectorSink:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 return "created" if response.status == 201 else "exists"
         except urllib.error.HTTPError as error:
-            detail = error.read().decode("utf-8", "replace")[:500]
+            with error:  # it holds the response's socket
+                detail = error.read().decode("utf-8", "replace")[:500]
             hint = " (check --token)" if error.code == 401 else ""
             raise AbpnError(f"the collector at {self.url} answered {error.code}{hint}: {detail}") from error
         except (urllib.error.URLError, OSError) as error:
@@ -180,17 +177,16 @@ class CollectorSink:
 class _Console:
     """Lines from several phones at once, each prefixed with its phone."""
 
-    def __init__(self, echo=click.echo):
-        self.echo = echo
+    def __init__(self):
         self.lock = threading.Lock()
 
     def say(self, target, message):
         with self.lock:
-            self.echo(f"[{target}] {message}")
+            click.echo(f"[{target}] {message}")
 
     def block(self, text):
         with self.lock:
-            self.echo(text)
+            click.echo(text)
 
 
 def _mb(nbytes):
@@ -436,13 +432,12 @@ def summary_table(outcomes):
 # ---------------------------------------------------------------- the command
 
 
-def push_and_bench(targets, plan, sink, *, key_path=None, echo=click.echo, auth_timeout_s=60.0,
-                   transport_timeout_s=10.0):
+def push_and_bench(targets, plan, sink, *, auth_timeout_s=60.0):
     """Runs `plan` on every phone in `targets` at once; returns one Outcome per phone, in order."""
     targets = list(dict.fromkeys(targets))
-    signer = load_signer(key_path)
-    console = _Console(echo)
-    options = {"auth_timeout_s": auth_timeout_s, "transport_timeout_s": transport_timeout_s}
+    signer = load_signer()
+    console = _Console()
+    options = {"auth_timeout_s": auth_timeout_s}
     model = plan.model
     console.block(f"model {model.file_name}: {model.input_shape} {model.input_dtype} -> {model.output_shape} "
                   f"{model.output_dtype}, sha256 {model.sha256[:12]}…; {len(targets)} phone(s)")

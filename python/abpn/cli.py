@@ -180,14 +180,13 @@ def serve(db, host, port, token):
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout.")
 def report(db, fmt, out):
     """Per-chipset table of the collected results: chipsets as rows, accelerators as columns."""
-    from abpn.report import report_text, write_atomically
+    from abpn.report import report_text, write_report
 
-    text = report_text(db, fmt)
     if out:
-        write_atomically(out, text)
+        write_report(db, fmt, out)
         click.echo(f"Wrote {out}", err=True)
     else:
-        click.echo(text, nl=False)
+        click.echo(report_text(db, fmt), nl=False)
 
 
 def _parse_hw(ctx, param, value):

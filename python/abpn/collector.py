@@ -33,14 +33,13 @@ from starlette.concurrency import run_in_threadpool
 from abpn import __version__
 from abpn.chipsets import chipset_name
 from abpn.errors import AbpnError
-from abpn.record import record_errors
+from abpn.record import ACCELERATORS, record_errors
 
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_PORT = 8765
 MIN_TOKEN_LENGTH = 16
 DB_SCHEMA_VERSION = 1
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-ACCELERATORS = ("cpu", "gpu", "nnapi", "qnn_htp", "qnn_dsp")
 
 
 class Conflict(AbpnError):
@@ -472,10 +471,6 @@ class Store:
     def count(self):
         with self._connect() as con:
             return con.execute("SELECT count(*) FROM records").fetchone()[0]
-
-    def integrity_check(self):
-        with self._connect() as con:
-            return con.execute("PRAGMA integrity_check").fetchone()[0]
 
 
 # ---------------------------------------------------------------------------------------------------

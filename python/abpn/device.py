@@ -17,7 +17,6 @@ PHONE_DIR = "/data/local/tmp/abpn"
 RESULTS_DIR = f"/sdcard/Android/data/{PACKAGE}/files/results"
 # Readable by the app's user, which is not `shell` (see docs/phone-protocol.md).
 PUSH_MODE = 0o100644
-DEFAULT_TCP_PORT = 5555
 
 IDENTITY_PROPS = {
     "manufacturer": "ro.product.manufacturer",

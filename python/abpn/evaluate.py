@@ -63,8 +63,12 @@ def pair_images(hr_paths, lr_paths):
         if parsed and parsed[1] != SCALE:
             raise AbpnError(f"{lr.name} is an x{parsed[1]} LR input (SRF_{parsed[1]}); this tool evaluates x{SCALE}.")
     lr_by_key = {_name_key(p): p for p in lr_paths}
-    if len(lr_by_key) == len(lr_paths) and all(_name_key(h) in lr_by_key for h in hr_paths):
-        return [(h, lr_by_key[_name_key(h)]) for h in hr_paths], "by file name"
+    hr_keys = [_name_key(h) for h in hr_paths]
+    # Keys must be unique on both sides: two HR names that reduce to one key (a_x1, a_x2) would
+    # otherwise both be scored against the same LR file.
+    if (len(lr_by_key) == len(lr_paths) and len(set(hr_keys)) == len(hr_keys)
+            and all(k in lr_by_key for k in hr_keys)):
+        return [(h, lr_by_key[k]) for h, k in zip(hr_paths, hr_keys)], "by file name"
     indices = [_selfexsr(p) for p in lr_paths]
     if all(indices) and not any(_selfexsr(h) for h in hr_paths):
         numbers = [i[0] for i in indices]

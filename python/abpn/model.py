@@ -11,13 +11,11 @@ import abpn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
 import tensorflow as tf
 import tf_keras as keras
 
-from abpn import SCALE
+from abpn import RECEPTIVE_RADIUS, SCALE  # noqa: F401  (RECEPTIVE_RADIUS is part of the model's facts)
 
 FEATURES = 28
 ANCHOR_CHANNELS = 3 * SCALE * SCALE  # 27
 PARAMETERS = 42_539
-# Seven 3x3 convs: each output pixel sees 7 LR pixels in every direction.
-RECEPTIVE_RADIUS = 7
 
 
 @keras.utils.register_keras_serializable(package="abpn")

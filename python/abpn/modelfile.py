@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-import abpn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
 from abpn import SCALE
 from abpn.errors import AbpnError
 
@@ -168,13 +167,19 @@ class Upscaler:
             self.interpreter.resize_tensor_input(index, [1, *hw, 3])
             self.interpreter.allocate_tensors()
 
+    @staticmethod
+    def _quantization(detail):
+        """(scale, zero point); TFLite reports scale 0 for an integer tensor that is not quantized."""
+        scale, zero_point = detail["quantization"]
+        return (scale or 1.0), zero_point
+
     def encode_input(self, lr):
         """uint8 HxWx3 → the model's input tensor (1xHxWx3, in its dtype and quantization)."""
         detail = self.interpreter.get_input_details()[0]
         x = lr.astype(np.float32)[None]
         dtype = np.dtype(detail["dtype"])
         if dtype.kind in "iu":
-            scale, zero_point = detail["quantization"]
+            scale, zero_point = self._quantization(detail)
             info = np.iinfo(dtype)
             return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(dtype)
         return x.astype(dtype)
@@ -183,7 +188,7 @@ class Upscaler:
         """The model's output tensor → uint8 (3H)x(3W)x3 pixels."""
         detail = self.interpreter.get_output_details()[0]
         if np.dtype(detail["dtype"]).kind in "iu":
-            scale, zero_point = detail["quantization"]
+            scale, zero_point = self._quantization(detail)
             y = (y.astype(np.float32) - zero_point) * scale
         return np.clip(np.round(y[0]), 0, 255).astype(np.uint8)
 

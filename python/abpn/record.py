@@ -19,6 +19,8 @@ from abpn.errors import AbpnError
 
 SCHEMA_PATH = Path(__file__).parent / "schema" / "result_record.schema.json"
 SCHEMA_VERSION = 1
+# The schema's accelerator enum, for the code that checks names before a record exists.
+ACCELERATORS = ("cpu", "gpu", "nnapi", "qnn_htp", "qnn_dsp")
 # Further than this from the CPU reference, an accelerator computes wrong pixels
 # (int8 rounding differences between runtimes stay well above 40 dB).
 OUTPUT_CHECK_THRESHOLD_DB = 30.0

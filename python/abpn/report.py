@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from abpn.collector import ACCELERATORS, Store, chipset_of, device_label, soc_identifier
+from abpn.collector import Store, chipset_of, device_label, soc_identifier
 from abpn.errors import AbpnError
+from abpn.record import ACCELERATORS
 
 # Names from records may use any script; a glyph the plot font lacks is drawn as a box, not worth a warning
 # per request in the server log.
@@ -217,6 +218,13 @@ CSV_COLUMNS = ["model_file", "model_sha256", "kind", "chipset", "soc_models", "d
                "min_psnr_db", "best", "best_speedup_vs_cpu", "reasons"]
 
 
+def _csv_safe(value):
+    """Names come from phones: a cell starting with = + - @ would run as a spreadsheet formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def render_csv(report):
     """One line per chipset and accelerator (the long form suits spreadsheets better than the wide table)."""
     buffer = io.StringIO()
@@ -230,7 +238,7 @@ def render_csv(report):
                 cell = row["cells"].get(accelerator)
                 if cell is None:
                     continue
-                writer.writerow([
+                writer.writerow([_csv_safe(value) for value in [
                     model["file_name"], model["sha256"], row["kind"], row["chipset"], ";".join(row["soc_models"]),
                     row["devices"], row["runs"], accelerator, cell["status"], cell["runs"],
                     _number(cell.get("median_ms")), _number(cell.get("p90_ms")), _number(cell.get("fps")),
@@ -238,7 +246,7 @@ def render_csv(report):
                     "yes" if best.get("accelerator") == accelerator else "",
                     _number(best.get("speedup_vs_cpu")) if best.get("accelerator") == accelerator else "",
                     " | ".join(cell.get("reasons", [])),
-                ])
+                ]])
     return buffer.getvalue()
 
 
@@ -413,6 +421,14 @@ def report_text(db, fmt="table"):
     return RENDERERS[fmt](build_report(Store(db, create=False).records()))
 
 
+def write_report(db, fmt, out):
+    """Writes the report of the database at `db` to the file `out`, never over the database itself."""
+    if Path(out).resolve() == Path(db).resolve():
+        raise AbpnError(f"--out {out} is the database itself: writing the report there would replace every "
+                        "stored record. Give another file name.")
+    write_atomically(out, report_text(db, fmt))
+
+
 def write_atomically(path, text):
     """Writes next to `path`, then renames: a report that was there is never left half-written."""
     path = Path(path)
@@ -422,6 +438,9 @@ def write_atomically(path, text):
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
             file.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from abpn import SCALE
-from abpn.model import RECEPTIVE_RADIUS
+from abpn import RECEPTIVE_RADIUS, SCALE
 
 
 @dataclass(frozen=True)

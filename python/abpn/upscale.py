@@ -39,6 +39,7 @@ class ImageUpscaler:
         self._tileable = tileable
 
     def __call__(self, lr, progress=False):
+        from abpn import RECEPTIVE_RADIUS
         from abpn.tiling import tile_grid, tiled_upscale
 
         lr = np.ascontiguousarray(lr, dtype=np.uint8)
@@ -48,7 +49,11 @@ class ImageUpscaler:
         if tile_hw is None:
             if not self._tileable or lr.shape[0] * lr.shape[1] <= _WHOLE_IMAGE_MAX_PIXELS:
                 return self._run(lr)
-            tile_hw = DEFAULT_TILE_HW
+            # Never larger than the image: padding a thin image up to the tile would change the
+            # pixels near its far edge, and this model takes any size. Only a sliver too thin to
+            # tile (2 x the receptive radius or less) still gets padded.
+            tile_hw = tuple(min(n, t) if n > 2 * RECEPTIVE_RADIUS else t
+                            for n, t in zip(lr.shape[:2], DEFAULT_TILE_HW))
         elif tuple(lr.shape[:2]) == tuple(tile_hw):
             return self._run(lr)
         padded_hw = (max(lr.shape[0], tile_hw[0]), max(lr.shape[1], tile_hw[1]))
@@ -162,6 +167,9 @@ def read_image(path):
             im.load()
     except FileNotFoundError as error:
         raise AbpnError(f"{path}: no such image file") from error
+    except Image.DecompressionBombError as error:
+        raise AbpnError(f"{path} has more pixels than this tool reads ({error}); crop or downscale it "
+                        "first.") from error
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         raise AbpnError(
             f"{path} is not an image this tool can read ({error}); use PNG, JPEG, BMP, WebP or TIFF."
@@ -229,6 +237,10 @@ def upscale_file(model, src, dst=None, threads=None, overwrite=False, progress=T
         raise AbpnError(f"{dst} is the input image; give another output path.")
     if dst.exists() and not overwrite:
         raise AbpnError(f"{dst} already exists; pass --overwrite or give another output path.")
+    # Checked before the upscale, which can take minutes, rather than failing when saving.
+    if not dst.parent.is_dir():
+        raise AbpnError(f"cannot write {dst}: folder {dst.parent} does not exist; create it or give another "
+                        "output path.")
     rgb, alpha = read_image(src)
     _output_format(dst, alpha is not None)
     upscaler = load_upscaler(model, threads=threads)

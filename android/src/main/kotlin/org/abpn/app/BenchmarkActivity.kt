@@ -9,6 +9,8 @@ import org.abpn.core.BadRequestException
 import org.abpn.core.BenchRequest
 import org.abpn.core.ResultDelivery
 import org.abpn.core.ResultRecord
+import java.io.File
+import java.io.IOException
 import java.util.concurrent.atomic.AtomicBoolean
 
 /**
@@ -42,7 +44,7 @@ class BenchmarkActivity : Activity() {
         }
         val stem = BenchRequest.errorFileStem(extras)
         if (!running.compareAndSet(false, true)) {
-            ResultDelivery.writeAtomically(dir, "$stem.error.json", ResultRecord.errorJson(stem, "another benchmark is still running on this phone"))
+            writeError(dir, stem, "another benchmark is still running on this phone")
             show("another benchmark is still running"); return
         }
         try {
@@ -58,18 +60,27 @@ class BenchmarkActivity : Activity() {
                 else Log.w(ResultFiles.TAG, "collector did not take the record: ${posted.status} ${posted.message}")
             }
         } catch (e: BadRequestException) {
-            ResultDelivery.writeAtomically(dir, "$stem.error.json", ResultRecord.errorJson(stem, e.message ?: "bad request"))
+            writeError(dir, stem, e.message ?: "bad request")
             show("bad request: ${e.message}")
         } catch (e: RunCannotStart) {
-            ResultDelivery.writeAtomically(dir, "$stem.error.json", ResultRecord.errorJson(stem, e.message ?: "cannot start"))
+            writeError(dir, stem, e.message ?: "cannot start")
             show("cannot start: ${e.message}")
         } catch (e: Throwable) {
             Log.e(ResultFiles.TAG, "benchmark crashed", e)
-            ResultDelivery.writeAtomically(dir, "$stem.error.json", ResultRecord.errorJson(stem, "unexpected error: $e"))
+            writeError(dir, stem, "unexpected error: $e")
             show("unexpected error: $e")
         } finally {
             running.set(false)
             runOnUiThread { window.clearFlags(WindowManager.LayoutParams.FLAG_KEEP_SCREEN_ON) }
+        }
+    }
+
+    /** Runs on the benchmark thread, where an exception would kill the process: log it instead. */
+    private fun writeError(dir: File, stem: String, message: String) {
+        try {
+            ResultDelivery.writeAtomically(dir, "$stem.error.json", ResultRecord.errorJson(stem, message))
+        } catch (e: IOException) {
+            Log.e(ResultFiles.TAG, "cannot write $stem.error.json ($message)", e)
         }
     }
 

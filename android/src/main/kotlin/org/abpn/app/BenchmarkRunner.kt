@@ -12,6 +12,7 @@ import org.abpn.core.DelegationLog
 import org.abpn.core.LatencyStats
 import org.abpn.core.ModelInfo
 import org.abpn.core.OutputCheck
+import org.abpn.core.PixelDecoding
 import org.abpn.core.ResultRecord
 import org.abpn.core.Status
 import org.abpn.core.TfliteModelFile
@@ -49,7 +50,7 @@ class BenchmarkRunner(private val context: Context, private val request: BenchRe
                 Thread.sleep(request.cooldownS * 1000L)
             }
             status("measuring ${acc.id} (${i + 1}/${request.accelerators.size})")
-            val r = measure(acc, model, input, expected, modelInfo.outputBytes, totalNodes, cpuMedian)
+            val r = measure(acc, model, input, expected, modelInfo, totalNodes, cpuMedian)
             if (acc == Accelerator.CPU && r.status == Status.OK) cpuMedian = LatencyStats.of(r.timing!!.samplesMs).median
             Log.i(ResultFiles.TAG, "${acc.id}: ${r.status.id} ${r.reason ?: ""}")
             results.add(r)
@@ -61,7 +62,7 @@ class BenchmarkRunner(private val context: Context, private val request: BenchRe
         )
     }
 
-    private class ProbedModel(val info: ModelInfo, val inputBytes: Int, val outputBytes: Int)
+    private class ProbedModel(val info: ModelInfo, val inputBytes: Int, val outputBytes: Int, val outputDecoding: PixelDecoding)
 
     /** Shapes and types from a plain CPU interpreter: proves the model loads before any accelerator runs. */
     private fun probeModel(file: File, model: ByteBuffer): ProbedModel {
@@ -80,7 +81,8 @@ class BenchmarkRunner(private val context: Context, private val request: BenchRe
                 file.name, ModelFile.sha256(FileInputStream(file)), file.length(),
                 inT.shape().toList(), ModelFile.dtypeName(inT.dataType()), outT.shape().toList(), ModelFile.dtypeName(outT.dataType()),
             )
-            return ProbedModel(info, inT.numBytes(), outT.numBytes())
+            val q = outT.quantizationParams()
+            return ProbedModel(info, inT.numBytes(), outT.numBytes(), PixelDecoding(info.outputDtype, q.scale, q.zeroPoint))
         }
     }
 
@@ -98,7 +100,7 @@ class BenchmarkRunner(private val context: Context, private val request: BenchRe
     }
 
     private fun measure(
-        acc: Accelerator, model: ByteBuffer, input: ByteArray, expected: ByteArray?, outputBytes: Int,
+        acc: Accelerator, model: ByteBuffer, input: ByteArray, expected: ByteArray?, probed: ProbedModel,
         totalNodes: Int?, cpuMedian: Double?,
     ): AcceleratorResult {
         var setup: Setup? = null
@@ -119,7 +121,7 @@ class BenchmarkRunner(private val context: Context, private val request: BenchRe
                 val initMs = msSince(t)
                 val inBuf = ByteBuffer.allocateDirect(input.size).order(ByteOrder.nativeOrder())
                 inBuf.put(input)
-                val outBuf = ByteBuffer.allocateDirect(outputBytes).order(ByteOrder.nativeOrder())
+                val outBuf = ByteBuffer.allocateDirect(probed.outputBytes).order(ByteOrder.nativeOrder())
                 fun once(): Double {
                     inBuf.rewind(); outBuf.rewind()
                     val s = System.nanoTime()
@@ -130,9 +132,9 @@ class BenchmarkRunner(private val context: Context, private val request: BenchRe
                 repeat(request.warmup) { once() }
                 val samples = List(request.runs) { once() }
                 val check = expected?.let { ref ->
-                    val out = ByteArray(outputBytes)
+                    val out = ByteArray(probed.outputBytes)
                     outBuf.rewind(); outBuf.get(out)
-                    OutputCheck.compareUint8(out, ref)
+                    OutputCheck.compare(out, ref, probed.outputDecoding)
                 }
                 val delegation = DelegationLog.summarize(
                     acc, DelegationLog.parse(DeviceProbe.ownLogLines(), logSince), totalNodes,

@@ -116,6 +116,8 @@ class DemoActivity : Activity() {
 
     private fun upscale(uri: Uri) {
         val accelerator = Accelerator.fromId(accelerators.selectedItem as String) ?: Accelerator.CPU
+        // Let the previous output (up to 144 MB) go before the next one is allocated.
+        result = null
         busy = true
         pick.isEnabled = false; save.isEnabled = false
         progress.visibility = View.VISIBLE; progress.progress = 0
@@ -164,6 +166,8 @@ class DemoActivity : Activity() {
         } else {
             val bounds = BitmapFactory.Options().apply { inJustDecodeBounds = true }
             contentResolver.openInputStream(uri)?.use { BitmapFactory.decodeStream(it, null, bounds) }
+            // Unreadable images leave -1 here, which would never end the inSampleSize search below.
+            if (bounds.outWidth <= 0 || bounds.outHeight <= 0) throw IllegalArgumentException("cannot decode this image")
             val (w, h) = TilePlan.fitInput(bounds.outWidth, bounds.outHeight)
             var sample = 1
             while (bounds.outWidth / (sample * 2) >= w && bounds.outHeight / (sample * 2) >= h) sample *= 2

@@ -25,10 +25,14 @@ class PhotoUpscaler(private val context: Context) {
                 val inT = interpreter.getInputTensor(0)
                 val outT = interpreter.getOutputTensor(0)
                 val expectIn = listOf(1, TilePlan.MODEL_H, TilePlan.MODEL_W, 3)
+                // The tiler reads output bytes as uint8 pixels: an int8 output would wrap the colours.
                 if (inT.shape().toList() != expectIn || inT.dataType() != DataType.UINT8 ||
-                    outT.numBytes() != inT.numBytes() * TilePlan.SCALE * TilePlan.SCALE
+                    outT.dataType() != DataType.UINT8 || outT.numBytes() != inT.numBytes() * TilePlan.SCALE * TilePlan.SCALE
                 ) {
-                    throw Unavailable("the bundled model has input ${inT.shape().toList()}; the demo needs $expectIn uint8 -> x3")
+                    throw Unavailable(
+                        "the bundled model is ${inT.shape().toList()} ${inT.dataType()} -> ${outT.shape().toList()} " +
+                            "${outT.dataType()}; the demo needs $expectIn UINT8 -> x3 UINT8",
+                    )
                 }
                 val plan = TilePlan(photo.width, photo.height)
                 val out = Bitmap.createBitmap(plan.outWidth, plan.outHeight, Bitmap.Config.ARGB_8888)

@@ -39,7 +39,6 @@ object Json {
                 }
                 out.append(']')
             }
-            is DoubleArray -> write(out, value.asList())
             else -> throw IllegalArgumentException("cannot encode ${value::class.java.name} as JSON")
         }
     }

@@ -25,9 +25,17 @@ object ResultDelivery {
         val accepted: Boolean get() = status in 200..299
     }
 
-    /** POST `<baseUrl>/api/records` with a JSON body and, when given, `Authorization: Bearer <token>`. */
+    /**
+     * POST `<baseUrl>/api/records` with a JSON body and, when given, `Authorization: Bearer <token>`.
+     * Never throws: the record file is already written, so a collector problem must not turn the
+     * run into an error file.
+     */
     fun post(baseUrl: String, token: String?, json: String, timeoutMs: Int = 10_000): Posted {
-        val conn = URL("${baseUrl.trimEnd('/')}/api/records").openConnection() as HttpURLConnection
+        val conn = try {
+            URL("${baseUrl.trimEnd('/')}/api/records").openConnection() as HttpURLConnection
+        } catch (e: Exception) {
+            return Posted(0, "cannot reach $baseUrl: $e")
+        }
         return try {
             conn.requestMethod = "POST"
             conn.connectTimeout = timeoutMs
@@ -41,7 +49,8 @@ object ResultDelivery {
             val code = conn.responseCode
             val stream = if (code in 200..299) conn.inputStream else conn.errorStream
             Posted(code, stream?.bufferedReader()?.use { it.readText() }?.take(500) ?: "")
-        } catch (e: IOException) {
+        } catch (e: Exception) {
+            // Not only IOException: a token with a line break makes setRequestProperty throw IllegalArgumentException.
             Posted(0, "cannot reach $baseUrl: $e")
         } finally {
             conn.disconnect()

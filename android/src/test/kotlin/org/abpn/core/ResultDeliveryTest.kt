@@ -56,6 +56,14 @@ class ResultDeliveryTest {
         assertEquals(null, seen.single().second)
     }
 
+    @Test fun aMalformedUrlOrTokenIsNotAnException() {
+        // The record file is already written when the app posts; an exception here would add an error file.
+        assertEquals(0, ResultDelivery.post("http://[::1", null, "{}").status)
+        val seen = mutableListOf<Triple<String, String?, String>>()
+        assertEquals(0, ResultDelivery.post(collector(201, seen), "a\nb", "{}").status)
+        assertTrue(seen.isEmpty())
+    }
+
     @Test fun anUnreachableCollectorIsNotAnException() {
         val port = ServerSocket(0).use { it.localPort } // closed again: nothing listens there
         val posted = ResultDelivery.post("http://127.0.0.1:$port", "t", "{}", timeoutMs = 2000)

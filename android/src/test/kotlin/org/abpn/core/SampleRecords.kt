@@ -30,7 +30,7 @@ object SampleRecords {
                 Accelerator.GPU, linkedMapOf("precision_loss_allowed" to true, "backend" to "auto"), Status.OK,
                 timing = Timing(900.0, 120.0, 3, listOf(30.0, 31.0)),
                 delegation = Delegation(null, 12, "no 'Replacing' log line; median 30.50 ms vs CPU 350.75 ms (x0.09)"),
-                outputCheck = OutputCheck.compareUint8(byteArrayOf(1, 2, 3, 4), byteArrayOf(1, 2, 3, 9)),
+                outputCheck = OutputCheck.compare(byteArrayOf(1, 2, 3, 4), byteArrayOf(1, 2, 3, 9)),
             ),
             AcceleratorResult(
                 Accelerator.NNAPI, linkedMapOf("use_nnapi_cpu" to false), Status.OK,
