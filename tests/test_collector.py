@@ -421,3 +421,20 @@ def test_fuzz_from_openapi_finds_no_server_error(fuzz_target, mode):
     # Whatever the fuzzer managed to store, the report and the dashboard still render it.
     for page in ("/api/report", "/"):
         assert httpx.get(url + page, timeout=60).status_code == 200, page
+
+
+def test_a_foreign_sqlite_database_is_left_alone(tmp_path):
+    import sqlite3
+    from contextlib import closing
+
+    from abpn.collector import Store
+    from abpn.errors import AbpnError
+
+    path = tmp_path / "other.sqlite"
+    with closing(sqlite3.connect(path)) as con:
+        con.execute("CREATE TABLE notes (text TEXT)")
+        con.commit()
+    with pytest.raises(AbpnError, match="something else"):
+        Store(path)
+    with closing(sqlite3.connect(path)) as con:
+        assert [row[0] for row in con.execute("SELECT name FROM sqlite_master")] == ["notes"]

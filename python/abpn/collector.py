@@ -334,6 +334,10 @@ class Store:
                 if not create and version < DB_SCHEMA_VERSION:
                     raise AbpnError(f"{self.path} is not a collector database (no records table); pass the "
                                     "file `abpn-tool serve --db` writes")
+                if version == 0 and con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                    # Never add our tables to somebody else's database.
+                    raise AbpnError(f"{self.path} is an SQLite database of something else (it has tables but "
+                                    "no collector version); pass a new file name")
                 if version > DB_SCHEMA_VERSION:
                     raise AbpnError(f"{self.path} was written by a newer abpn-tool (database version {version}); "
                                     "upgrade abpn-tool to read it")
