@@ -534,13 +534,7 @@ class TestPhone:
     def _app_main(self, extras, pid):
         self.log("I", "ActivityManager", f"Start proc {pid}:{PACKAGE}/u0a321 for activity {{{ACTIVITY_FULL}}}")
         if self.crash_app:
-            self.log("E", "AndroidRuntime", "FATAL EXCEPTION: main", pid)
-            self.log("E", "AndroidRuntime", f"Process: {PACKAGE}, PID: {pid}", pid)
-            self.log("E", "AndroidRuntime", "java.lang.IllegalStateException: crash injected by the test phone "
-                     "(--crash-app)", pid)
-            self.log("E", "AndroidRuntime", "\tat org.abpn.app.BenchmarkActivity.onCreate(BenchmarkActivity.kt:42)",
-                     pid)
-            self.log("I", "ActivityManager", f"Process {PACKAGE} (pid {pid}) has died: fg  TOP ", 1000)
+            self._crash(pid, "java.lang.IllegalStateException: crash injected by the test phone (--crash-app)")
             return
         run_id = str(extras.get("run_id", ""))
         try:
@@ -550,8 +544,18 @@ class TestPhone:
             if _is_uuid(run_id):
                 self._write_result(f"{run_id}.error.json", {"run_id": run_id, "error": str(error)})
             return
+        except Exception as error:  # a bug in the double behaves like an app crash, visible in logcat
+            self._crash(pid, f"java.lang.RuntimeException: {type(error).__name__}: {error}")
+            return
         self._write_result(f"{run_id}.json", record)
         self.log("I", "ABPN", f"run {run_id}: result written", pid)
+
+    def _crash(self, pid, exception):
+        self.log("E", "AndroidRuntime", "FATAL EXCEPTION: main", pid)
+        self.log("E", "AndroidRuntime", f"Process: {PACKAGE}, PID: {pid}", pid)
+        self.log("E", "AndroidRuntime", exception, pid)
+        self.log("E", "AndroidRuntime", "\tat org.abpn.app.BenchmarkActivity.onCreate(BenchmarkActivity.kt:42)", pid)
+        self.log("I", "ActivityManager", f"Process {PACKAGE} (pid {pid}) has died: fg  TOP ", 1000)
 
     def _write_result(self, name, content):
         folder = self.local(RESULTS_DIR)
