@@ -9,6 +9,8 @@ of the input) share that same fixed range, so the converter adds no requantizati
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 import abpn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
@@ -104,8 +106,6 @@ def calibrate_ranges(qat, float_model, batches):
     """Sets every conv's activation range to the min/max the float model reaches on `batches`.
     tfmot starts them at [-6, 6], far from ABPN's 0..255-scale activations, and its moving
     average needs thousands of steps to get there: meanwhile QAT trains against clipped features."""
-    import numpy as np
-
     convs = [layer.name for layer in float_model.layers if isinstance(layer, keras.layers.Conv2D)]
     probe = keras.Model(float_model.input, [float_model.get_layer(name).output for name in convs])
     low = dict.fromkeys(convs, np.inf)
@@ -130,10 +130,14 @@ def _converter(model, input_hw):
     return tf.lite.TFLiteConverter.from_keras_model(keras.Model(inputs, model(inputs)))
 
 
-def convert_int8(qat, input_hw=DEPLOY_HW, io="uint8"):
-    """Fully INT8 flatbuffer: int8 per-channel weights and int8 activations, uint8 or int8 I/O."""
+def _check_io(io):
     if io not in ("uint8", "int8"):
         raise AbpnError(f"--io must be uint8 or int8 (got {io!r})")
+
+
+def convert_int8(qat, input_hw=DEPLOY_HW, io="uint8"):
+    """Fully INT8 flatbuffer: int8 per-channel weights and int8 activations, uint8 or int8 I/O."""
+    _check_io(io)
     converter = _converter(qat, input_hw)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.inference_input_type = converter.inference_output_type = getattr(tf, io)
@@ -182,6 +186,7 @@ def quantize(float_checkpoint, data, run_dir, schedule, *, io="uint8", seed=None
     """QAT from a float checkpoint, resumable like `train`, then the four exports into run_dir."""
     from abpn.data import make_dataset
 
+    _check_io(io)  # before hours of QAT, not after
     run_dir = Path(run_dir)
     float_model = load_float_model(float_checkpoint)
     calibration = [lr for lr, _ in make_dataset(data.train, patch=schedule.patch, batch=schedule.batch, seed=0)
