@@ -46,9 +46,9 @@ def run_quickstart(out_dir, *, seed=0, echo=print, train_schedule=None, qat_sche
 
 
 def summary_table(scores, record):
-    lines = [f"{'model':<20} {'PSNR-Y':>8} {'PSNR-RGB':>9} {'SSIM-Y':>7}"]
+    lines = [f"{'model':<24} {'PSNR-Y':>8} {'PSNR-RGB':>9} {'SSIM-Y':>7}"]
     for name, score in scores.items():
-        lines.append(f"{name:<20} {score['psnr_y']:>8.2f} {score['psnr_rgb']:>9.2f} {score['ssim_y']:>7.4f}")
+        lines.append(f"{name:<24} {score['psnr_y']:>8.2f} {score['psnr_rgb']:>9.2f} {score['ssim_y']:>7.4f}")
     result = record["results"][0]
     latency = result["latency_ms"]
     check = result["output_check"]
