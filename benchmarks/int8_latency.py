@@ -15,6 +15,7 @@ step 1.0 over exactly [0, 255], a finer step than the authors' calibrated range 
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +29,7 @@ import tf_keras as keras
 from abpn.data import embedded_default_images, make_dataset, make_lr, modcrop
 from abpn.metrics import psnr, shave
 from abpn.model import Anchor, ClipToPixelRange, DepthToSpace, build_abpn
-from abpn.modelfile import Upscaler
+from abpn.modelfile import Upscaler, operator_names
 from abpn.quantize import (DEPLOY_HW, QUANTIZE_OBJECTS, PassThroughConfig, calibrate_ranges, convert_int8,
                            qat_model)
 from abpn.tiling import tiled_upscale
@@ -87,11 +88,6 @@ def calibrate_authors(qat, float_model, batches):
             variable.assign(255.0)
 
 
-def op_names(content):
-    interpreter = tf.lite.Interpreter(model_content=content)
-    return [op["op_name"] for op in interpreter._get_ops_details()]
-
-
 def time_interleaved(models, warmup, runs):
     interpreters = {}
     for name, content in models.items():
@@ -117,15 +113,11 @@ def time_interleaved(models, warmup, runs):
 
 
 def real_image_psnr(content, images):
-    path = Path("/tmp") / f"abpn_bench_{abs(hash(content)) % 10**8}.tflite"
-    path.write_bytes(content)
-    upscaler = Upscaler(path, threads=THREADS)
-    scores = []
-    for hr in images:
-        lr = make_lr(hr)
-        sr = tiled_upscale(upscaler, lr, upscaler.tile_hw)
-        scores.append(psnr(shave(sr, 1), shave(hr, 1)))
-    path.unlink()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.tflite"
+        path.write_bytes(content)
+        upscaler = Upscaler(path, threads=THREADS)
+    scores = [psnr(shave(tiled_upscale(upscaler, make_lr(hr), upscaler.tile_hw), 1), shave(hr, 1)) for hr in images]
     return float(np.mean(scores))
 
 
@@ -154,7 +146,7 @@ def main():
     print(f"input 1x{DEPLOY_HW[0]}x{DEPLOY_HW[1]}x3, {THREADS} threads, XNNPACK, {args.warmup} warm-up + "
           f"{args.runs} interleaved timed runs each")
     for name, content in models.items():
-        print(f"{name:>14} ops: {' '.join(op_names(content))}")
+        print(f"{name:>14} ops: {' '.join(operator_names(content))}")
 
     samples = time_interleaved(models, args.warmup, args.runs)
     base = statistics.median(samples["authors_uint8"])

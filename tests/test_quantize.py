@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from abpn.modelfile import Upscaler, inspect_model
+from abpn.modelfile import Upscaler, inspect_model, operator_names
 from abpn.quantize import (DEPLOY_HW, EXPORTS, QAT_PRESETS, calibrate_ranges, convert_float, convert_int8,
                            quantize, qat_model)
 from abpn.train import Schedule, upscale_with
@@ -15,16 +15,6 @@ def _interpreter(content):
     interpreter = tf.lite.Interpreter(model_content=content)
     interpreter.allocate_tensors()
     return interpreter
-
-
-def _ops(content):
-    """The model's own operators (with the default delegates, XNNPACK would replace them by a DELEGATE node)."""
-    interpreter = tf.lite.Interpreter(
-        model_content=content,
-        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-    )
-    interpreter.allocate_tensors()
-    return [op["op_name"] for op in interpreter._get_ops_details()]
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +45,7 @@ def test_qat_wraps_every_conv_and_really_fake_quantizes(qat, float_keras_model):
 
 
 def test_int8_graph_is_lean_and_int8_between_input_and_output(int8_uint8_io):
-    assert _ops(int8_uint8_io) == LEAN_OPS
+    assert operator_names(int8_uint8_io) == LEAN_OPS
     interpreter = _interpreter(int8_uint8_io)
     inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     assert (list(inp["shape"]), inp["dtype"], inp["quantization"]) == ([1, 360, 640, 3], np.uint8, (1.0, 0))
@@ -74,7 +64,7 @@ def test_int8_graph_is_lean_and_int8_between_input_and_output(int8_uint8_io):
 
 def test_int8_io_variant_has_no_quantize_ops(qat):
     content = convert_int8(qat, DEPLOY_HW, "int8")
-    assert _ops(content) == LEAN_OPS[1:-1]
+    assert operator_names(content) == LEAN_OPS[1:-1]
     interpreter = _interpreter(content)
     assert interpreter.get_input_details()[0]["dtype"] == np.int8
     assert interpreter.get_output_details()[0]["quantization"] == (1.0, -128)
@@ -98,7 +88,7 @@ def test_float_exports_are_clipped_float_models(float_keras_model):
     assert fp32.get_input_details()[0]["dtype"] == np.float32
     assert list(fp32.get_output_details()[0]["shape"]) == [1, 1080, 1920, 3]
     fp16 = convert_float(float_keras_model, fp16=True)
-    assert "DEQUANTIZE" in _ops(fp16)  # float16 weights, dequantized at load time
+    assert "DEQUANTIZE" in operator_names(fp16)  # float16 weights, dequantized at load time
 
 
 def test_quantize_runs_resumable_qat_and_writes_the_four_exports(float_keras_model, tmp_path):

@@ -9,6 +9,8 @@ from pathlib import Path
 
 __version__ = "0.1.0"
 SCALE = 3
+# The deployment input (the AI Benchmark setting): 640x360 in, 1920x1080 out.
+DEPLOY_HW = (360, 640)
 # Seven 3x3 convs: each output pixel sees 7 LR pixels in every direction (exact tiling needs it).
 RECEPTIVE_RADIUS = 7
 # The trained models that ship with the repository (see models/MODEL_CARD.md).

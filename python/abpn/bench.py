@@ -7,15 +7,18 @@ setting the input and `invoke()` are timed; reading the output back is not.
 import time
 from pathlib import Path
 
-from abpn import SCALE
+from abpn import DEPLOY_HW, SCALE, SHIPPED_INT8, SHIPPED_INT8_DYNAMIC
 from abpn.errors import AbpnError
 
 DEFAULT_THREADS = 2
 DEFAULT_RUNS = 20
 DEFAULT_WARMUP = 3
-# What a dynamic-shape model is timed at unless told otherwise: the AI Benchmark deployment size.
-DEFAULT_INPUT_HW = (360, 640)
 _THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
+
+
+def shipped_models():
+    """(deployment model, its dynamic-shape twin) from the repository's models/, or None when absent."""
+    return (SHIPPED_INT8, SHIPPED_INT8_DYNAMIC) if SHIPPED_INT8.is_file() else None
 
 
 def real_image(hw):
@@ -89,12 +92,18 @@ def _reference_output(reference, image):
 
 def bench_host(model, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS, warmup=DEFAULT_WARMUP, input_hw=None,
                reference=None, progress=True):
-    """Benchmarks `model` (.tflite) and returns a validated result record."""
+    """Benchmarks `model` (.tflite) and returns a validated result record. `model=None` times the
+    shipped deployment model, checked against the shipped dynamic-shape model."""
     from tqdm import tqdm
 
     from abpn import record
     from abpn.modelfile import Upscaler, inspect_model
 
+    if model is None:
+        if shipped_models() is None:
+            raise AbpnError(f"no MODEL given and no shipped model at {SHIPPED_INT8}: pass a .tflite")
+        model, shipped_reference = shipped_models()
+        reference = reference or shipped_reference
     if runs < 1 or warmup < 0 or (threads is not None and threads < 1):
         raise AbpnError("--runs and --threads must be at least 1 and --warmup at least 0")
     info = inspect_model(model)
@@ -102,7 +111,8 @@ def bench_host(model, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS, warmup=DEFAULT
         raise AbpnError(
             f"{info.file_name} takes {info.input_hw[0]}x{info.input_hw[1]} inputs only; leave out --input-size."
         )
-    hw = info.input_hw or tuple(input_hw or DEFAULT_INPUT_HW)
+    # A dynamic-shape model is timed at the deployment size unless told otherwise.
+    hw = info.input_hw or tuple(input_hw or DEPLOY_HW)
     image = real_image(hw)
     temperature_before = _temperature_c()
 

@@ -258,13 +258,7 @@ def bench_host(model, threads, runs, warmup, input_hw, reference, as_json):
     against the shipped dynamic-shape model."""
     import json
 
-    from abpn import SHIPPED_INT8, SHIPPED_INT8_DYNAMIC
     from abpn.bench import bench_host as run_bench, format_summary
-
-    if model is None:
-        if not SHIPPED_INT8.is_file():
-            raise AbpnError(f"no MODEL given and no shipped model at {SHIPPED_INT8}: pass a .tflite")
-        model, reference = SHIPPED_INT8, reference or SHIPPED_INT8_DYNAMIC
 
     rec = run_bench(model, threads=threads, runs=runs, warmup=warmup, input_hw=input_hw, reference=reference)
     click.echo(json.dumps(rec, indent=2) if as_json else format_summary(rec))

@@ -13,7 +13,7 @@ from abpn import SCALE
 from abpn.errors import AbpnError
 
 _TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of every .tflite
-_PROBE_HW = (24, 40)  # a small size to resize dynamic models to when checking their scale
+PROBE_HW = (24, 40)  # a small size to resize dynamic models to when checking their scale
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def _check_x3(path, interpreter):
             "(expected [1, height, width, 3])."
         )
     if -1 in signature[1:3]:
-        interpreter.resize_tensor_input(inputs[0]["index"], [1, *_PROBE_HW, 3])
+        interpreter.resize_tensor_input(inputs[0]["index"], [1, *PROBE_HW, 3])
     try:
         interpreter.allocate_tensors()
     except RuntimeError as error:
@@ -122,6 +122,19 @@ def _check_x3(path, interpreter):
     in_signature = (1, *signature[1:3], 3)
     out_signature = (1, *(d * SCALE if d > 0 else -1 for d in signature[1:3]), 3)
     return in_signature, out_signature
+
+
+def operator_names(content):
+    """The operators of a .tflite flatbuffer, in execution order. Listed without the default
+    delegates, which would replace them by a single DELEGATE node."""
+    import tensorflow as tf
+
+    interpreter = _interpreter_class()(
+        model_content=content,
+        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    interpreter.allocate_tensors()
+    return [op["op_name"] for op in interpreter._get_ops_details()]
 
 
 def inspect_model(path):

@@ -16,13 +16,13 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
+from abpn import DEPLOY_HW
 from abpn.errors import AbpnError
 from abpn.model import CUSTOM_OBJECTS, Anchor, DepthToSpace, build_abpn
 from abpn.train import Schedule, fit_resumable, load_float_model, mean_quality, upscale_with
 
 qk = tfmot.quantization.keras
 
-DEPLOY_HW = (360, 640)  # the AI Benchmark setting: 640x360 in, 1920x1080 out
 BEST_QAT_WEIGHTS = "best_qat.weights.h5"
 CALIBRATION_BATCHES = 8
 EXPORTS = {

@@ -4,7 +4,7 @@ so re-running after an interruption picks up where it stopped."""
 import json
 from pathlib import Path
 
-from abpn import SHIPPED_INT8, SHIPPED_INT8_DYNAMIC, bench, quantize, train
+from abpn import SHIPPED_INT8_DYNAMIC, bench, quantize, train
 from abpn.data import prepare_data
 from abpn.upscale import load_upscaler
 
@@ -36,8 +36,7 @@ def run_quickstart(out_dir, *, seed=0, echo=print, train_schedule=None, qat_sche
 
     # Latency depends on the architecture, not the weights: time the shipped deployment model
     # when the repository has one, else the one just made.
-    timed, reference = ((SHIPPED_INT8, SHIPPED_INT8_DYNAMIC) if SHIPPED_INT8.is_file()
-                        else (exports["int8"], exports["int8_dynamic"]))
+    timed, reference = bench.shipped_models() or (exports["int8"], exports["int8_dynamic"])
     echo(f"[4/4] host benchmark of {timed}")
     record = bench.bench_host(timed, runs=bench_runs, reference=reference)
     (out_dir / "bench-host.json").write_text(json.dumps(record, indent=2))

@@ -10,20 +10,20 @@ from pathlib import Path
 
 import numpy as np
 
-from abpn import SCALE
+from abpn import DEPLOY_HW, RECEPTIVE_RADIUS, SCALE
 from abpn.errors import AbpnError
+from abpn.modelfile import PROBE_HW
 
 BICUBIC = "bicubic"
 # A dynamic-shape model runs large images in tiles too: the result is identical (see abpn.tiling),
 # memory stays bounded (a 28-channel float feature map of a 12 MP image is 1.3 GB) and there is
 # something to show progress over.
-DEFAULT_TILE_HW = (360, 640)
+DEFAULT_TILE_HW = DEPLOY_HW
 _WHOLE_IMAGE_MAX_PIXELS = 2 * DEFAULT_TILE_HW[0] * DEFAULT_TILE_HW[1]
 _PROGRESS_MIN_TILES = 5
 _KERAS_SUFFIXES = (".keras", ".h5")
 # Names the training run may leave in its directory, best first.
 _RUN_DIR_CANDIDATES = ("best.keras", "best.h5", "best.weights.h5")
-_PROBE_HW = (24, 40)
 
 
 class ImageUpscaler:
@@ -39,7 +39,6 @@ class ImageUpscaler:
         self._tileable = tileable
 
     def __call__(self, lr, progress=False):
-        from abpn import RECEPTIVE_RADIUS
         from abpn.tiling import tile_grid, tiled_upscale
 
         lr = np.ascontiguousarray(lr, dtype=np.uint8)
@@ -118,7 +117,7 @@ def _keras(path):
     if isinstance(in_shape, list) or len(in_shape) != 4 or in_shape[3] != 3:
         raise AbpnError(f"{path} is not an x3 image model: input shape {in_shape} (expected (None, H, W, 3)).")
     tile_hw = None if None in in_shape[1:3] else tuple(in_shape[1:3])
-    probe_hw = tile_hw or _PROBE_HW
+    probe_hw = tile_hw or PROBE_HW
     out_shape = tuple(model(np.zeros((1, *probe_hw, 3), np.float32), training=False).shape)
     expected = (1, probe_hw[0] * SCALE, probe_hw[1] * SCALE, 3)
     if out_shape != expected:
