@@ -144,6 +144,25 @@ def _check_run_config(run_dir, config):
         tmp.replace(path)
 
 
+def _forget_unfinished_epochs(log_path, completed_epochs):
+    """Drops log rows of epochs the backup does not hold. The log is written before the backup, so
+    a run killed between the two re-runs that epoch; without this it would appear twice."""
+    if not log_path.exists():
+        return
+    with open(log_path, newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames, list(reader)
+    kept = [row for row in rows if int(row["epoch"]) < completed_epochs]
+    if fields is None or len(kept) == len(rows):
+        return
+    tmp = log_path.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(kept)
+    tmp.replace(log_path)
+
+
 def completed_steps(backup_dir):
     """Training steps a BackupAndRestore checkpoint has done (0 when there is none): where the
     patch stream must continue for a resumed run to see what an uninterrupted one would."""
@@ -174,20 +193,24 @@ def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, st
         model = build_model()
         model.compile(optimizer=keras.optimizers.Adam(schedule.learning_rate), loss="mean_absolute_error")
     backup_dir = run_dir / "backup"
-    dataset = make_dataset(data.train, patch=schedule.patch, batch=schedule.batch, seed=seed,
-                           start=completed_steps(backup_dir))
+    start = completed_steps(backup_dir)
+    dataset = make_dataset(data.train, patch=schedule.patch, batch=schedule.batch, seed=seed, start=start)
     best_path = run_dir / best_name
+    # Read before the log is trimmed: best_path may hold a re-run epoch's weights and its score.
+    best_so_far = _best_so_far(run_dir, best_path)
+    _forget_unfinished_epochs(run_dir / LOG_CSV, start // schedule.steps_per_epoch)
     callbacks = [
         keras.callbacks.LearningRateScheduler(schedule.learning_rate_at),
         _validation_callback(data.val),
         keras.callbacks.ModelCheckpoint(
             str(best_path), monitor=MONITOR, mode="max", save_best_only=True,
-            save_weights_only=save_weights_only, initial_value_threshold=_best_so_far(run_dir, best_path),
+            save_weights_only=save_weights_only, initial_value_threshold=best_so_far,
         ),
-        # Kept after the last epoch so that re-running a finished command does nothing.
-        keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False),
         keras.callbacks.CSVLogger(str(run_dir / LOG_CSV), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
+        # Last, so that an epoch is only counted done once everything above has recorded it; kept
+        # after the last epoch so that re-running a finished command does nothing.
+        keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False),
     ]
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
