@@ -225,10 +225,11 @@ class TestPhone:
 
     @property
     def serial(self):
-        return f"{self.host}:{self.port}"
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     def start(self):
-        self._server = socket.create_server((self.host, self.port))
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        self._server = socket.create_server((self.host, self.port), family=family)
         self.port = self._server.getsockname()[1]
         threading.Thread(target=self._accept_loop, args=(self._server,), name=f"adb-phone-{self.port}",
                          daemon=True).start()

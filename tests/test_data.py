@@ -236,7 +236,7 @@ def test_prepare_data_uses_div2k_valid_split_or_val_folder(tmp_path, cache_dir):
     val_folder = tmp_path / "val"
     _save(val_folder / "tiny.png", synthetic_photo(30, 30))  # validation images need no minimum size
     split = data.prepare_data([root], val=[val_folder], cache_dir=cache_dir, progress=False)
-    assert len(split.train) == 3 and [v[1].shape for v in split.val] == [(30, 30, 3)]
+    assert len(split.train) == 2 and [v[1].shape for v in split.val] == [(30, 30, 3)]  # 0801 not trained on
 
 
 def test_embedded_default_needs_no_download(cache_dir):

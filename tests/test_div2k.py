@@ -32,6 +32,9 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             self.send_error(404)
             return
+        if self.server.errors.get(name):
+            self.send_error(self.server.errors[name].pop(0))
+            return
         start = 0
         match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
         if match and not self.server.ignore_range:
@@ -62,6 +65,7 @@ class _Handler(BaseHTTPRequestHandler):
 def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.files, httpd.requests, httpd.drop_after, httpd.ignore_range = {}, [], {}, False
+    httpd.errors = {}  # name -> HTTP status codes to answer with first, one per request
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/DIV2K/"
@@ -246,6 +250,26 @@ def test_an_interrupted_unpack_is_redone(div2k_server, tmp_path):
 def test_http_errors_are_reported(server, tmp_path):
     with pytest.raises(AbpnError, match="HTTP 404"):
         div2k.download_div2k(tmp_path, base_url=server.url, only="valid", checksums={}, progress=False)
+
+
+def test_a_busy_server_is_retried(div2k_server, tmp_path):
+    div2k_server.errors["DIV2K_valid_HR.zip"] = [503, 502]
+    div2k.download_div2k(tmp_path, base_url=div2k_server.url, only="valid", checksums={}, progress=False)
+    assert (tmp_path / "DIV2K_valid_HR" / "0801.png").is_file()
+    assert [n for n, _ in div2k_server.requests].count("DIV2K_valid_HR.zip") == 3
+
+
+def test_a_place_that_cannot_be_written_is_reported_at_once(div2k_server, tmp_path):
+    part = tmp_path / ".downloads" / "DIV2K_valid_HR.zip.part"
+    part.mkdir(parents=True)  # in the way of the file, even for root
+    with pytest.raises(AbpnError, match=r"cannot write .*DIV2K_valid_HR.zip.part: Is a directory; free some space"):
+        div2k.download_div2k(tmp_path, base_url=div2k_server.url, only="valid", checksums={}, progress=False)
+    assert len(div2k_server.requests) == 1  # not retried
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the destination folder should be")
+    with pytest.raises(AbpnError, match="cannot write .*blocked/.downloads"):
+        div2k.download_div2k(blocked, base_url=div2k_server.url, only="valid", checksums={}, progress=False)
 
 
 def test_cli(div2k_server, tmp_path, monkeypatch):

@@ -83,6 +83,45 @@ def test_two_phones_run_concurrently(workdir, float_tflite_fixed):
     assert summary.count(" ok") == 2
 
 
+def test_one_phone_spelled_two_ways_is_benchmarked_once(workdir, float_tflite_fixed):
+    with TestPhone() as phone:
+        result = bench(phone.serial, f" {phone.host}:0{phone.port}", model=float_tflite_fixed)
+    assert result.exit_code == 0, result.output
+    assert len(stored_rows()) == 1 and "1 phone(s)" in result.output
+
+
+def _ipv6_loopback():
+    import socket
+
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback")
+def test_a_phone_at_an_ipv6_address(workdir, float_tflite_fixed):
+    with TestPhone(host="::1") as phone:
+        result = bench(phone.serial, model=float_tflite_fixed)
+    assert phone.serial.startswith("[::1]:")
+    assert result.exit_code == 0, result.output
+    assert len(stored_rows()) == 1
+
+
+@pytest.mark.parametrize("target, message", [
+    ("fe80::1:5555", "write an IPv6 address in brackets, as [ADDRESS]:PORT"),
+    ("192.168.1.20:70000", "the port after ':' must be a number from 1 to 65535"),
+    ("[]:5555", "no host before the port"),
+])
+def test_a_malformed_target_is_refused_before_any_phone(workdir, float_tflite_fixed, target, message):
+    with TestPhone() as phone:
+        result = bench(phone.serial, target, model=float_tflite_fixed)
+        assert not phone.shell_log
+    assert result.exit_code != 0 and f"{target}: {message}" in result.output
+    assert stored_rows() == []
+
+
 def test_hostile_model_path_is_quoted(workdir, float_tflite_fixed):
     model = workdir / HOSTILE_NAME
     model.write_bytes(float_tflite_fixed.read_bytes())

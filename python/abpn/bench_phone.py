@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from abpn.device import BENCHMARK_ACTIVITY, PHONE_DIR, RESULTS_DIR, Phone, load_signer
+from abpn.device import BENCHMARK_ACTIVITY, PHONE_DIR, RESULTS_DIR, Phone, load_signer, parse_target
 from abpn.errors import AbpnError
 from abpn.record import ACCELERATORS
 
@@ -434,7 +434,12 @@ def summary_table(outcomes):
 
 def push_and_bench(targets, plan, sink, *, auth_timeout_s=60.0):
     """Runs `plan` on every phone in `targets` at once; returns one Outcome per phone, in order."""
-    targets = list(dict.fromkeys(targets))
+    # One run per phone however it was spelled (" host:05555" and "host:5555" are one phone); a
+    # malformed target is refused before any phone is touched.
+    by_phone = {}
+    for target in targets:
+        by_phone.setdefault(parse_target(target), target.strip())
+    targets = list(by_phone.values())
     signer = load_signer()
     console = _Console()
     options = {"auth_timeout_s": auth_timeout_s}

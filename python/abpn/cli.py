@@ -266,7 +266,7 @@ def bench_host(model, threads, runs, warmup, input_hw, reference, as_json):
 
 @main.command("push-and-bench")
 @click.option("--device", "devices", multiple=True, metavar="D",
-              help="USB serial or HOST:PORT (TCP / wireless debugging); repeat for several phones, run at once. "
+              help="USB serial or HOST:PORT (TCP / wireless debugging; IPv6 as [ADDR]:PORT); repeat for several phones, run at once. "
                    "Default: $ANDROID_SERIAL.")
 @click.option("--model", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Fixed-shape x3 .tflite (e.g. from `abpn-tool quantize`).")

@@ -366,14 +366,16 @@ def load_training_set(sources: PathLike | Sequence[PathLike], *, skip_bad: bool 
 def validation_pairs(val: PathLike | Sequence[PathLike] | None, train_pairs: Sequence[Pair]
                      ) -> tuple[list[Pair], list[Pair]]:
     """(train, val) pairs: ``val`` folders when given, else DIV2K's ``*valid*_HR`` folder when the
-    training source holds both train and valid, else every 10th training image held out."""
-    if val is not None:
-        return list(train_pairs), find_pairs(val)
+    training source holds both train and valid, else every 10th training image held out. DIV2K's
+    valid split is never trained on, even beside ``val``: it is the set results are reported on."""
     groups = {p.group for p in train_pairs}
     valid_groups = {g for g in groups if "valid" in g.lower()}
     if valid_groups and valid_groups != groups:
-        return ([p for p in train_pairs if p.group not in valid_groups],
-                [p for p in train_pairs if p.group in valid_groups])
+        train = [p for p in train_pairs if p.group not in valid_groups]
+        div2k_valid = [p for p in train_pairs if p.group in valid_groups]
+        return train, (div2k_valid if val is None else find_pairs(val))
+    if val is not None:
+        return list(train_pairs), find_pairs(val)
     return hold_out(train_pairs)
 
 

@@ -76,11 +76,18 @@ def parse_target(target):
     if not target:
         raise AbpnError("no phone given: pass --device SERIAL or --device HOST:PORT, or set ANDROID_SERIAL")
     host, sep, port = target.rpartition(":")
-    if sep and host:
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise AbpnError(f"{target}: the port after ':' must be a number from 1 to 65535")
-        return "tcp", host.strip("[]"), int(port)
-    return "usb", target, None
+    if not (sep and host):
+        return "usb", target, None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise AbpnError(f"{target}: the port after ':' must be a number from 1 to 65535")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        # "fe80::1:5555" could be either address:port split; adb has the same rule.
+        raise AbpnError(f"{target}: write an IPv6 address in brackets, as [ADDRESS]:PORT")
+    if not host:
+        raise AbpnError(f"{target}: no host before the port")
+    return "tcp", host, int(port)
 
 
 def _adb_shell_errors():

@@ -44,6 +44,8 @@ KNOWN_ARCHIVES = {
 _CHUNK = 1 << 20
 _ATTEMPTS = 6
 _TIMEOUT_S = 60
+# Busy or restarting servers and proxies answer these; a later attempt usually succeeds.
+_TRANSIENT_HTTP = {408, 429, 500, 502, 503, 504}
 
 
 def _total_from_headers(response, offset: int) -> int | None:
@@ -64,13 +66,14 @@ def _download_once(url: str, part: Path, progress) -> bool:
     try:
         response = urllib.request.urlopen(request, timeout=_TIMEOUT_S)
     except urllib.error.HTTPError as error:
-        if error.code == 416 and offset:  # asked past the end: the part file is already whole
-            total = error.headers.get("Content-Range", "").rpartition("/")[2]
-            if total.isdigit() and int(total) == offset:
-                return True
-            part.unlink()  # larger than the file on the server: cannot be a prefix of it
-            return False
-        raise
+        with error:  # an HTTPError is also the open response
+            if error.code == 416 and offset:  # asked past the end: the part file is already whole
+                total = error.headers.get("Content-Range", "").rpartition("/")[2]
+                if total.isdigit() and int(total) == offset:
+                    return True
+                part.unlink()  # larger than the file on the server: cannot be a prefix of it
+                return False
+            raise
     with response:
         if offset and response.status != 206:
             offset = 0  # the server ignored Range: start over
@@ -79,9 +82,9 @@ def _download_once(url: str, part: Path, progress) -> bool:
             progress.total = total
         progress.n = offset
         progress.refresh()
-        with open(part, "ab" if offset else "wb") as out:
+        with _open_for_writing(part, "ab" if offset else "wb") as out:
             while chunk := response.read(_CHUNK):
-                out.write(chunk)
+                _write(out, chunk, part)
                 progress.update(len(chunk))
         size = part.stat().st_size
     if total is None:
@@ -91,6 +94,26 @@ def _download_once(url: str, part: Path, progress) -> bool:
         raise AbpnError(f"{url}: received {size} bytes, more than the announced {total}; "
                         f"the partial file was deleted, run the command again")
     return size == total
+
+
+def _cannot_write(path: Path, error: OSError) -> AbpnError:
+    """Local disk problems are not worth retrying, unlike network ones (also OSErrors)."""
+    return AbpnError(f"cannot write {path}: {error.strerror or error}; free some space or choose a --dest "
+                     f"you can write to (what was downloaded so far is kept and will be resumed)")
+
+
+def _open_for_writing(path: Path, mode: str):
+    try:
+        return open(path, mode)
+    except OSError as error:
+        raise _cannot_write(path, error) from error
+
+
+def _write(out, chunk: bytes, path: Path) -> None:
+    try:
+        out.write(chunk)
+    except OSError as error:
+        raise _cannot_write(path, error) from error
 
 
 def download(url: str, target: Path, *, progress: bool = True) -> Path:
@@ -105,7 +128,9 @@ def download(url: str, target: Path, *, progress: bool = True) -> Path:
                     break
                 reason = "connection closed early"
             except urllib.error.HTTPError as error:
-                raise AbpnError(f"cannot download {url}: HTTP {error.code} {error.reason}") from error
+                if error.code not in _TRANSIENT_HTTP or attempt == _ATTEMPTS:
+                    raise AbpnError(f"cannot download {url}: HTTP {error.code} {error.reason}") from error
+                reason = f"HTTP {error.code} {error.reason}"
             except (OSError, http.client.HTTPException) as error:
                 if isinstance(error, urllib.error.URLError) and not part.exists():
                     raise AbpnError(f"cannot reach {url}: {error.reason}; check the network or "
@@ -221,7 +246,10 @@ def download_div2k(dest, *, base_url: str = DIV2K_BASE_URL, only: str | None = N
     checksums = KNOWN_ARCHIVES if checksums is None else checksums
     dest = Path(dest)
     downloads = dest / ".downloads"
-    downloads.mkdir(parents=True, exist_ok=True)
+    try:
+        downloads.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _cannot_write(downloads, error) from error
     folders = []
     for split, archives in ARCHIVES.items():
         if only and split != only:
