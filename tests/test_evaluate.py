@@ -31,6 +31,14 @@ def test_pairs_div2k_style_names():
     assert how == "by file name"
 
 
+def test_a_digit_after_an_x_in_a_name_is_not_a_scale():
+    pairs, how = pair_images(_paths("box2.png", "box4.png", "lynx3.png"),
+                             _paths("box4x3.png", "lynx3_x3.png", "box2_LR.png"))
+    assert [(h.name, l.name) for h, l in pairs] == [
+        ("box2.png", "box2_LR.png"), ("box4.png", "box4x3.png"), ("lynx3.png", "lynx3_x3.png")]
+    assert how == "by file name"
+
+
 def test_pairs_selfexsr_lr_with_original_hr_names_by_sorted_index():
     hr = _paths("baby_GT.bmp", "bird_GT.bmp", "butterfly_GT.bmp", "head_GT.bmp", "woman_GT.bmp")
     lr = _paths("img_002_SRF_3_LR.png", "img_005_SRF_3_LR.png")  # a subset pairs too

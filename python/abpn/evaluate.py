@@ -24,7 +24,8 @@ from abpn.errors import AbpnError
 
 IMAGE_SUFFIXES = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 _SELFEXSR = re.compile(r"^img_(\d+)_SRF_(\d+)_(HR|LR)$", re.IGNORECASE)
-_ROLE_SUFFIX = re.compile(r"(_(HR|LR|GT)|_?x\d)+$", re.IGNORECASE)
+# Only the x3 marker is a role suffix: "box2" or "fox4" are names, not scales.
+_ROLE_SUFFIX = re.compile(rf"(_(HR|LR|GT)|_?x{SCALE})+$", re.IGNORECASE)
 METRICS = ("psnr_rgb", "ssim_rgb", "psnr_y", "ssim_y")
 CONVENTIONS = {
     "rgb": "RGB, 1-pixel border crop (DIV2K / Mobile AI)",
