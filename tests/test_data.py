@@ -239,6 +239,25 @@ def test_prepare_data_uses_div2k_valid_split_or_val_folder(tmp_path, cache_dir):
     assert len(split.train) == 2 and [v[1].shape for v in split.val] == [(30, 30, 3)]  # 0801 not trained on
 
 
+def test_rescaled_copies_are_shrunk_hr_with_their_own_lr():
+    hr = data.modcrop(synthetic_photo(300, 240, seed=2))
+    example = (data.make_lr(hr), hr)
+    copies = data.rescaled_copies([example], [0.9, 0.5, 0.2], min_lr_size=32)
+    assert [c[1].shape for c in copies] == [(270, 216, 3), (150, 120, 3)]  # 0.2 gives a 20x16 LR: left out
+    for lr, smaller in copies:
+        assert smaller.shape[0] % 3 == 0 and smaller.shape[1] % 3 == 0
+        assert np.array_equal(lr, data.make_lr(smaller))
+    with pytest.raises(AbpnError, match="between 0 and 1"):
+        data.rescaled_copies([example], [1.5])
+
+
+def test_prepare_data_adds_rescaled_copies_to_training_only(photo_folder, cache_dir):
+    plain = data.prepare_data(photo_folder, cache_dir=cache_dir, progress=False)
+    split = data.prepare_data(photo_folder, cache_dir=cache_dir, rescale=[0.8], progress=False)
+    assert len(split.train) == 2 * len(plain.train) and len(split.val) == len(plain.val)
+    assert split.description.endswith(f"plus {len(plain.train)} copies rescaled by 0.8")
+
+
 def test_embedded_default_needs_no_download(cache_dir):
     train, val = data.embedded_default_pairs()
     assert len(train) >= 5 and len(val) >= 1 and not set(train) & set(val)

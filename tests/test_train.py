@@ -6,12 +6,13 @@ import sys
 import textwrap
 import time
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from abpn.cli import main
 from abpn.errors import AbpnError
-from abpn.train import TRAIN_PRESETS, Schedule, completed_steps, resolve_schedule
+from abpn.train import TRAIN_PRESETS, Schedule, completed_steps, load_float_model, resolve_schedule
 
 TINY = ["--preset", "smoke", "--steps-per-epoch", "3", "--batch", "2", "--seed", "5"]
 
@@ -37,8 +38,9 @@ def test_paper_preset_is_the_paper_schedule():
 
 
 def test_overrides_and_bad_values():
-    schedule = resolve_schedule(TRAIN_PRESETS, "paper", epochs=3, steps_per_epoch=None)
+    schedule = resolve_schedule(TRAIN_PRESETS, "paper", epochs=3, steps_per_epoch=None, halve_every=2)
     assert schedule.epochs == 3 and schedule.steps_per_epoch == 1000
+    assert [schedule.learning_rate_at(e) for e in range(3)] == [1e-3, 1e-3, 5e-4]
     with pytest.raises(AbpnError, match="--steps-per-epoch must be at least 1"):
         resolve_schedule(TRAIN_PRESETS, "paper", steps_per_epoch=0)
     with pytest.raises(AbpnError, match="--lr must be positive"):
@@ -98,6 +100,32 @@ def test_an_epoch_logged_but_not_backed_up_is_logged_once_after_resume(photo_fol
     (run_dir / "backup" / "chief").unlink()
     assert CliRunner().invoke(main, args, catch_exceptions=False).exit_code == 0
     assert [int(row["epoch"]) for row in _log_rows(run_dir)] == [0, 1, 2]
+
+
+def test_init_starts_from_the_given_weights(photo_folder, tmp_path, float_keras_model):
+    init = tmp_path / "init.keras"
+    float_keras_model.save(init)
+    run_dir = tmp_path / "run"
+    args = ["train", "--data", str(photo_folder), "--out", str(run_dir), "--cache-dir", str(tmp_path / "cache"),
+            "--init", str(init), "--epochs", "1", *TINY, "--lr", "1e-12"]
+    assert CliRunner().invoke(main, args, catch_exceptions=False).exit_code == 0
+    trained = load_float_model(run_dir)
+    for started, ended in zip(float_keras_model.get_weights(), trained.get_weights()):
+        np.testing.assert_allclose(started, ended, atol=1e-6)  # lr 1e-12: one epoch cannot move them
+
+
+def test_bad_init_and_rescale_values_fail_before_training(photo_folder, tmp_path):
+    run_dir = tmp_path / "run"
+    not_a_model = tmp_path / "notes.keras"
+    not_a_model.write_text("not a model")
+    base = ["train", "--data", str(photo_folder), "--out", str(run_dir), *TINY]
+    result = CliRunner().invoke(main, [*base, "--init", str(not_a_model)])
+    assert result.exit_code != 0 and "is not an ABPN checkpoint" in result.output
+    result = CliRunner().invoke(main, [*base, "--rescale", "0.9,big"])
+    assert result.exit_code != 0 and "--rescale takes numbers separated by commas" in result.output
+    result = CliRunner().invoke(main, [*base, "--rescale", "2"])
+    assert result.exit_code != 0 and "between 0 and 1" in result.output
+    assert not run_dir.exists()
 
 
 def test_a_resumed_patch_stream_continues_where_it_stopped(photo_folder):

@@ -36,6 +36,9 @@ def _data_options(command):
         click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
                      help="Where decoded images are cached (default: ~/.cache/abpn/decoded)."),
         click.option("--seed", type=int, default=None, help="Seed for weights and patches (deterministic runs)."),
+        click.option("--rescale", type=str, default="", metavar="F,F,...",
+                     help="Also train on every image shrunk by these factors (e.g. 0.9,0.8,0.7,0.6), "
+                          "which stretches small sets like T91 + BSD200."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -52,6 +55,7 @@ def _schedule_options(presets):
                          help="Iterations per epoch (the authors' code uses 1000)."),
             click.option("--batch", type=int, default=None, help="Patches per batch."),
             click.option("--lr", "learning_rate", type=float, default=None, help="Initial learning rate."),
+            click.option("--halve-every", type=int, default=None, help="Halve the learning rate every N epochs."),
         ]
         for option in reversed(options):
             command = option(command)
@@ -60,11 +64,18 @@ def _schedule_options(presets):
     return decorate
 
 
-def _load_data(data_dirs, val_dirs, skip_bad, cache_dir, patch):
+def _factors(text):
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise AbpnError(f"--rescale takes numbers separated by commas, like 0.9,0.8,0.7,0.6; got {text!r}") from None
+
+
+def _load_data(data_dirs, val_dirs, skip_bad, cache_dir, patch, rescale):
     from abpn.data import prepare_data
 
     split = prepare_data(list(data_dirs) or None, list(val_dirs) or None, skip_bad=skip_bad,
-                         cache_dir=cache_dir, patch=patch)
+                         cache_dir=cache_dir, patch=patch, rescale=_factors(rescale))
     click.echo(f"data: {split.description}")
     return split
 
@@ -80,16 +91,21 @@ def _print_scores(title, scores):
 @_schedule_options(["paper", "cpu100k", "smoke"])
 @click.option("--out", "run_dir", type=click.Path(file_okay=False), default="runs/float", show_default=True,
               help="Run folder: checkpoints, logs, best model. Re-running the same command resumes it.")
-def train(data_dirs, val_dirs, skip_bad, cache_dir, seed, preset, epochs, steps_per_epoch, batch, learning_rate,
-          run_dir):
+@click.option("--init", "init_checkpoint", type=click.Path(exists=True), default=None,
+              help="Start from these float weights (a best.keras or its run folder) instead of random ones: fine-tuning.")
+def train(data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale, preset, epochs, steps_per_epoch, batch,
+          learning_rate, halve_every, run_dir, init_checkpoint):
     """Train float ABPN x3 (L1, Adam, paper schedule by default). Interrupt any time; re-run to resume."""
     from abpn import train as training
 
     schedule = training.resolve_schedule(training.TRAIN_PRESETS, preset, epochs=epochs,
-                                         steps_per_epoch=steps_per_epoch, batch=batch, learning_rate=learning_rate)
-    split = _load_data(data_dirs, val_dirs, skip_bad, cache_dir, schedule.patch)
+                                         steps_per_epoch=steps_per_epoch, batch=batch, learning_rate=learning_rate,
+                                         halve_every=halve_every)
+    if init_checkpoint:
+        training.load_float_model(init_checkpoint)  # a wrong file fails now, not after loading the data
+    split = _load_data(data_dirs, val_dirs, skip_bad, cache_dir, schedule.patch, rescale)
     click.echo(f"schedule: {schedule}")
-    scores = training.train(split, run_dir, schedule, seed=seed)
+    scores = training.train(split, run_dir, schedule, seed=seed, init=init_checkpoint)
     _print_scores("validation", scores)
     click.echo(f"best model: {run_dir}/{training.BEST_MODEL}")
 
@@ -102,16 +118,17 @@ def train(data_dirs, val_dirs, skip_bad, cache_dir, seed, preset, epochs, steps_
               help="Input/output type of the INT8 models (int8 skips the QUANTIZE ops at both ends).")
 @click.option("--out", "run_dir", type=click.Path(file_okay=False), default="runs/qat", show_default=True,
               help="Run folder: QAT checkpoints, logs and the exported .tflite files. Re-run to resume.")
-def quantize(checkpoint, data_dirs, val_dirs, skip_bad, cache_dir, seed, preset, epochs, steps_per_epoch, batch,
-             learning_rate, io, run_dir):
+def quantize(checkpoint, data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale, preset, epochs, steps_per_epoch,
+             batch, learning_rate, halve_every, io, run_dir):
     """Quantization-aware training from a float CHECKPOINT (a best.keras or its run folder), then export
     the 360x640 INT8 deployment model, a dynamic-shape INT8 model, and FP32 and FP16 models."""
     from abpn import quantize as quantization
     from abpn import train as training
 
     schedule = training.resolve_schedule(quantization.QAT_PRESETS, preset, epochs=epochs,
-                                         steps_per_epoch=steps_per_epoch, batch=batch, learning_rate=learning_rate)
-    split = _load_data(data_dirs, val_dirs, skip_bad, cache_dir, schedule.patch)
+                                         steps_per_epoch=steps_per_epoch, batch=batch, learning_rate=learning_rate,
+                                         halve_every=halve_every)
+    split = _load_data(data_dirs, val_dirs, skip_bad, cache_dir, schedule.patch, rescale)
     click.echo(f"schedule: {schedule}")
     result = quantization.quantize(checkpoint, split, run_dir, schedule, io=io, seed=seed)
     _print_scores("validation", result.scores)
@@ -125,7 +142,7 @@ def quantize(checkpoint, data_dirs, val_dirs, skip_bad, cache_dir, seed, preset,
 @click.option("--seed", type=int, default=0, show_default=True)
 def quickstart(out_dir, seed):
     """The main job on the embedded photos: smoke-train, QAT, INT8 export, eval and a host benchmark
-    (about 6 minutes on 2 cores). Re-run to resume after an interruption."""
+    (about 3 minutes on 2 cores). Re-run to resume after an interruption."""
     from abpn.quickstart import run_quickstart, summary_table
 
     scores, record = run_quickstart(out_dir, seed=seed, echo=click.echo)

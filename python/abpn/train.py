@@ -237,16 +237,23 @@ def load_float_model(path):
         raise AbpnError(f"{path} is not an ABPN checkpoint written by `abpn-tool train`: {error}") from error
 
 
-def train(data, run_dir, schedule, *, seed=None, strategy=None, verbose=None):
-    """Float ABPN training. `data` is an abpn.data.DataSplit. Returns the best validation scores
-    and the bicubic scores on the same images."""
+def train(data, run_dir, schedule, *, seed=None, strategy=None, verbose=None, init=None):
+    """Float ABPN training, from random weights or from the checkpoint `init` (fine-tuning). `data`
+    is an abpn.data.DataSplit. Returns the best validation scores and the bicubic scores on the
+    same images."""
     from abpn.model import build_abpn
 
+    def build():
+        model = build_abpn()
+        if init is not None:
+            model.set_weights(load_float_model(init).get_weights())
+        return model
+
     run_dir = Path(run_dir)
-    fit_resumable(
-        build_abpn, data, run_dir, schedule,
-        config={"stage": "float", "data": data.description}, seed=seed, strategy=strategy, verbose=verbose,
-    )
+    config = {"stage": "float", "data": data.description}
+    if init is not None:
+        config["init"] = str(init)
+    fit_resumable(build, data, run_dir, schedule, config=config, seed=seed, strategy=strategy, verbose=verbose)
     best = load_float_model(run_dir / BEST_MODEL)
     return {
         "model": mean_quality(lambda lr: upscale_with(best, lr), data.val),
