@@ -88,7 +88,7 @@ def test_sigkill_then_the_same_command_resumes(photo_folder, tmp_path):
 
 def test_an_epoch_logged_but_not_backed_up_is_logged_once_after_resume(photo_folder, tmp_path):
     """The window a SIGKILL can hit between the epoch's log row and its backup, made certain: a file
-    where the backup's folder should be makes the first backup fail after epoch 1 is logged."""
+    where the backup's folder should be makes the first backup fail after the first epoch is logged."""
     run_dir, cache = tmp_path / "run", tmp_path / "cache"
     (run_dir / "backup").mkdir(parents=True)
     (run_dir / "backup" / "chief").write_text("in the way")

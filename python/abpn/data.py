@@ -398,9 +398,10 @@ def rescaled_copies(examples: Sequence[Example], factors: Sequence[float], *,
                     min_lr_size: int = LR_PATCH) -> list[Example]:
     """Each HR image shrunk by each factor (MATLAB bicubic), with its own x3 LR: the way VDSR and
     FSRCNN stretched small sets such as T91 + BSD200. Copies smaller than a patch are left out."""
+    factors = check_rescale(factors)
     copies = []
     for _, hr in examples:
-        for factor in check_rescale(factors):
+        for factor in factors:
             smaller = modcrop(to_uint8(imresize_bicubic(hr, factor)))
             lr = make_lr(smaller)
             if min(lr.shape[:2]) >= min_lr_size:
