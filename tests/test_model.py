@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from abpn.model import CUSTOM_OBJECTS, PARAMETERS, RECEPTIVE_RADIUS, build_abpn
+from abpn import RECEPTIVE_RADIUS
+from abpn.model import CUSTOM_OBJECTS, PARAMETERS, build_abpn
 
 
 def test_parameter_count_matches_the_paper():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from abpn.model import RECEPTIVE_RADIUS
+from abpn import RECEPTIVE_RADIUS
 from abpn.tiling import axis_spans, pad_to_tile, tile_grid, tiled_upscale
 from abpn.upscale import load_upscaler
 from conftest import TEST_TILE_HW

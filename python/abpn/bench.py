@@ -100,9 +100,10 @@ def bench_host(model, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS, warmup=DEFAULT
     from abpn.modelfile import Upscaler, inspect_model
 
     if model is None:
-        if shipped_models() is None:
+        shipped = shipped_models()
+        if shipped is None:
             raise AbpnError(f"no MODEL given and no shipped model at {SHIPPED_INT8}: pass a .tflite")
-        model, shipped_reference = shipped_models()
+        model, shipped_reference = shipped
         reference = reference or shipped_reference
     if runs < 1 or warmup < 0 or (threads is not None and threads < 1):
         raise AbpnError("--runs and --threads must be at least 1 and --warmup at least 0")

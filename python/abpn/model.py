@@ -11,7 +11,7 @@ import abpn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
 import tensorflow as tf
 import tf_keras as keras
 
-from abpn import RECEPTIVE_RADIUS, SCALE  # noqa: F401  (RECEPTIVE_RADIUS is part of the model's facts)
+from abpn import SCALE
 
 FEATURES = 28
 ANCHOR_CHANNELS = 3 * SCALE * SCALE  # 27

@@ -438,6 +438,8 @@ def write_atomically(path, text):
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
             file.write(text)
+        # mkstemp makes the file 0600; a report gets the permissions any new file would (the umask
+        # can only be read by setting it).
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)
