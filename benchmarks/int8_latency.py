@@ -26,14 +26,14 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from abpn.data import embedded_default_images, make_dataset, make_lr, modcrop
-from abpn.metrics import psnr, shave
-from abpn.model import Anchor, ClipToPixelRange, DepthToSpace, build_abpn
-from abpn.modelfile import Upscaler, operator_names
-from abpn.quantize import (DEPLOY_HW, QUANTIZE_OBJECTS, PassThroughConfig, calibrate_ranges, convert_int8,
+from abpn.model.data import embedded_default_images, make_dataset, make_lr, modcrop
+from abpn.core.metrics import psnr, shave
+from abpn.model.architecture import Anchor, ClipToPixelRange, DepthToSpace, build_abpn
+from abpn.model.modelfile import Upscaler, operator_names
+from abpn.model.quantize import (DEPLOY_HW, QUANTIZE_OBJECTS, PassThroughConfig, calibrate_ranges, convert_int8,
                            qat_model)
-from abpn.tiling import tiled_upscale
-from abpn.train import load_float_model
+from abpn.core.tiling import tiled_upscale
+from abpn.model.train import load_float_model
 
 qk = tfmot.quantization.keras
 REPO = Path(__file__).resolve().parents[1]

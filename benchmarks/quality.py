@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 import abpn  # noqa: F401
-from abpn.evaluate import evaluate
+from abpn.model.evaluate import evaluate
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO.parent / "shared" / "datasets"

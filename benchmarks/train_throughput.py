@@ -14,9 +14,9 @@ import abpn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
 import tensorflow as tf
 import tf_keras as keras
 
-from abpn.data import make_dataset, prepare_data
-from abpn.model import build_abpn
-from abpn.train import TRAIN_PRESETS
+from abpn.model.data import make_dataset, prepare_data
+from abpn.model.architecture import build_abpn
+from abpn.model.train import TRAIN_PRESETS
 
 
 def steps_per_second(model, dataset, steps):

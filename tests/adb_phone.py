@@ -612,9 +612,9 @@ class _AppBenchmark:
         import tensorflow as tf
 
         from abpn import __version__
-        from abpn import record as rec
+        from abpn.bench import record as rec
         from abpn.errors import AbpnError
-        from abpn.modelfile import Upscaler, inspect_model
+        from abpn.model.modelfile import Upscaler, inspect_model
 
         extras = self.extras
         run_id = str(extras.get("run_id", ""))

@@ -10,7 +10,7 @@ import time
 import httpx
 import uvicorn
 
-from abpn.collector import create_app
+from abpn.collector.app import create_app
 
 STARTUP_TIMEOUT_S = 30
 

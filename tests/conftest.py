@@ -11,7 +11,7 @@ TEST_TILE_HW = (36, 64)
 
 
 def _seeded_abpn(input_shape, seed=7):
-    from abpn.model import build_abpn
+    from abpn.model.architecture import build_abpn
 
     import tf_keras as keras
 
@@ -40,7 +40,7 @@ def float_tflite_dynamic(float_keras_model, tmp_path_factory):
 @pytest.fixture(scope="session")
 def float_tflite_fixed(float_keras_model, tmp_path_factory):
     """The same weights with a fixed 1x36x64x3 input, like the deployment model but smaller."""
-    from abpn.model import build_abpn
+    from abpn.model.architecture import build_abpn
 
     fixed = build_abpn(input_shape=(*TEST_TILE_HW, 3))
     fixed.set_weights(float_keras_model.get_weights())

@@ -20,7 +20,7 @@ HOSTILE = "/data/local/tmp/abpn/a b;touch pwned'$(x)`y`\"z\""
 
 @pytest.fixture(scope="session")
 def adb_key(tmp_path_factory):
-    from abpn.device import load_signer
+    from abpn.bench.device import load_signer
 
     home = tmp_path_factory.mktemp("adb-home")
     path = home / ".android" / "adbkey"
@@ -34,7 +34,7 @@ def _free_port():
 
 
 def _connect(phone, signer, **kwargs):
-    from abpn.device import Phone
+    from abpn.bench.device import Phone
 
     return Phone(phone.serial, signer, transport_timeout_s=5, read_timeout_s=10, **kwargs).connect()
 
@@ -142,8 +142,8 @@ def test_app_benchmark_writes_a_valid_record(adb_key, float_tflite_fixed):
     """am start runs the protocol's benchmark with the real TFLite runtime on the phone side."""
     import numpy as np
 
-    from abpn.modelfile import Upscaler
-    from abpn.record import record_errors
+    from abpn.model.modelfile import Upscaler
+    from abpn.bench.record import record_errors
 
     signer, _ = adb_key
     upscaler = Upscaler(float_tflite_fixed)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from abpn import record
-from abpn.bench import _delegation, real_image
+from abpn.bench import record
+from abpn.bench.host import _delegation, real_image
 from abpn.cli import main
 from conftest import TEST_TILE_HW
 
@@ -54,7 +54,7 @@ def test_fixed_model_refuses_another_input_size(float_tflite_fixed):
 
 
 def test_a_wrong_reference_fails_the_output_check(float_tflite_fixed, tmp_path):
-    from abpn.model import build_abpn
+    from abpn.model.architecture import build_abpn
 
     import tensorflow as tf
     import tf_keras as keras

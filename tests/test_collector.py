@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from abpn import collector
-from abpn.chipsets import chipset_name
+from abpn.collector import app as collector
+from abpn.bench.chipsets import chipset_name
 from abpn.cli import main
-from abpn.collector import MAX_BODY_BYTES, Conflict, InvalidRecord, Store
+from abpn.collector.app import MAX_BODY_BYTES, Conflict, InvalidRecord, Store
 from abpn.errors import AbpnError
-from abpn.record import load_schema
+from abpn.bench.record import load_schema
 from collector_helpers import free_port, live_server, start_serve_process
 from record_samples import MODEL_SHA, OTHER_MODEL_SHA, failed_result, host_record, ok_result, phone_record
 
@@ -69,7 +69,7 @@ def test_chipset_names(args, name):
 
 
 def test_accelerator_names_are_the_schemas():
-    from abpn.record import ACCELERATORS, load_schema
+    from abpn.bench.record import ACCELERATORS, load_schema
 
     assert list(ACCELERATORS) == load_schema()["$defs"]["result"]["properties"]["accelerator"]["enum"]
 
@@ -427,7 +427,7 @@ def test_a_foreign_sqlite_database_is_left_alone(tmp_path):
     import sqlite3
     from contextlib import closing
 
-    from abpn.collector import Store
+    from abpn.collector.app import Store
     from abpn.errors import AbpnError
 
     path = tmp_path / "other.sqlite"

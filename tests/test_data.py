@@ -1,4 +1,4 @@
-"""abpn.data: decoding, pairing, cache, skip rules, defaults and the tf.data patch pipeline."""
+"""abpn.model.data: decoding, pairing, cache, skip rules, defaults and the tf.data patch pipeline."""
 import logging
 import os
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from abpn import data
-from abpn.data import Pair
+from abpn.model import data
+from abpn.model.data import Pair
 from abpn.errors import AbpnError
 from conftest import synthetic_photo
 
@@ -170,7 +170,7 @@ def test_load_training_set_skip_rules(tmp_path, cache_dir, caplog):
     with pytest.raises(AbpnError, match="bad.png.*--skip-bad"):
         data.load_training_set(folder, cache_dir=cache_dir, progress=False)
 
-    with caplog.at_level(logging.WARNING, logger="abpn.data"):
+    with caplog.at_level(logging.WARNING, logger="abpn.model.data"):
         examples = data.load_training_set(folder, skip_bad=True, cache_dir=cache_dir, progress=False)
     assert len(examples) == 1
     lr, hr = examples[0]
@@ -334,6 +334,6 @@ def test_unwritable_cache_falls_back_to_decoding(tmp_path, caplog):
     _save(tmp_path / "imgs" / "a.png", synthetic_photo(198, 198))
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("a file where the cache folder should be")
-    with caplog.at_level(logging.WARNING, logger="abpn.data"):
+    with caplog.at_level(logging.WARNING, logger="abpn.model.data"):
         examples = data.load_training_set(tmp_path / "imgs", cache_dir=blocker, progress=False)
     assert len(examples) == 1 and "--cache-dir" in caplog.text

@@ -1,4 +1,4 @@
-"""abpn.div2k against a real local HTTP server that speaks Range and can drop connections."""
+"""abpn.model.div2k against a real local HTTP server that speaks Range and can drop connections."""
 import hashlib
 import io
 import re
@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from abpn import data, div2k
+from abpn.model import data
+from abpn.model import div2k
 from abpn.cli import main
 from abpn.errors import AbpnError
 

@@ -8,7 +8,7 @@ from PIL import Image
 
 from abpn.cli import main
 from abpn.errors import AbpnError
-from abpn.evaluate import evaluate, pair_images
+from abpn.model.evaluate import evaluate, pair_images
 from conftest import SHARED_DATASETS
 
 needs_datasets = pytest.mark.skipif(not SHARED_DATASETS.is_dir(), reason="needs ../shared/datasets")
@@ -102,7 +102,7 @@ def test_fixed_and_dynamic_models_score_identically(hr_dir, float_tflite_fixed, 
 
 
 def test_given_lr_folder_equals_generated_lr(hr_dir, tmp_path):
-    from abpn.data import load_image, make_lr, modcrop
+    from abpn.model.data import load_image, make_lr, modcrop
 
     lr_dir = tmp_path / "lr"
     lr_dir.mkdir()

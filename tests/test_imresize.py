@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from abpn.imresize import imresize_bicubic, to_uint8, weight_matrix
+from abpn.core.imresize import imresize_bicubic, to_uint8, weight_matrix
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 needs_datasets = pytest.mark.skipif(not (DATASETS / "LR_bicubic_X3").is_dir(),

@@ -9,7 +9,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from abpn.tiling import axis_spans, pad_to_tile
+from abpn.core.tiling import axis_spans, pad_to_tile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SPANS = ROOT / "android" / "build" / "offline" / "kotlin-tiling" / "spans.json"

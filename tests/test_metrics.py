@@ -5,7 +5,7 @@ import pytest
 from skimage.filters import gaussian
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from abpn.metrics import gray_value, psnr, quality, rgb_to_y, shave, ssim
+from abpn.core.metrics import gray_value, psnr, quality, rgb_to_y, shave, ssim
 
 
 def _photo_pair(rng, shape):

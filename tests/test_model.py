@@ -3,7 +3,7 @@ import pytest
 import tf_keras as keras
 
 from abpn import RECEPTIVE_RADIUS
-from abpn.model import CUSTOM_OBJECTS, PARAMETERS, build_abpn
+from abpn.model.architecture import CUSTOM_OBJECTS, PARAMETERS, build_abpn
 
 
 def test_parameter_count_matches_the_paper():

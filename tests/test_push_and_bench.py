@@ -18,7 +18,7 @@ HOSTILE_NAME = "a b;touch pwned'$(x)`y`\"z\".tflite"
 @pytest.fixture(scope="session")
 def adb_home(tmp_path_factory):
     """One HOME with an ADB key for the whole session: generating RSA keys is slow."""
-    from abpn.device import load_signer
+    from abpn.bench.device import load_signer
 
     home = tmp_path_factory.mktemp("home")
     load_signer(home / ".android" / "adbkey")
@@ -240,7 +240,7 @@ def test_usb_device_held_by_an_adb_server(workdir, float_tflite_fixed, monkeypat
 
 
 def test_key_is_created_private_and_then_reused(tmp_path):
-    from abpn.device import load_signer
+    from abpn.bench.device import load_signer
 
     path = tmp_path / ".android" / "adbkey"
     first = load_signer(path)
@@ -272,6 +272,6 @@ def test_a_collector_address_without_scheme_is_refused_before_any_phone(workdir,
 
 
 def test_cpu_is_measured_first_so_fallbacks_can_be_compared_with_it():
-    from abpn.bench_phone import parse_accelerators
+    from abpn.bench.phone import parse_accelerators
 
     assert parse_accelerators("gpu,qnn_htp,cpu,gpu") == ["cpu", "gpu", "qnn_htp"]

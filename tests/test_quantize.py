@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from abpn.modelfile import Upscaler, inspect_model, operator_names
-from abpn.quantize import (DEPLOY_HW, EXPORTS, QAT_PRESETS, calibrate_ranges, convert_float, convert_int8,
+from abpn.model.modelfile import Upscaler, inspect_model, operator_names
+from abpn.model.quantize import (DEPLOY_HW, EXPORTS, QAT_PRESETS, calibrate_ranges, convert_float, convert_int8,
                            quantize, qat_model)
-from abpn.train import Schedule, upscale_with
+from abpn.model.train import Schedule, upscale_with
 from conftest import synthetic_photo
 
 LEAN_OPS = ["QUANTIZE", "CONCATENATION", *["CONV_2D"] * 7, "ADD", "DEPTH_TO_SPACE", "QUANTIZE"]
@@ -92,7 +92,7 @@ def test_float_exports_are_clipped_float_models(float_keras_model):
 
 
 def test_quantize_runs_resumable_qat_and_writes_the_four_exports(float_keras_model, tmp_path):
-    from abpn.data import DataSplit
+    from abpn.model.data import DataSplit
 
     checkpoint = tmp_path / "float.keras"
     float_keras_model.save(checkpoint)
@@ -112,7 +112,7 @@ def test_quantize_runs_resumable_qat_and_writes_the_four_exports(float_keras_mod
 
 def test_unquantized_integer_io_is_taken_as_plain_pixels():
     """TFLite reports scale 0 for an integer tensor that carries no quantization."""
-    from abpn.modelfile import Upscaler
+    from abpn.model.modelfile import Upscaler
 
     assert Upscaler._quantization({"quantization": (0.0, 0)}) == (1.0, 0)
     assert Upscaler._quantization({"quantization": (1.0, -128)}) == (1.0, -128)

@@ -1,8 +1,8 @@
 import json
 
 from abpn.quickstart import run_quickstart, summary_table
-from abpn.record import validate_record
-from abpn.train import Schedule
+from abpn.bench.record import validate_record
+from abpn.model.train import Schedule
 
 
 def test_quickstart_runs_every_stage_and_leaves_its_artifacts(tmp_path):

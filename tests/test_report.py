@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from abpn import report
+from abpn.collector import report
 from abpn.cli import main
-from abpn.collector import Store
+from abpn.collector.app import Store
 from collector_helpers import live_server
 from record_samples import OTHER_MODEL_SHA, failed_result, host_record, ok_result, phone_record
 
@@ -130,7 +130,7 @@ def test_report_command_errors_cleanly(tmp_path):
 def test_bench_host_and_test_phone_records_flow_through_serve_into_every_report_format(
         tmp_path, float_tflite_fixed, monkeypatch):
     from adb_phone import TestPhone
-    from abpn.device import load_signer
+    from abpn.bench.device import load_signer
 
     db = tmp_path / "results.db"
     bench = CliRunner().invoke(main, ["bench-host", str(float_tflite_fixed), "--runs", "3", "--warmup", "1", "--json"])

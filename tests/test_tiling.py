@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from abpn import RECEPTIVE_RADIUS
-from abpn.tiling import axis_spans, pad_to_tile, tile_grid, tiled_upscale
-from abpn.upscale import load_upscaler
+from abpn.core.tiling import axis_spans, pad_to_tile, tile_grid, tiled_upscale
+from abpn.model.upscale import load_upscaler
 from conftest import TEST_TILE_HW
 
 
@@ -95,7 +95,7 @@ def _int8_tflite(keras_model, calibration, path):
 
 
 def test_int8_fixed_model_tiles_equal_int8_dynamic_model(float_keras_model, tmp_path, rng):
-    from abpn.model import build_abpn
+    from abpn.model.architecture import build_abpn
 
     fixed = build_abpn(input_shape=(*TEST_TILE_HW, 3))
     fixed.set_weights(float_keras_model.get_weights())

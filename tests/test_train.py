@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from abpn.cli import main
 from abpn.errors import AbpnError
-from abpn.train import TRAIN_PRESETS, Schedule, completed_steps, load_float_model, resolve_schedule
+from abpn.model.train import TRAIN_PRESETS, Schedule, completed_steps, load_float_model, resolve_schedule
 
 TINY = ["--preset", "smoke", "--steps-per-epoch", "3", "--batch", "2", "--seed", "5"]
 
@@ -129,7 +129,7 @@ def test_bad_init_and_rescale_values_fail_before_training(photo_folder, tmp_path
 
 
 def test_a_resumed_patch_stream_continues_where_it_stopped(photo_folder):
-    from abpn.data import make_dataset, prepare_data
+    from abpn.model.data import make_dataset, prepare_data
 
     examples = prepare_data(str(photo_folder), cache=False, progress=False).train
     whole = [lr.numpy() for lr, _ in make_dataset(examples, batch=2, seed=9).take(5)]
@@ -163,8 +163,8 @@ def test_trains_under_mirrored_strategy_on_two_logical_cpus(photo_folder, tmp_pa
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-        from abpn.data import prepare_data
-        from abpn.train import Schedule, train
+        from abpn.model.data import prepare_data
+        from abpn.model.train import Schedule, train
         split = prepare_data({str(photo_folder)!r}, cache=False, progress=False)
         scores = train(split, {str(tmp_path / "run")!r},
                        Schedule(epochs=1, steps_per_epoch=3, learning_rate=1e-3, halve_every=10, batch=4),

@@ -5,7 +5,7 @@ from PIL import Image
 
 from abpn.cli import main
 from abpn.errors import AbpnError
-from abpn.upscale import default_output_path, load_upscaler, read_image, upscale_file, write_image
+from abpn.model.upscale import default_output_path, load_upscaler, read_image, upscale_file, write_image
 from conftest import TEST_TILE_HW
 
 
@@ -28,7 +28,7 @@ def test_keras_checkpoints_match_the_tflite_model(float_keras_model, float_tflit
 
 
 def test_bicubic_baseline_is_matlab_imresize():
-    from abpn.imresize import imresize_bicubic, to_uint8
+    from abpn.core.imresize import imresize_bicubic, to_uint8
 
     lr = _photo(21, 33)
     upscaler = load_upscaler("bicubic")
@@ -190,8 +190,8 @@ def test_every_model_command_refuses_bad_models(bad_models, tmp_path, command, c
 
 
 def test_dynamic_model_tiles_large_images_exactly(float_tflite_dynamic, monkeypatch, rng):
-    from abpn import upscale
-    from abpn.modelfile import Upscaler
+    from abpn.model import upscale
+    from abpn.model.modelfile import Upscaler
 
     monkeypatch.setattr(upscale, "DEFAULT_TILE_HW", TEST_TILE_HW)
     monkeypatch.setattr(upscale, "_WHOLE_IMAGE_MAX_PIXELS", 2 * TEST_TILE_HW[0] * TEST_TILE_HW[1])
@@ -204,8 +204,8 @@ def test_dynamic_model_tiles_large_images_exactly(float_tflite_dynamic, monkeypa
 
 
 def test_dynamic_model_tiles_a_thin_large_image_exactly_without_padding(float_tflite_dynamic, monkeypatch, rng):
-    from abpn import upscale
-    from abpn.modelfile import Upscaler
+    from abpn.model import upscale
+    from abpn.model.modelfile import Upscaler
 
     monkeypatch.setattr(upscale, "DEFAULT_TILE_HW", TEST_TILE_HW)
     monkeypatch.setattr(upscale, "_WHOLE_IMAGE_MAX_PIXELS", 2 * TEST_TILE_HW[0] * TEST_TILE_HW[1])

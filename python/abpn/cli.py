@@ -72,7 +72,7 @@ def _factors(text):
 
 
 def _load_data(data_dirs, val_dirs, skip_bad, cache_dir, patch, rescale):
-    from abpn.data import prepare_data
+    from abpn.model.data import prepare_data
 
     split = prepare_data(list(data_dirs) or None, list(val_dirs) or None, skip_bad=skip_bad,
                          cache_dir=cache_dir, patch=patch, rescale=_factors(rescale))
@@ -96,7 +96,7 @@ def _print_scores(title, scores):
 def train(data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale, preset, epochs, steps_per_epoch, batch,
           learning_rate, halve_every, run_dir, init_checkpoint):
     """Train float ABPN x3 (L1, Adam, paper schedule by default). Interrupt any time; re-run to resume."""
-    from abpn import train as training
+    from abpn.model import train as training
 
     schedule = training.resolve_schedule(training.TRAIN_PRESETS, preset, epochs=epochs,
                                          steps_per_epoch=steps_per_epoch, batch=batch, learning_rate=learning_rate,
@@ -122,8 +122,8 @@ def quantize(checkpoint, data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale
              batch, learning_rate, halve_every, io, run_dir):
     """Quantization-aware training from a float CHECKPOINT (a best.keras or its run folder), then export
     the 360x640 INT8 deployment model, a dynamic-shape INT8 model, and FP32 and FP16 models."""
-    from abpn import quantize as quantization
-    from abpn import train as training
+    from abpn.model import quantize as quantization
+    from abpn.model import train as training
 
     schedule = training.resolve_schedule(quantization.QAT_PRESETS, preset, epochs=epochs,
                                          steps_per_epoch=steps_per_epoch, batch=batch, learning_rate=learning_rate,
@@ -167,7 +167,7 @@ def data_div2k(dest, base_url, only, keep_archives):
     Resumes interrupted downloads; re-running after completion does nothing. Afterwards train
     with `--data DEST` (the valid split becomes the validation set).
     """
-    from abpn.div2k import DIV2K_BASE_URL, download_div2k
+    from abpn.model.div2k import DIV2K_BASE_URL, download_div2k
 
     folders = download_div2k(dest, base_url=base_url or DIV2K_BASE_URL, only=only, keep_archives=keep_archives)
     for folder in folders:
@@ -185,7 +185,7 @@ def serve(db, host, port, token):
 
     POST records to /api/records; the dashboard is at /, the OpenAPI document at /openapi.json.
     """
-    from abpn.collector import serve as run_collector
+    from abpn.collector.app import serve as run_collector
 
     run_collector(db, host=host, port=port, token=token)
 
@@ -197,7 +197,7 @@ def serve(db, host, port, token):
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout.")
 def report(db, fmt, out):
     """Per-chipset table of the collected results: chipsets as rows, accelerators as columns."""
-    from abpn.report import report_text, write_report
+    from abpn.collector.report import report_text, write_report
 
     if out:
         write_report(db, fmt, out)
@@ -234,7 +234,7 @@ def eval_command(model, hr_dir, lr_dir, threads, as_json):
     """
     import json
 
-    from abpn.evaluate import evaluate, format_table
+    from abpn.model.evaluate import evaluate, format_table
 
     result = evaluate(model, hr_dir, lr_dir, threads=threads)
     click.echo(json.dumps(result, indent=2) if as_json else format_table(result))
@@ -252,7 +252,7 @@ def upscale(model, src, dst, threads, overwrite):
     Any size: a fixed-shape model runs in overlapping tiles whose result equals the whole-image
     run. Any format PIL reads; OUT's extension picks the format. Alpha is kept, EXIF rotation applied.
     """
-    from abpn.upscale import upscale_file
+    from abpn.model.upscale import upscale_file
 
     out = upscale_file(model, src, dst, threads=threads, overwrite=overwrite)
     click.echo(f"Wrote {out}", err=True)
@@ -275,7 +275,7 @@ def bench_host(model, threads, runs, warmup, input_hw, reference, as_json):
     against the shipped dynamic-shape model."""
     import json
 
-    from abpn.bench import bench_host as run_bench, format_summary
+    from abpn.bench.host import bench_host as run_bench, format_summary
 
     rec = run_bench(model, threads=threads, runs=runs, warmup=warmup, input_hw=input_hw, reference=reference)
     click.echo(json.dumps(rec, indent=2) if as_json else format_summary(rec))
@@ -314,8 +314,8 @@ def push_and_bench(devices, model, apk, accelerators, runs, warmup, threads, coo
     """
     import os
 
-    from abpn.bench_phone import CollectorSink, DatabaseSink, prepare_plan
-    from abpn.bench_phone import push_and_bench as run
+    from abpn.bench.phone import CollectorSink, DatabaseSink, prepare_plan
+    from abpn.bench.phone import push_and_bench as run
 
     targets = list(devices) or [os.environ.get("ANDROID_SERIAL", "")]
     if not targets[0]:

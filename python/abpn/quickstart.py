@@ -4,9 +4,12 @@ so re-running after an interruption picks up where it stopped."""
 import json
 from pathlib import Path
 
-from abpn import SHIPPED_INT8_DYNAMIC, bench, quantize, train
-from abpn.data import prepare_data
-from abpn.upscale import load_upscaler
+from abpn import SHIPPED_INT8_DYNAMIC
+from abpn.bench import host as bench
+from abpn.model import quantize
+from abpn.model import train
+from abpn.model.data import prepare_data
+from abpn.model.upscale import load_upscaler
 
 
 def run_quickstart(out_dir, *, seed=0, echo=print, train_schedule=None, qat_schedule=None, bench_runs=bench.DEFAULT_RUNS):

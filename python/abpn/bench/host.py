@@ -26,7 +26,7 @@ def real_image(hw):
     MATLAB-compatible bicubic: output checks on noise would hide errors that only show on real content."""
     from skimage import data
 
-    from abpn.imresize import imresize_bicubic, to_uint8
+    from abpn.core.imresize import imresize_bicubic, to_uint8
 
     photo = data.astronaut()
     h, w = photo.shape[:2]
@@ -84,7 +84,7 @@ def _temperature_c():
 
 
 def _reference_output(reference, image):
-    from abpn.upscale import load_upscaler
+    from abpn.model.upscale import load_upscaler
 
     upscaler = load_upscaler(reference)
     return upscaler(image), f"checked against {upscaler.name} on the same {image.shape[0]}x{image.shape[1]} photo"
@@ -96,8 +96,8 @@ def bench_host(model, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS, warmup=DEFAULT
     shipped deployment model, checked against the shipped dynamic-shape model."""
     from tqdm import tqdm
 
-    from abpn import record
-    from abpn.modelfile import Upscaler, inspect_model
+    from abpn.bench import record
+    from abpn.model.modelfile import Upscaler, inspect_model
 
     if model is None:
         shipped = shipped_models()

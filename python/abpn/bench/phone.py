@@ -17,9 +17,9 @@ from pathlib import Path
 
 import click
 
-from abpn.device import BENCHMARK_ACTIVITY, PHONE_DIR, RESULTS_DIR, Phone, load_signer, parse_target
+from abpn.bench.device import BENCHMARK_ACTIVITY, PHONE_DIR, RESULTS_DIR, Phone, load_signer, parse_target
 from abpn.errors import AbpnError
-from abpn.record import ACCELERATORS
+from abpn.bench.record import ACCELERATORS
 
 DEFAULT_OUT = "abpn-results"
 # Room left beyond the files themselves: logs, the result file, the app's own cache.
@@ -32,7 +32,7 @@ PROGRESS_EVERY_S = 10.0
 class Plan:
     """Everything every phone gets, prepared once on the host before anything is pushed."""
 
-    model: object  # abpn.modelfile.ModelInfo
+    model: object  # abpn.model.modelfile.ModelInfo
     input_path: Path
     expected_path: Path
     apk: Path | None
@@ -88,8 +88,8 @@ def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", 
                  cooldown_s=0, result_timeout_s=600.0, out_dir=DEFAULT_OUT):
     """Checks the model (an x3 image model with a fixed input size) and computes the reference input
     and expected output on the host with the same model. Nothing touches a phone here."""
-    from abpn.bench import real_image
-    from abpn.modelfile import Upscaler, file_sha256, inspect_model
+    from abpn.bench.host import real_image
+    from abpn.model.modelfile import Upscaler, file_sha256, inspect_model
 
     accelerators = parse_accelerators(accelerators)
     info = inspect_model(model_path)
@@ -133,7 +133,7 @@ def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", 
 
 class DatabaseSink:
     def __init__(self, path):
-        from abpn.collector import Store
+        from abpn.collector.app import Store
 
         self.path = Path(path)
         self._database = Store(self.path)
@@ -259,7 +259,7 @@ class _PhoneRun:
         wanted = [(plan.model.path, plan.remote_model, f"the model {plan.model.file_name}"),
                   (plan.input_path, plan.remote_input, "the reference input"),
                   (plan.expected_path, plan.remote_expected, "the expected output")]
-        from abpn.modelfile import file_sha256
+        from abpn.model.modelfile import file_sha256
 
         pushes = []
         for local, remote, label in wanted:
@@ -307,7 +307,7 @@ class _PhoneRun:
             raise AbpnError(f"{self.target}: installing the app failed: {detail}")
 
     def _start(self, phone):
-        from abpn.record import new_run_id
+        from abpn.bench.record import new_run_id
 
         plan = self.plan
         run_id = new_run_id()
@@ -330,7 +330,7 @@ class _PhoneRun:
         return run_id
 
     def _collect(self, phone, run_id):
-        from abpn.record import record_errors
+        from abpn.bench.record import record_errors
 
         plan = self.plan
         result, failure = f"{RESULTS_DIR}/{run_id}.json", f"{RESULTS_DIR}/{run_id}.error.json"

@@ -174,7 +174,7 @@ class Upscaler:
             if self._hw is not None:
                 raise AbpnError(
                     f"{self.path.name} takes {self._hw[0]}x{self._hw[1]} inputs only; "
-                    f"got {hw[0]}x{hw[1]} (tile the image: abpn.tiling)."
+                    f"got {hw[0]}x{hw[1]} (tile the image: abpn.core.tiling)."
                 )
             index = self.interpreter.get_input_details()[0]["index"]
             self.interpreter.resize_tensor_input(index, [1, *hw, 3])

@@ -2,7 +2,7 @@
 
 `load_upscaler` is the one place that turns a model argument into something that maps a uint8 RGB
 image to its x3 version; eval, upscale and bench-host all go through it (or, for bench-host, the
-same TFLite checks in abpn.modelfile).
+same TFLite checks in abpn.model.modelfile).
 """
 import io
 import os
@@ -12,10 +12,10 @@ import numpy as np
 
 from abpn import DEPLOY_HW, RECEPTIVE_RADIUS, SCALE
 from abpn.errors import AbpnError
-from abpn.modelfile import PROBE_HW
+from abpn.model.modelfile import PROBE_HW
 
 BICUBIC = "bicubic"
-# A dynamic-shape model runs large images in tiles too: the result is identical (see abpn.tiling),
+# A dynamic-shape model runs large images in tiles too: the result is identical (see abpn.core.tiling),
 # memory stays bounded (a 28-channel float feature map of a 12 MP image is 1.3 GB) and there is
 # something to show progress over.
 DEFAULT_TILE_HW = DEPLOY_HW
@@ -30,7 +30,7 @@ class ImageUpscaler:
     """Maps uint8 HxWx3 images of any size to uint8 (3H)x(3W)x3.
 
     `run` takes one image (of exactly `tile_hw` when that is set) and returns its x3 upscale;
-    images of other sizes are tiled exactly (abpn.tiling)."""
+    images of other sizes are tiled exactly (abpn.core.tiling)."""
 
     def __init__(self, run, name, tile_hw=None, tileable=True):
         self._run = run
@@ -39,7 +39,7 @@ class ImageUpscaler:
         self._tileable = tileable
 
     def __call__(self, lr, progress=False):
-        from abpn.tiling import tile_grid, tiled_upscale
+        from abpn.core.tiling import tile_grid, tiled_upscale
 
         lr = np.ascontiguousarray(lr, dtype=np.uint8)
         if lr.ndim != 3 or lr.shape[2] != 3:
@@ -61,7 +61,7 @@ class ImageUpscaler:
 
 
 def _bicubic():
-    from abpn.imresize import imresize_bicubic, to_uint8
+    from abpn.core.imresize import imresize_bicubic, to_uint8
 
     # MATLAB imresize is not a 3x3-conv stack, but it is local (radius 2), so tiling would be exact;
     # it is cheap enough to run whole.
@@ -70,7 +70,7 @@ def _bicubic():
 
 
 def _tflite(path, threads):
-    from abpn.modelfile import Upscaler
+    from abpn.model.modelfile import Upscaler
 
     model = Upscaler(path, threads=threads)
     return ImageUpscaler(model, Path(path).name, tile_hw=model.tile_hw)
@@ -94,7 +94,7 @@ def _run_dir_model(directory):
 
 
 def _load_weights(path):
-    from abpn.model import build_abpn
+    from abpn.model.architecture import build_abpn
 
     model = build_abpn()
     try:
@@ -107,7 +107,7 @@ def _load_weights(path):
 
 
 def _keras(path):
-    from abpn.train import load_float_model, upscale_with
+    from abpn.model.train import load_float_model, upscale_with
 
     if not path.is_file():
         raise AbpnError(f"{path}: no such model file")

@@ -1,4 +1,4 @@
-"""Download DIV2K (HR and bicubic x3 LR, train and valid) into the layout ``abpn.data`` reads.
+"""Download DIV2K (HR and bicubic x3 LR, train and valid) into the layout ``abpn.model.data`` reads.
 
 Each archive is fetched into ``DEST/.downloads/NAME.zip.part`` with HTTP Range resume (across
 dropped connections and across runs), checked against the server's announced size and the known
@@ -26,7 +26,7 @@ from abpn.errors import AbpnError
 log = logging.getLogger(__name__)
 
 DIV2K_BASE_URL = "https://data.vision.ee.ethz.ch/cvl/DIV2K/"
-# archive -> the folder it must create (the DIV2K layout abpn.data.find_pairs expects)
+# archive -> the folder it must create (the DIV2K layout abpn.model.data.find_pairs expects)
 ARCHIVES = {
     "train": {"DIV2K_train_HR.zip": "DIV2K_train_HR",
               "DIV2K_train_LR_bicubic_X3.zip": "DIV2K_train_LR_bicubic/X3"},

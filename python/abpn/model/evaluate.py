@@ -98,12 +98,12 @@ def _json_number(x):
 
 
 def evaluate(model, hr_dir, lr_dir=None, threads=None, progress=True):
-    """Per-image and mean PSNR/SSIM (both conventions) of `model` (see abpn.upscale.load_upscaler)."""
+    """Per-image and mean PSNR/SSIM (both conventions) of `model` (see abpn.model.upscale.load_upscaler)."""
     from tqdm import tqdm
 
-    from abpn.data import load_image, make_lr, modcrop
-    from abpn.metrics import quality
-    from abpn.upscale import load_upscaler
+    from abpn.model.data import load_image, make_lr, modcrop
+    from abpn.core.metrics import quality
+    from abpn.model.upscale import load_upscaler
 
     hr_paths = list_images(hr_dir)
     if lr_dir is None:

@@ -18,8 +18,8 @@ import tf_keras as keras
 
 from abpn import DEPLOY_HW
 from abpn.errors import AbpnError
-from abpn.model import CUSTOM_OBJECTS, Anchor, DepthToSpace, build_abpn
-from abpn.train import Schedule, fit_resumable, load_float_model, mean_quality, upscale_with
+from abpn.model.architecture import CUSTOM_OBJECTS, Anchor, DepthToSpace, build_abpn
+from abpn.model.train import Schedule, fit_resumable, load_float_model, mean_quality, upscale_with
 
 qk = tfmot.quantization.keras
 
@@ -184,7 +184,7 @@ def load_qat_model(float_checkpoint, qat_weights):
 
 def quantize(float_checkpoint, data, run_dir, schedule, *, io="uint8", seed=None, strategy=None, verbose=None):
     """QAT from a float checkpoint, resumable like `train`, then the four exports into run_dir."""
-    from abpn.data import make_dataset
+    from abpn.model.data import make_dataset
 
     _check_io(io)  # before hours of QAT, not after
     run_dir = Path(run_dir)

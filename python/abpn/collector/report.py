@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from abpn.collector import Store, chipset_of, device_label, soc_identifier
+from abpn.collector.app import Store, chipset_of, device_label, soc_identifier
 from abpn.errors import AbpnError
-from abpn.record import ACCELERATORS
+from abpn.bench.record import ACCELERATORS
 
 # Names from records may use any script; a glyph the plot font lacks is drawn as a box, not worth a warning
 # per request in the server log.

@@ -87,14 +87,14 @@ def upscale_with(model, lr):
 
 def mean_quality(upscale, examples):
     """Mean PSNR/SSIM (RGB crop 1, Y crop 3) of `upscale` over (lr, hr) examples."""
-    from abpn.metrics import quality
+    from abpn.core.metrics import quality
 
     scores = [quality(upscale(lr), hr, SCALE) for lr, hr in examples]
     return {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
 
 
 def bicubic_quality(examples):
-    from abpn.imresize import imresize_bicubic, to_uint8
+    from abpn.core.imresize import imresize_bicubic, to_uint8
 
     return mean_quality(lambda lr: to_uint8(imresize_bicubic(lr, SCALE)), examples)
 
@@ -176,13 +176,13 @@ def completed_steps(backup_dir):
 
 def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, strategy=None,
                   best_name=BEST_MODEL, save_weights_only=False, verbose=None):
-    """Trains `build_model()` on `data` (abpn.data.DataSplit) with L1 loss and Adam, resuming from
+    """Trains `build_model()` on `data` (abpn.model.data.DataSplit) with L1 loss and Adam, resuming from
     run_dir/backup when a previous run of the same configuration was interrupted.
 
     Returns the Keras History (empty when the run had already finished)."""
     import tf_keras as keras
 
-    from abpn.data import make_dataset
+    from abpn.model.data import make_dataset
 
     run_dir = Path(run_dir)
     _check_run_config(run_dir, {**config, "schedule": dataclasses.asdict(schedule), "seed": seed})
@@ -224,7 +224,7 @@ def load_float_model(path):
     """A float ABPN from a `.keras` file written by `train` (or a run folder holding one)."""
     import tf_keras as keras
 
-    from abpn.model import CUSTOM_OBJECTS
+    from abpn.model.architecture import CUSTOM_OBJECTS
 
     path = Path(path)
     if path.is_dir():
@@ -239,9 +239,9 @@ def load_float_model(path):
 
 def train(data, run_dir, schedule, *, seed=None, strategy=None, verbose=None, init=None):
     """Float ABPN training, from random weights or from the checkpoint `init` (fine-tuning). `data`
-    is an abpn.data.DataSplit. Returns the best validation scores and the bicubic scores on the
+    is an abpn.model.data.DataSplit. Returns the best validation scores and the bicubic scores on the
     same images."""
-    from abpn.model import build_abpn
+    from abpn.model.architecture import build_abpn
 
     def build():
         model = build_abpn()

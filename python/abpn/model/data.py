@@ -22,7 +22,7 @@ import numpy as np
 
 from abpn import SCALE
 from abpn.errors import AbpnError
-from abpn.imresize import imresize_bicubic, to_uint8
+from abpn.core.imresize import imresize_bicubic, to_uint8
 
 log = logging.getLogger(__name__)
 

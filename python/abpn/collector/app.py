@@ -31,9 +31,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from abpn import __version__
-from abpn.chipsets import chipset_name
+from abpn.bench.chipsets import chipset_name
 from abpn.errors import AbpnError
-from abpn.record import ACCELERATORS, record_errors
+from abpn.bench.record import ACCELERATORS, record_errors
 
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_PORT = 8765
@@ -620,13 +620,13 @@ def create_app(store, token=None):
     @app.get("/api/report")
     def get_report():
         """The per-chipset report as JSON (the dashboard's data, without raw samples)."""
-        from abpn import report
+        from abpn.collector import report
 
         return report.to_json(report.build_report(store.records()))
 
     @app.get("/", response_class=HTMLResponse)
     def dashboard():
-        from abpn import report
+        from abpn.collector import report
 
         page = report.render_html(report.build_report(store.records()), dashboard=True)
         return HTMLResponse(page, headers={"Content-Security-Policy": report.CONTENT_SECURITY_POLICY,
