@@ -102,7 +102,9 @@ def train(data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale, preset, epoch
                                          steps_per_epoch=steps_per_epoch, batch=batch, learning_rate=learning_rate,
                                          halve_every=halve_every)
     if init_checkpoint:
-        training.load_float_model(init_checkpoint)  # a wrong file fails now, not after loading the data
+        from abpn.model.inference import load_float_model
+
+        load_float_model(init_checkpoint)  # a wrong file fails now, not after loading the data
     split = _load_data(data_dirs, val_dirs, skip_bad, cache_dir, schedule.patch, rescale)
     click.echo(f"schedule: {schedule}")
     scores = training.train(split, run_dir, schedule, seed=seed, init=init_checkpoint)

@@ -9,7 +9,7 @@ from abpn.bench import host as bench
 from abpn.model import quantize
 from abpn.model import train
 from abpn.model.data import prepare_data
-from abpn.model.upscale import load_upscaler
+from abpn.model.inference import BEST_MODEL, load_upscaler
 
 
 def run_quickstart(out_dir, *, seed=0, echo=print, train_schedule=None, qat_schedule=None, bench_runs=bench.DEFAULT_RUNS):
@@ -20,14 +20,14 @@ def run_quickstart(out_dir, *, seed=0, echo=print, train_schedule=None, qat_sche
     train.train(split, out_dir / "float", train_schedule or train.TRAIN_PRESETS["smoke"], seed=seed)
 
     echo("[2/4] quantization-aware training and export")
-    result = quantize.quantize(out_dir / "float" / train.BEST_MODEL, split, out_dir / "qat",
+    result = quantize.quantize(out_dir / "float" / BEST_MODEL, split, out_dir / "qat",
                                qat_schedule or quantize.QAT_PRESETS["smoke"], seed=seed)
 
     echo("[3/4] evaluation on the validation photos")
     exports = result.exports
     candidates = {
         "bicubic": "bicubic",
-        "float": out_dir / "float" / train.BEST_MODEL,
+        "float": out_dir / "float" / BEST_MODEL,
         "int8 dynamic": exports["int8_dynamic"],
         "int8 360x640 tiled": exports["int8"],
     }

@@ -84,7 +84,7 @@ def _temperature_c():
 
 
 def _reference_output(reference, image):
-    from abpn.model.upscale import load_upscaler
+    from abpn.model.inference import load_upscaler
 
     upscaler = load_upscaler(reference)
     return upscaler(image), f"checked against {upscaler.name} on the same {image.shape[0]}x{image.shape[1]} photo"
@@ -97,7 +97,7 @@ def bench_host(model, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS, warmup=DEFAULT
     from tqdm import tqdm
 
     from abpn.bench import record
-    from abpn.model.modelfile import Upscaler, inspect_model
+    from abpn.model.modelfile import TFLiteRunner, inspect_model
 
     if model is None:
         shipped = shipped_models()
@@ -118,11 +118,11 @@ def bench_host(model, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS, warmup=DEFAULT
     temperature_before = _temperature_c()
 
     start = time.perf_counter()
-    upscaler = Upscaler(model, threads=threads)
-    upscaler.prepare(hw)
+    runner = TFLiteRunner(model, threads=threads)
+    runner.prepare(hw)
     init_ms = (time.perf_counter() - start) * 1000
-    interpreter = upscaler.interpreter
-    tensor = upscaler.encode_input(image)
+    interpreter = runner.interpreter
+    tensor = runner.encode_input(image)
     input_index = interpreter.get_input_details()[0]["index"]
     output_index = interpreter.get_output_details()[0]["index"]
 
@@ -133,11 +133,11 @@ def bench_host(model, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS, warmup=DEFAULT
         return (time.perf_counter() - begin) * 1000
 
     first_ms = timed_invoke()
-    first_output = upscaler.decode_output(interpreter.get_tensor(output_index))
+    first_output = runner.decode_output(interpreter.get_tensor(output_index))
     for _ in tqdm(range(warmup), desc="warm-up", unit="run", disable=not progress, leave=False):
         timed_invoke()
     samples = [timed_invoke() for _ in tqdm(range(runs), desc="timed", unit="run", disable=not progress, leave=False)]
-    last_output = upscaler.decode_output(interpreter.get_tensor(output_index))
+    last_output = runner.decode_output(interpreter.get_tensor(output_index))
     temperature_after = _temperature_c()
 
     if reference is not None:
