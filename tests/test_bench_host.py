@@ -89,3 +89,31 @@ def test_delegation_counts_ops_inside_delegate_partitions():
     delegated, total, evidence = _delegation(Interpreter())
     assert (delegated, total) == (2, 3)
     assert "CONCATENATION" in evidence
+
+
+def test_an_installed_wheel_ships_the_model_bench_host_times_by_default(tmp_path):
+    """`pip install` of the wheel, outside the checkout: bench-host with no MODEL must still work."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "wheel", str(repo), "--no-deps", "-w", str(tmp_path / "dist")], check=True, timeout=600)
+    (wheel,) = (tmp_path / "dist").glob("abpn_tool-*.whl")
+    target = tmp_path / "site"
+    subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)], check=True, timeout=600)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    run = subprocess.run(
+        [sys.executable, "-c", "import abpn; print(abpn.__file__)"], cwd=elsewhere, env=env,
+        capture_output=True, text=True, check=True,
+    )
+    assert Path(run.stdout.strip()).is_relative_to(target)  # the wheel's code, not the checkout's
+    run = subprocess.run([sys.executable, "-m", "abpn", "bench-host", "--runs", "1", "--warmup", "0"],
+                         cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "abpn_x3_int8.tflite (uint8 360x640)" in run.stdout and "-> passed" in run.stdout
+    assert "abpn_x3_int8_dynamic.tflite" in run.stdout
