@@ -229,3 +229,28 @@ def test_an_unwritable_output_is_refused_before_the_model_runs(float_tflite_dyna
     run = CliRunner().invoke(main, ["upscale", str(float_tflite_dynamic), str(src), "/proc/out.png"])
     assert run.exit_code == 1 and isinstance(run.exception, SystemExit), run.output
     assert "cannot write the output /proc/out.png" in run.output
+
+
+def test_an_image_too_large_to_upscale_is_refused_from_its_header(float_tflite_dynamic, tmp_path, monkeypatch):
+    import warnings
+
+    from abpn.model import inference
+
+    src = tmp_path / "huge.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        Image.new("1", (12000, 12000)).save(src)  # 144 MP in a few KB; decoded it would take 432 MB
+    monkeypatch.setattr(inference, "load_upscaler", lambda *a, **k: pytest.fail("the model was loaded"))
+    run = CliRunner().invoke(main, ["upscale", str(float_tflite_dynamic), str(src)])
+    assert run.exit_code == 1 and isinstance(run.exception, SystemExit), run.output
+    assert "12000x12000 (144.0 MP)" in run.output and "--max-megapixels 145" in run.output
+    assert not (tmp_path / "huge_x3.png").exists()
+
+
+def test_max_megapixels_raises_or_lowers_the_limit(float_tflite_dynamic, tmp_path):
+    src = tmp_path / "in.png"
+    Image.fromarray(_photo(20, 30)).save(src)
+    run = CliRunner().invoke(main, ["upscale", str(float_tflite_dynamic), str(src), "--max-megapixels", "0.0005"])
+    assert run.exit_code == 1 and "over the 0.0005 MP limit" in run.output
+    run = CliRunner().invoke(main, ["upscale", str(float_tflite_dynamic), str(src), "--max-megapixels", "0.001"])
+    assert run.exit_code == 0, run.output

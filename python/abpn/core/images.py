@@ -80,12 +80,17 @@ def read_rgb_alpha(path, what_to_do=None):
 
 def image_size(path):
     """(height, width) from the header only: size limits are checked before decoding."""
+    import warnings
+
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
-            width, height = im.size
-            orientation = im.getexif().get(0x0112, 1)
+        with warnings.catch_warnings():
+            # Only the header is read; the caller's own limit decides, not PIL's bomb warning.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+                orientation = im.getexif().get(0x0112, 1)
     except FileNotFoundError:
         raise AbpnError(f"image not found: {path}") from None
     except Image.DecompressionBombError as error:
