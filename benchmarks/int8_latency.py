@@ -27,7 +27,7 @@ import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
 from abpn.model.data import embedded_default_images, make_dataset, make_lr, modcrop
-from abpn.core.metrics import psnr, shave
+from abpn.core.metrics import calculate_psnr
 from abpn.model.architecture import Anchor, ClipToPixelRange, DepthToSpace, build_abpn
 from abpn.model.inference import load_float_model, load_upscaler
 from abpn.model.modelfile import operator_names
@@ -116,7 +116,7 @@ def real_image_psnr(content, images):
         path = Path(folder) / "model.tflite"
         path.write_bytes(content)
         upscaler = load_upscaler(path, threads=THREADS)
-    scores = [psnr(shave(upscaler(make_lr(hr)), 1), shave(hr, 1)) for hr in images]
+    scores = [calculate_psnr(upscaler(make_lr(hr)), hr, crop_border=1) for hr in images]
     return float(np.mean(scores))
 
 

@@ -94,7 +94,7 @@ def evaluate(model, hr_dir, lr_dir=None, threads=None, progress=True):
     from tqdm import tqdm
 
     from abpn.core.images import is_single_channel, read_rgb
-    from abpn.core.metrics import quality
+    from abpn.core.metrics import SSIM_WINDOW, min_size, quality
     from abpn.model.data import make_lr, modcrop
     from abpn.model.inference import load_upscaler
 
@@ -105,8 +105,16 @@ def evaluate(model, hr_dir, lr_dir=None, threads=None, progress=True):
         pairs, pairing = pair_images(hr_paths, list_images(lr_dir))
     upscaler = load_upscaler(model, threads=threads)
     rows = []
+    # The Y scores drop a SCALE-pixel border and SSIM needs its window inside what is left.
+    smallest = -(-min_size(SCALE) // SCALE) * SCALE
     for hr_path, lr_path in tqdm(pairs, desc="eval", unit="image", disable=not progress, leave=False):
         hr = modcrop(read_rgb(hr_path), SCALE)
+        if min(hr.shape[:2]) < smallest:
+            raise AbpnError(
+                f"{hr_path} is too small to score ({hr.shape[1]}x{hr.shape[0]} after cropping to a multiple of "
+                f"{SCALE}): eval needs HR images of at least {smallest}x{smallest} (a {SCALE}-pixel border crop "
+                f"and the {SSIM_WINDOW}x{SSIM_WINDOW} SSIM window). Remove it from --hr."
+            )
         if lr_path is None:
             lr = make_lr(hr)
         else:
