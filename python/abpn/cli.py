@@ -146,12 +146,15 @@ def quantize(checkpoint, data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale
 def quickstart(out_dir, seed):
     """The main job on the embedded photos: smoke-train, QAT, INT8 export, eval and a host benchmark
     (about 3 minutes on 2 cores). Re-run to resume after an interruption."""
-    from abpn.quickstart import run_quickstart, summary_table
+    from abpn.quickstart import failed_checks, run_quickstart, summary_table
 
-    scores, record = run_quickstart(out_dir, seed=seed, echo=click.echo)
+    scores, records = run_quickstart(out_dir, seed=seed, echo=click.echo)
     click.echo("")
-    click.echo(summary_table(scores, record))
+    click.echo(summary_table(scores, records))
     click.echo(f"\nartifacts in {out_dir}/ (deployment model: {out_dir}/qat/abpn_x3_int8.tflite)")
+    failed = failed_checks(records)
+    if failed:
+        raise AbpnError(f"the output check of the {' and '.join(failed)} INT8 model failed (see the table above)")
 
 
 @main.group()
