@@ -315,9 +315,11 @@ def bench_host(model, threads, runs, warmup, input_hw, reference, as_json):
               help="The app's APK: installed when the app is missing or its APK differs.")
 @click.option("--accelerators", default="cpu,gpu,nnapi,qnn_htp", show_default=True,
               help="Comma-separated, from cpu, gpu, nnapi, qnn_htp, qnn_dsp.")
-@click.option("--runs", default=20, show_default=True, help="Timed inferences per accelerator.")
-@click.option("--warmup", default=3, show_default=True, help="Warm-up inferences after the first one.")
-@click.option("--threads", default=4, show_default=True, help="CPU (XNNPACK) threads.")
+@click.option("--runs", default=20, show_default=True, type=click.IntRange(1, MAX_RUNS),
+              help="Timed inferences per accelerator.")
+@click.option("--warmup", default=3, show_default=True, type=click.IntRange(0, MAX_WARMUP),
+              help="Warm-up inferences after the first one.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, MAX_THREADS), help="CPU (XNNPACK) threads.")
 @click.option("--cooldown", default=0, show_default=True, help="Seconds to rest before each accelerator after the first.")
 @click.option("--db", default="abpn-results.sqlite", show_default=True, type=click.Path(dir_okay=False),
               help="SQLite file the records are stored in (ignored with --collector).")

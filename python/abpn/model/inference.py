@@ -78,13 +78,6 @@ class Upscaler:
         self.radius = radius
         self._tileable = tileable
 
-    @classmethod
-    def from_keras(cls, model, name="keras model"):
-        """An in-memory Keras ABPN (during training); tiles when its input shape is fixed."""
-        in_shape = model.input_shape
-        tile_hw = None if None in in_shape[1:3] else tuple(in_shape[1:3])
-        return cls(lambda lr: upscale_with(model, lr), name, tile_hw=tile_hw)
-
     def __call__(self, lr, progress=False):
         from abpn.core.tiling import tile_grid, tiled_upscale
 
