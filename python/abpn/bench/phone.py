@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from abpn.core.files import write_atomically
 from abpn.bench.device import BENCHMARK_ACTIVITY, PHONE_DIR, RESULTS_DIR, Phone, load_signer, parse_target
 from abpn.errors import AbpnError
 from abpn.bench.record import ACCELERATORS
@@ -88,7 +89,6 @@ def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", 
     """Checks the model (an x3 image model with a fixed input size) and computes the reference input
     and expected output on the host with the same model. Nothing touches a phone here."""
     from abpn.bench.host import real_image
-    from abpn.core.files import write_atomically
     from abpn.model.modelfile import TFLiteRunner, file_sha256, inspect_model
 
     accelerators = parse_accelerators(accelerators)
@@ -359,7 +359,7 @@ class _PhoneRun:
         raw_dir = plan.out_dir / "raw"
         raw_dir.mkdir(parents=True, exist_ok=True)
         saved = raw_dir / f"{run_id}.json"
-        saved.write_bytes(content)
+        write_atomically(saved, content)
         self.outcome.saved_to = saved
         try:
             record = json.loads(content)
