@@ -127,10 +127,10 @@ def _wide_x3(input_hw, convs, seed=5):
     return keras.Model(inputs, keras.layers.Lambda(lambda t: tf.nn.depth_to_space(t, 3))(summed))
 
 
-def _pair(tmp_path, convs):
+def _pair(tmp_path, convs, tile_hw=TEST_TILE_HW):
     import tensorflow as tf
 
-    fixed, dynamic = _wide_x3(TEST_TILE_HW, convs), _wide_x3((None, None), convs)
+    fixed, dynamic = _wide_x3(tile_hw, convs), _wide_x3((None, None), convs)
     dynamic.set_weights(fixed.get_weights())
     paths = []
     for name, model in (("fixed", fixed), ("dynamic", dynamic)):
@@ -149,10 +149,14 @@ def test_measured_radius_of_abpn_is_seven(float_tflite_fixed, float_tflite_dynam
         assert measure_radius(lambda lr: runner.invoke_raw(runner.encode_input(lr)), hw) == RECEPTIVE_RADIUS
 
 
-def test_a_foreign_model_with_a_wider_field_still_tiles_exactly(tmp_path, rng):
-    fixed_path, dynamic_path = _pair(tmp_path, convs=10)
+@pytest.mark.parametrize("convs, tile_hw, radius", [
+    (10, TEST_TILE_HW, 10),  # sees further than ABPN: tiles overlap by its own radius
+    (2, (12, 12), 2),  # a tile too small for ABPN's 7 still tiles a model that sees 2 pixels
+])
+def test_a_foreign_model_tiles_exactly_with_its_measured_radius(tmp_path, rng, convs, tile_hw, radius):
+    fixed_path, dynamic_path = _pair(tmp_path, convs, tile_hw)
     fixed = load_upscaler(fixed_path)
-    assert fixed.radius == 10
+    assert fixed.radius == radius
     lr = rng.integers(0, 256, (100, 150, 3), dtype=np.uint8)
     assert np.array_equal(fixed(lr), load_upscaler(dynamic_path)(lr))
 

@@ -140,17 +140,22 @@ def _tiling_radius(path, run, tile_hw):
     """The overlap `path`'s model needs; raises AbpnError when it cannot be tiled exactly."""
     probe_hw = tile_hw or _RADIUS_PROBE_HW
     measured = measure_radius(run, probe_hw)
-    if measured is None or (tile_hw is not None and 2 * measured >= min(tile_hw)):
-        size = f"{probe_hw[0]}x{probe_hw[1]}"
-        if tile_hw is None:
-            return None  # any size: run whole images, never tiles
-        raise AbpnError(
-            f"{path.name} sees further than its {size} input allows to tile exactly (changing one pixel changes "
-            f"outputs {'across the whole tile' if measured is None else f'{measured} pixels away'}): stitched "
-            "tiles would show seams. Export the model with a dynamic input shape, or a larger fixed one."
-        )
-    # Never below ABPN's known radius: on a quantized model a far ring can round away in one probe.
-    return max(measured, RECEPTIVE_RADIUS)
+    if measured is None and tile_hw is None:
+        return None  # any size: run whole images, never tiles
+    if measured is not None:
+        # Not below ABPN's known radius where the tile allows: on a quantized model a far ring can
+        # round away in every probe.
+        overlap = max(measured, RECEPTIVE_RADIUS)
+        if tile_hw is None or 2 * overlap < min(tile_hw):
+            return overlap
+        if 2 * measured < min(tile_hw):
+            return measured
+    size = f"{probe_hw[0]}x{probe_hw[1]}"
+    raise AbpnError(
+        f"{path.name} sees further than its {size} input allows to tile exactly (changing one pixel changes "
+        f"outputs {'across the whole tile' if measured is None else f'{measured} pixels away'}): stitched "
+        "tiles would show seams. Export the model with a dynamic input shape, or a larger fixed one."
+    )
 
 
 # --- loading -------------------------------------------------------------------------------------
