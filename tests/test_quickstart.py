@@ -42,3 +42,18 @@ def test_an_unwritable_out_is_refused_before_training(monkeypatch):
     run = CliRunner().invoke(main, ["quickstart", "--out", "/proc/abpn-quickstart"])
     assert run.exit_code == 1 and isinstance(run.exception, SystemExit), run.output
     assert "cannot create --out /proc/abpn-quickstart" in run.output
+
+
+def test_a_failed_output_check_fails_the_quickstart(monkeypatch, tmp_path):
+    import abpn.quickstart as quickstart
+
+    def record(passed):
+        return {"results": [{"output_check": {"passed": passed, "psnr_db": 12.0, "threshold_db": 40.0,
+                                              "max_abs_diff": 90}}]}
+
+    records = {"trained": record(False), "shipped": record(True)}
+    assert quickstart.failed_checks(records) == ["trained"]
+    monkeypatch.setattr(quickstart, "run_quickstart", lambda *a, **k: ({}, records))
+    monkeypatch.setattr(quickstart, "summary_table", lambda scores, recs: "table")
+    run = CliRunner().invoke(main, ["quickstart", "--out", str(tmp_path)])
+    assert run.exit_code == 1 and "the output check of the trained INT8 model failed" in run.output
