@@ -27,13 +27,12 @@ import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
 from abpn.model.data import embedded_default_images, make_dataset, make_lr, modcrop
-from abpn.core.metrics import psnr, shave
+from abpn.core.metrics import calculate_psnr
 from abpn.model.architecture import Anchor, ClipToPixelRange, DepthToSpace, build_abpn
-from abpn.model.modelfile import Upscaler, operator_names
+from abpn.model.inference import load_float_model, load_upscaler
+from abpn.model.modelfile import operator_names
 from abpn.model.quantize import (DEPLOY_HW, QUANTIZE_OBJECTS, PassThroughConfig, calibrate_ranges, convert_int8,
                            qat_model)
-from abpn.core.tiling import tiled_upscale
-from abpn.model.train import load_float_model
 
 qk = tfmot.quantization.keras
 REPO = Path(__file__).resolve().parents[1]
@@ -116,8 +115,8 @@ def real_image_psnr(content, images):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "model.tflite"
         path.write_bytes(content)
-        upscaler = Upscaler(path, threads=THREADS)
-    scores = [psnr(shave(tiled_upscale(upscaler, make_lr(hr), upscaler.tile_hw), 1), shave(hr, 1)) for hr in images]
+        upscaler = load_upscaler(path, threads=THREADS)
+    scores = [calculate_psnr(upscaler(make_lr(hr)), hr, crop_border=1) for hr in images]
     return float(np.mean(scores))
 
 

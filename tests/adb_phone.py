@@ -614,7 +614,7 @@ class _AppBenchmark:
         from abpn import __version__
         from abpn.bench import record as rec
         from abpn.errors import AbpnError
-        from abpn.model.modelfile import Upscaler, inspect_model
+        from abpn.model.modelfile import TFLiteRunner, inspect_model
 
         extras = self.extras
         run_id = str(extras.get("run_id", ""))
@@ -647,7 +647,7 @@ class _AppBenchmark:
             options = {"threads": threads, "xnnpack": True}
             try:
                 start = time.perf_counter()
-                upscaler = Upscaler(model_path, threads=threads)
+                upscaler = TFLiteRunner(model_path, threads=threads)
                 init_ms = (time.perf_counter() - start) * 1000
                 in_detail = upscaler.interpreter.get_input_details()[0]
                 out_detail = upscaler.interpreter.get_output_details()[0]

@@ -4,6 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ci_policy import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401  (hooks)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 # A small fixed tile keeps tests fast; the deployment model is 360x640.

@@ -142,11 +142,11 @@ def test_app_benchmark_writes_a_valid_record(adb_key, float_tflite_fixed):
     """am start runs the protocol's benchmark with the real TFLite runtime on the phone side."""
     import numpy as np
 
-    from abpn.model.modelfile import Upscaler
+    from abpn.model.modelfile import TFLiteRunner
     from abpn.bench.record import record_errors
 
     signer, _ = adb_key
-    upscaler = Upscaler(float_tflite_fixed)
+    upscaler = TFLiteRunner(float_tflite_fixed)
     x = upscaler.encode_input(np.random.default_rng(0).integers(0, 256, (36, 64, 3), dtype=np.uint8))
     with TestPhone(preinstall=True) as phone:
         for name, content in (("m.tflite", float_tflite_fixed.read_bytes()), ("in.bin", x.tobytes()),

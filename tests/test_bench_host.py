@@ -35,7 +35,8 @@ def test_json_record_matches_the_schema(float_tflite_fixed, float_tflite_dynamic
     # The fixed model on one tile is exactly the dynamic model on the same photo.
     assert result["output_check"]["passed"] and result["output_check"]["psnr_db"] is None
     assert float_tflite_dynamic.name in result["notes"]
-    assert 0 < result["delegated_nodes"] <= result["total_nodes"]
+    # the float ABPN: everything but the anchor's 9-input CONCATENATION
+    assert (result["delegated_nodes"], result["total_nodes"]) == (11, 12)
 
 
 def test_dynamic_model_at_a_chosen_size_and_human_summary(float_tflite_dynamic):
@@ -62,9 +63,59 @@ def test_a_wrong_reference_fails_the_output_check(float_tflite_fixed, tmp_path):
     keras.utils.set_random_seed(99)  # other weights: the outputs must disagree
     other = tmp_path / "other.tflite"
     other.write_bytes(tf.lite.TFLiteConverter.from_keras_model(build_abpn()).convert())
-    rec = json.loads(_bench(float_tflite_fixed, "--runs", 1, "--reference", other, "--json").stdout)
-    check = rec["results"][0]["output_check"]
+    run = CliRunner().invoke(main, ["bench-host", str(float_tflite_fixed), "--runs", "1", "--reference", str(other),
+                                    "--json"])
+    assert run.exit_code == 1, run.output  # a failed check is a failed command
+    assert "output check FAILED" in run.stderr
+    check = json.loads(run.stdout)["results"][0]["output_check"]  # the record is still printed
     assert not check["passed"] and check["psnr_db"] < check["threshold_db"]
+
+
+def test_a_bad_reference_is_refused_before_the_timed_runs(float_tflite_fixed, tmp_path, monkeypatch):
+    from abpn.bench import host
+
+    def never(hw):
+        raise AssertionError("timing started before the reference was checked")
+
+    monkeypatch.setattr(host, "real_image", never)
+    (tmp_path / "ref.tflite").write_text("not a model")
+    run = CliRunner().invoke(main, ["bench-host", str(float_tflite_fixed), "--reference", str(tmp_path / "ref.tflite")])
+    assert run.exit_code == 1 and "not a TFLite model" in run.output, run.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--threads", "100000"], "1<=x<=64"),
+    (["--runs", "100000000"], "1<=x<=10000"),
+    (["--warmup", "100000000"], "0<=x<=1000"),
+    (["--input-size", "100000x100000"], "at most 8294400 pixels"),
+])
+def test_option_values_that_would_exhaust_the_machine_are_refused(float_tflite_dynamic, args, message):
+    run = CliRunner().invoke(main, ["bench-host", str(float_tflite_dynamic), *args])
+    assert run.exit_code == 2 and message in run.output, run.output
+
+
+def test_the_library_refuses_them_too(float_tflite_dynamic):
+    from abpn.bench.host import bench_host
+    from abpn.errors import AbpnError
+
+    with pytest.raises(AbpnError, match="--threads must be 1..64"):
+        bench_host(float_tflite_dynamic, threads=100_000)
+    with pytest.raises(AbpnError, match="4K"):
+        bench_host(float_tflite_dynamic, input_hw=(100_000, 100_000))
+
+
+def test_xnnpack_takes_the_lean_graph_but_its_anchor_concat_and_quantize_ops():
+    """Measured with TFLite 2.21: XNNPACK takes the 7 convs, the ADD and DEPTH_TO_SPACE of the lean
+    INT8 graph; the 9-input CONCATENATION (the anchor) and the uint8<->int8 QUANTIZE ops stay on
+    TFLite's own kernels. A change in either count is a change in what the benchmark measures."""
+    from abpn import SHIPPED_INT8
+    from abpn.model.modelfile import TFLiteRunner
+
+    runner = TFLiteRunner(SHIPPED_INT8, threads=1)
+    runner.prepare((360, 640))
+    delegated, total, evidence = _delegation(runner.interpreter)
+    assert (delegated, total) == (9, 12), evidence
+    assert evidence.endswith("on the TFLite CPU kernels: CONCATENATION, QUANTIZE")
 
 
 @pytest.mark.parametrize("hw", [(36, 64), (360, 640), (100, 20), (7, 7)])
@@ -89,3 +140,31 @@ def test_delegation_counts_ops_inside_delegate_partitions():
     delegated, total, evidence = _delegation(Interpreter())
     assert (delegated, total) == (2, 3)
     assert "CONCATENATION" in evidence
+
+
+def test_an_installed_wheel_ships_the_model_bench_host_times_by_default(tmp_path):
+    """`pip install` of the wheel, outside the checkout: bench-host with no MODEL must still work."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "wheel", str(repo), "--no-deps", "-w", str(tmp_path / "dist")], check=True, timeout=600)
+    (wheel,) = (tmp_path / "dist").glob("abpn_tool-*.whl")
+    target = tmp_path / "site"
+    subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)], check=True, timeout=600)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    run = subprocess.run(
+        [sys.executable, "-c", "import abpn; print(abpn.__file__)"], cwd=elsewhere, env=env,
+        capture_output=True, text=True, check=True,
+    )
+    assert Path(run.stdout.strip()).is_relative_to(target)  # the wheel's code, not the checkout's
+    run = subprocess.run([sys.executable, "-m", "abpn", "bench-host", "--runs", "1", "--warmup", "0"],
+                         cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "abpn_x3_int8.tflite (uint8 360x640)" in run.stdout and "-> passed" in run.stdout
+    assert "abpn_x3_int8_dynamic.tflite" in run.stdout

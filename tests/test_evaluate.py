@@ -130,3 +130,16 @@ def test_bicubic_on_set5_and_set14_matches_the_published_tables():
         result = json.loads(run.stdout)
         assert len(result["images"]) == {"Set5": 5, "Set14": 14}[name]
         assert result["mean"]["psnr_y"] == pytest.approx(expected, abs=0.05), name
+
+
+@pytest.mark.parametrize("size, refused", [((1, 1), True), ((17, 40), True), ((18, 18), False)])
+def test_hr_images_too_small_to_score_are_a_clear_error(tmp_path, size, refused):
+    hr_dir = tmp_path / "hr"
+    hr_dir.mkdir()
+    Image.fromarray(np.full((*size, 3), 128, np.uint8)).save(hr_dir / "tiny.png")
+    run = CliRunner().invoke(main, ["eval", "bicubic", "--hr", str(hr_dir)])
+    if refused:
+        assert run.exit_code == 1 and isinstance(run.exception, SystemExit), run.output
+        assert "tiny.png is too small to score" in run.output and "at least 18x18" in run.output
+    else:
+        assert run.exit_code == 0, run.output

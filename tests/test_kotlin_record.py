@@ -18,7 +18,7 @@ RECORDS = ROOT / "android" / "build" / "offline" / "kotlin-records"
 pytestmark = pytest.mark.skipif(
     not RECORDS.is_dir(),
     reason=f"{RECORDS.relative_to(ROOT)} does not exist: run android/build-offline first "
-    "(make test runs it after pytest and validates the same records itself)",
+    "(make test runs it before pytest)",
 )
 
 

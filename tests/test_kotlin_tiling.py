@@ -1,4 +1,4 @@
-"""The Android demo tiles photos exactly as the host does (python/abpn/tiling.py).
+"""The Android demo tiles photos exactly as the host does (python/abpn/core/tiling.py).
 
 android/build-offline runs org.abpn.core.TilingSpans, which writes the Kotlin spans for many axis
 lengths to android/build/offline/kotlin-tiling/spans.json; this test recomputes them in Python.

@@ -2,28 +2,47 @@ import math
 
 import numpy as np
 import pytest
-from skimage.filters import gaussian
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from abpn.core.metrics import gray_value, psnr, quality, rgb_to_y, shave, ssim
-
-
-def _photo_pair(rng, shape):
-    # Smooth structure plus noise: SSIM on pure noise would hide mistakes in the means.
-    base = gaussian(rng.uniform(0, 255, shape), sigma=3, channel_axis=2 if len(shape) == 3 else None)
-    base = (base - base.min()) / (base.max() - base.min()) * 255
-    noisy = np.clip(base + rng.normal(0, 12, shape), 0, 255)
-    return np.round(base).astype(np.uint8), np.round(noisy).astype(np.uint8)
+from abpn.core.imresize import imresize_bicubic, to_uint8
+from abpn.core.metrics import calculate_psnr, calculate_ssim, gray_value, min_size, quality, rgb_to_y
 
 
-def test_psnr_known_values(rng):
-    a = rng.integers(0, 255, (20, 30, 3)).astype(np.uint8)
-    assert psnr(a, a) == math.inf
-    assert psnr(a, a + 1) == pytest.approx(20 * math.log10(255), abs=1e-12)  # MSE 1: 48.13 dB
-    b = rng.integers(0, 256, a.shape).astype(np.uint8)
-    assert psnr(a, b) == pytest.approx(peak_signal_noise_ratio(a, b, data_range=255), abs=1e-9)
-    with pytest.raises(ValueError):
-        psnr(a, a[1:])
+def _bicubic_pair():
+    """A real photo crop and its bicubic x3 round trip: the kind of pair eval scores."""
+    from skimage import data
+
+    hr = np.ascontiguousarray(data.astronaut()[120:168, 150:210])  # 48x60
+    return to_uint8(imresize_bicubic(to_uint8(imresize_bicubic(hr, 1 / 3)), 3)), hr
+
+
+def test_quality_numbers_are_the_tables_numbers():
+    """Pinned values: the metrics moved to scikit-image without changing any reported number."""
+    sr, hr = _bicubic_pair()
+    assert quality(sr, hr, 3) == pytest.approx({
+        "psnr_rgb": 28.26359532996586, "ssim_rgb": 0.8592299074062192,
+        "psnr_y": 29.577387482600606, "ssim_y": 0.8806842893648629}, rel=1e-9)
+    assert quality(sr, hr, 3, gray=True) == pytest.approx({
+        "psnr_rgb": 28.26359532996586, "ssim_rgb": 0.8592299074062192,
+        "psnr_y": 28.25546617072387, "ssim_y": 0.8626617405105413}, rel=1e-9)
+
+
+def test_psnr_of_a_known_error():
+    a = np.full((20, 30, 3), 100, np.uint8)
+    assert calculate_psnr(a, a, crop_border=0) == math.inf
+    assert calculate_psnr(a, a + 1, crop_border=0) == pytest.approx(20 * math.log10(255), abs=1e-12)  # MSE 1
+    b = a.copy()
+    b[0] = 0  # an error only in the first row: the crop removes it
+    assert calculate_psnr(a, b, crop_border=1) == math.inf
+    assert calculate_psnr(a, b, crop_border=0) < 30
+
+
+def test_test_y_channel_scores_luma_only():
+    a = np.full((20, 20, 3), 100, np.uint8)
+    b = a.copy()
+    b[..., 2] = 101  # blue weighs 24.966/255 in Y: MSE (24.966/255)^2
+    expected = 10 * math.log10(255**2 / (24.966 / 255) ** 2)
+    assert calculate_psnr(a, b, crop_border=3, test_y_channel=True) == pytest.approx(expected, abs=1e-9)
+    assert calculate_psnr(a, b, crop_border=3) == pytest.approx(10 * math.log10(255**2 * 3), abs=1e-9)
 
 
 def test_rgb_to_y_is_bt601_studio_range():
@@ -32,43 +51,21 @@ def test_rgb_to_y_is_bt601_studio_range():
     assert gray_value(np.full((2, 2, 3), 77, np.uint8)) == pytest.approx(np.full((2, 2), 77.0))
 
 
-def test_shave_crops_every_border():
-    img = np.arange(10 * 12).reshape(10, 12)
-    assert np.array_equal(shave(img, 3), img[3:7, 3:9])
-    assert shave(img, 0) is img
-    with pytest.raises(ValueError):
-        shave(img, 5)
+def test_ssim_is_one_for_equal_images_and_the_channel_mean_for_colour():
+    sr, hr = _bicubic_pair()
+    assert calculate_ssim(hr, hr, crop_border=1) == pytest.approx(1.0)
+    per_channel = [calculate_ssim(sr[..., c], hr[..., c], crop_border=1) for c in range(3)]
+    assert calculate_ssim(sr, hr, crop_border=1) == pytest.approx(np.mean(per_channel), abs=1e-12)
+    assert calculate_ssim(sr, hr, crop_border=3, test_y_channel=True) < 1
 
 
-@pytest.mark.parametrize("shape", [(40, 57), (64, 64), (11, 30)])
-def test_ssim_matches_skimage_gaussian_population_covariance(rng, shape):
-    a, b = _photo_pair(rng, shape)
-    expected = structural_similarity(
-        a.astype(np.float64), b.astype(np.float64), gaussian_weights=True, sigma=1.5,
-        use_sample_covariance=False, data_range=255,
-    )
-    assert ssim(a, b) == pytest.approx(expected, abs=1e-9)
-    assert ssim(a, a) == pytest.approx(1.0)
-
-
-def test_ssim_of_colour_images_is_the_channel_mean(rng):
-    a, b = _photo_pair(rng, (30, 40, 3))
-    expected = structural_similarity(
-        a.astype(np.float64), b.astype(np.float64), gaussian_weights=True, sigma=1.5,
-        use_sample_covariance=False, data_range=255, channel_axis=2,
-    )
-    assert ssim(a, b) == pytest.approx(expected, abs=1e-9)
-    with pytest.raises(ValueError):
-        ssim(a[:10], b[:10])
-
-
-def test_quality_uses_both_conventions(rng):
-    hr, sr = _photo_pair(rng, (48, 60, 3))
-    scores = quality(sr, hr, 3)
-    assert scores["psnr_rgb"] == pytest.approx(psnr(sr[1:-1, 1:-1], hr[1:-1, 1:-1]))
-    assert scores["psnr_y"] == pytest.approx(psnr(rgb_to_y(sr)[3:-3, 3:-3], rgb_to_y(hr)[3:-3, 3:-3]))
-    assert scores["ssim_y"] == pytest.approx(ssim(rgb_to_y(sr)[3:-3, 3:-3], rgb_to_y(hr)[3:-3, 3:-3]))
-    # Y compresses 0..255 into 16..235, so the same error reads higher than on gray values.
-    gray = quality(sr, hr, 3, gray=True)
-    assert gray["psnr_y"] == pytest.approx(psnr(gray_value(sr)[3:-3, 3:-3], gray_value(hr)[3:-3, 3:-3]))
-    assert gray["psnr_y"] < scores["psnr_y"]
+def test_sizes_the_metrics_cannot_score_are_clear_errors():
+    img = np.zeros((min_size(3), min_size(3), 3), np.uint8)
+    assert quality(img, img, 3)["psnr_y"] == math.inf  # the smallest scorable size works
+    small = img[:-1]
+    with pytest.raises(ValueError, match="SSIM needs at least 11x11 pixels after the border crop, got 10x11"):
+        quality(small, small, 3)
+    with pytest.raises(ValueError, match="too small to crop 3 pixels"):
+        calculate_psnr(img[:6], img[:6], crop_border=3)
+    with pytest.raises(ValueError, match="shapes differ"):
+        calculate_psnr(img, img[1:], crop_border=0)

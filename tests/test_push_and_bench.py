@@ -100,6 +100,7 @@ def _ipv6_loopback():
         return False
 
 
+@pytest.mark.may_skip_in_ci
 @pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback")
 def test_a_phone_at_an_ipv6_address(workdir, float_tflite_fixed):
     with TestPhone(host="::1") as phone:

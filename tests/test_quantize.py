@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from abpn.model.modelfile import Upscaler, inspect_model, operator_names
+from abpn.model.modelfile import TFLiteRunner, inspect_model, operator_names
 from abpn.model.quantize import (DEPLOY_HW, EXPORTS, QAT_PRESETS, calibrate_ranges, convert_float, convert_int8,
                            quantize, qat_model)
 from abpn.model.train import Schedule, upscale_with
@@ -74,11 +74,11 @@ def test_fixed_and_dynamic_int8_agree_and_follow_the_qat_model(qat, int8_uint8_i
     (tmp_path / "fixed.tflite").write_bytes(int8_uint8_io)
     (tmp_path / "dynamic.tflite").write_bytes(convert_int8(qat, None, "uint8"))
     lr = synthetic_photo(*DEPLOY_HW, seed=3)
-    fixed = Upscaler(tmp_path / "fixed.tflite", threads=2)(lr)
-    dynamic = Upscaler(tmp_path / "dynamic.tflite", threads=2)(lr)
+    fixed = TFLiteRunner(tmp_path / "fixed.tflite", threads=2).upscale(lr)
+    dynamic = TFLiteRunner(tmp_path / "dynamic.tflite", threads=2).upscale(lr)
     np.testing.assert_array_equal(fixed, dynamic)
     small = lr[:48, :80]
-    diff = np.abs(Upscaler(tmp_path / "dynamic.tflite")(small).astype(int) - upscale_with(qat, small).astype(int))
+    diff = np.abs(TFLiteRunner(tmp_path / "dynamic.tflite").upscale(small).astype(int) - upscale_with(qat, small).astype(int))
     assert diff.mean() < 0.5 and diff.max() <= 8
     assert inspect_model(tmp_path / "dynamic.tflite").dynamic
 
@@ -112,7 +112,5 @@ def test_quantize_runs_resumable_qat_and_writes_the_four_exports(float_keras_mod
 
 def test_unquantized_integer_io_is_taken_as_plain_pixels():
     """TFLite reports scale 0 for an integer tensor that carries no quantization."""
-    from abpn.model.modelfile import Upscaler
-
-    assert Upscaler._quantization({"quantization": (0.0, 0)}) == (1.0, 0)
-    assert Upscaler._quantization({"quantization": (1.0, -128)}) == (1.0, -128)
+    assert TFLiteRunner._quantization({"quantization": (0.0, 0)}) == (1.0, 0)
+    assert TFLiteRunner._quantization({"quantization": (1.0, -128)}) == (1.0, -128)

@@ -3,7 +3,7 @@ import pytest
 
 from abpn import RECEPTIVE_RADIUS
 from abpn.core.tiling import axis_spans, pad_to_tile, tile_grid, tiled_upscale
-from abpn.model.upscale import load_upscaler
+from abpn.model.inference import load_upscaler
 from conftest import TEST_TILE_HW
 
 
@@ -105,3 +105,65 @@ def test_int8_fixed_model_tiles_equal_int8_dynamic_model(float_keras_model, tmp_
     dynamic_path = _int8_tflite(float_keras_model, calibration, tmp_path / "int8_dynamic.tflite")
     lr = rng.integers(0, 256, (80, 170, 3), dtype=np.uint8)
     assert np.array_equal(load_upscaler(fixed_path)(lr), load_upscaler(dynamic_path)(lr))
+
+
+# --- models that see further than ABPN ------------------------------------------------------------
+
+
+def _wide_x3(input_hw, convs, seed=5):
+    """An ABPN-like x3 model (anchor + conv residual, depth_to_space) with `convs` 3x3 convs, so its
+    receptive radius is `convs` LR pixels."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((*input_hw, 3), batch_size=1)
+    x = inputs
+    for _ in range(convs - 1):
+        x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(x)
+    x = keras.layers.Conv2D(27, 3, padding="same")(x)
+    anchor = keras.layers.Concatenate()([inputs] * 9)
+    summed = keras.layers.Add()([anchor, keras.layers.Rescaling(0.05)(x)])
+    return keras.Model(inputs, keras.layers.Lambda(lambda t: tf.nn.depth_to_space(t, 3))(summed))
+
+
+def _pair(tmp_path, convs, tile_hw=TEST_TILE_HW):
+    import tensorflow as tf
+
+    fixed, dynamic = _wide_x3(tile_hw, convs), _wide_x3((None, None), convs)
+    dynamic.set_weights(fixed.get_weights())
+    paths = []
+    for name, model in (("fixed", fixed), ("dynamic", dynamic)):
+        path = tmp_path / f"wide{convs}_{name}.tflite"
+        path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+        paths.append(path)
+    return paths
+
+
+def test_measured_radius_of_abpn_is_seven(float_tflite_fixed, float_tflite_dynamic):
+    from abpn.model.inference import measure_radius
+    from abpn.model.modelfile import TFLiteRunner
+
+    for path, hw in ((float_tflite_fixed, TEST_TILE_HW), (float_tflite_dynamic, (64, 64))):
+        runner = TFLiteRunner(path)
+        assert measure_radius(lambda lr: runner.invoke_raw(runner.encode_input(lr)), hw) == RECEPTIVE_RADIUS
+
+
+@pytest.mark.parametrize("convs, tile_hw, radius", [
+    (10, TEST_TILE_HW, 10),  # sees further than ABPN: tiles overlap by its own radius
+    (2, (12, 12), 2),  # a tile too small for ABPN's 7 still tiles a model that sees 2 pixels
+])
+def test_a_foreign_model_tiles_exactly_with_its_measured_radius(tmp_path, rng, convs, tile_hw, radius):
+    fixed_path, dynamic_path = _pair(tmp_path, convs, tile_hw)
+    fixed = load_upscaler(fixed_path)
+    assert fixed.radius == radius
+    lr = rng.integers(0, 256, (100, 150, 3), dtype=np.uint8)
+    assert np.array_equal(fixed(lr), load_upscaler(dynamic_path)(lr))
+
+
+def test_a_model_too_wide_for_its_tile_is_refused(tmp_path):
+    from abpn.errors import AbpnError
+
+    fixed_path, _ = _pair(tmp_path, convs=20)  # radius 20: no 36-row tile can overlap by 2 x 20
+    with pytest.raises(AbpnError, match="seams"):
+        load_upscaler(fixed_path)

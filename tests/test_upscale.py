@@ -5,7 +5,9 @@ from PIL import Image
 
 from abpn.cli import main
 from abpn.errors import AbpnError
-from abpn.model.upscale import default_output_path, load_upscaler, read_image, upscale_file, write_image
+from abpn.core.images import read_rgb_alpha as read_image, write_image
+from abpn.model.inference import load_upscaler
+from abpn.model.upscale import default_output_path, upscale_file
 from conftest import TEST_TILE_HW
 
 
@@ -190,25 +192,65 @@ def test_every_model_command_refuses_bad_models(bad_models, tmp_path, command, c
 
 
 def test_dynamic_model_tiles_large_images_exactly(float_tflite_dynamic, monkeypatch, rng):
-    from abpn.model import upscale
-    from abpn.model.modelfile import Upscaler
+    from abpn.model import inference
+    from abpn.model.modelfile import TFLiteRunner
 
-    monkeypatch.setattr(upscale, "DEFAULT_TILE_HW", TEST_TILE_HW)
-    monkeypatch.setattr(upscale, "_WHOLE_IMAGE_MAX_PIXELS", 2 * TEST_TILE_HW[0] * TEST_TILE_HW[1])
+    monkeypatch.setattr(inference, "DEFAULT_TILE_HW", TEST_TILE_HW)
+    monkeypatch.setattr(inference, "_WHOLE_IMAGE_MAX_PIXELS", 2 * TEST_TILE_HW[0] * TEST_TILE_HW[1])
     calls = []
-    model = Upscaler(float_tflite_dynamic)
-    upscaler = upscale.ImageUpscaler(lambda lr: calls.append(lr.shape) or model(lr), "dynamic")
+    runner = TFLiteRunner(float_tflite_dynamic)
+    upscaler = inference.Upscaler(lambda lr: calls.append(lr.shape) or runner.upscale(lr), "dynamic")
     lr = rng.integers(0, 256, (100, 150, 3), dtype=np.uint8)
-    assert np.array_equal(upscaler(lr), Upscaler(float_tflite_dynamic)(lr))
+    assert np.array_equal(upscaler(lr), TFLiteRunner(float_tflite_dynamic).upscale(lr))
     assert len(calls) > 1 and set(calls) == {(*TEST_TILE_HW, 3)}
 
 
 def test_dynamic_model_tiles_a_thin_large_image_exactly_without_padding(float_tflite_dynamic, monkeypatch, rng):
-    from abpn.model import upscale
-    from abpn.model.modelfile import Upscaler
+    from abpn.model import inference
+    from abpn.model.modelfile import TFLiteRunner
 
-    monkeypatch.setattr(upscale, "DEFAULT_TILE_HW", TEST_TILE_HW)
-    monkeypatch.setattr(upscale, "_WHOLE_IMAGE_MAX_PIXELS", 2 * TEST_TILE_HW[0] * TEST_TILE_HW[1])
+    monkeypatch.setattr(inference, "DEFAULT_TILE_HW", TEST_TILE_HW)
+    monkeypatch.setattr(inference, "_WHOLE_IMAGE_MAX_PIXELS", 2 * TEST_TILE_HW[0] * TEST_TILE_HW[1])
     lr = rng.integers(0, 256, (TEST_TILE_HW[0] - 16, 300, 3), dtype=np.uint8)  # fewer rows than a tile
-    whole = Upscaler(float_tflite_dynamic)(lr)
-    assert np.array_equal(upscale.ImageUpscaler(Upscaler(float_tflite_dynamic), "dynamic")(lr), whole)
+    whole = TFLiteRunner(float_tflite_dynamic).upscale(lr)
+    assert np.array_equal(inference.load_upscaler(float_tflite_dynamic)(lr), whole)
+
+
+def test_an_unwritable_output_is_refused_before_the_model_runs(float_tflite_dynamic, tmp_path, monkeypatch):
+    from abpn.model import inference
+
+    src = tmp_path / "in.png"
+    Image.fromarray(_photo(12, 15)).save(src)
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model was loaded before the output was checked")
+
+    monkeypatch.setattr(inference, "load_upscaler", never)
+    run = CliRunner().invoke(main, ["upscale", str(float_tflite_dynamic), str(src), "/proc/out.png"])
+    assert run.exit_code == 1 and isinstance(run.exception, SystemExit), run.output
+    assert "cannot write the output /proc/out.png" in run.output
+
+
+def test_an_image_too_large_to_upscale_is_refused_from_its_header(float_tflite_dynamic, tmp_path, monkeypatch):
+    import warnings
+
+    from abpn.model import inference
+
+    src = tmp_path / "huge.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        Image.new("1", (12000, 12000)).save(src)  # 144 MP in a few KB; decoded it would take 432 MB
+    monkeypatch.setattr(inference, "load_upscaler", lambda *a, **k: pytest.fail("the model was loaded"))
+    run = CliRunner().invoke(main, ["upscale", str(float_tflite_dynamic), str(src)])
+    assert run.exit_code == 1 and isinstance(run.exception, SystemExit), run.output
+    assert "12000x12000 (144.0 MP)" in run.output and "--max-megapixels 145" in run.output
+    assert not (tmp_path / "huge_x3.png").exists()
+
+
+def test_max_megapixels_raises_or_lowers_the_limit(float_tflite_dynamic, tmp_path):
+    src = tmp_path / "in.png"
+    Image.fromarray(_photo(20, 30)).save(src)
+    run = CliRunner().invoke(main, ["upscale", str(float_tflite_dynamic), str(src), "--max-megapixels", "0.0005"])
+    assert run.exit_code == 1 and "over the 0.0005 MP limit" in run.output
+    run = CliRunner().invoke(main, ["upscale", str(float_tflite_dynamic), str(src), "--max-megapixels", "0.001"])
+    assert run.exit_code == 0, run.output

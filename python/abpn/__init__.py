@@ -13,7 +13,17 @@ SCALE = 3
 DEPLOY_HW = (360, 640)
 # Seven 3x3 convs: each output pixel sees 7 LR pixels in every direction (exact tiling needs it).
 RECEPTIVE_RADIUS = 7
-# The trained models that ship with the repository (see models/MODEL_CARD.md).
-SHIPPED_MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+def _shipped_models():
+    """A wheel carries the deployment model and its dynamic twin in abpn/shipped/ (copied from
+    models/ at build time); a checkout or an editable install reads models/ itself."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "shipped"
+    return packaged if packaged.is_dir() else here.parents[1] / "models"
+
+
+# The trained models that ship with the tool (see models/MODEL_CARD.md).
+SHIPPED_MODELS = _shipped_models()
 SHIPPED_INT8 = SHIPPED_MODELS / "abpn_x3_int8.tflite"
 SHIPPED_INT8_DYNAMIC = SHIPPED_MODELS / "abpn_x3_int8_dynamic.tflite"

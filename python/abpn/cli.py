@@ -7,6 +7,7 @@ Heavy imports (TensorFlow) happen inside the commands so that `--help` stays ins
 import click
 
 from abpn import __version__
+from abpn.bench.host import MAX_INPUT_HW, MAX_RUNS, MAX_THREADS, MAX_WARMUP
 from abpn.errors import AbpnError
 
 
@@ -102,7 +103,9 @@ def train(data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale, preset, epoch
                                          steps_per_epoch=steps_per_epoch, batch=batch, learning_rate=learning_rate,
                                          halve_every=halve_every)
     if init_checkpoint:
-        training.load_float_model(init_checkpoint)  # a wrong file fails now, not after loading the data
+        from abpn.model.inference import load_float_model
+
+        load_float_model(init_checkpoint)  # a wrong file fails now, not after loading the data
     split = _load_data(data_dirs, val_dirs, skip_bad, cache_dir, schedule.patch, rescale)
     click.echo(f"schedule: {schedule}")
     scores = training.train(split, run_dir, schedule, seed=seed, init=init_checkpoint)
@@ -143,12 +146,15 @@ def quantize(checkpoint, data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale
 def quickstart(out_dir, seed):
     """The main job on the embedded photos: smoke-train, QAT, INT8 export, eval and a host benchmark
     (about 3 minutes on 2 cores). Re-run to resume after an interruption."""
-    from abpn.quickstart import run_quickstart, summary_table
+    from abpn.quickstart import failed_checks, run_quickstart, summary_table
 
-    scores, record = run_quickstart(out_dir, seed=seed, echo=click.echo)
+    scores, records = run_quickstart(out_dir, seed=seed, echo=click.echo)
     click.echo("")
-    click.echo(summary_table(scores, record))
+    click.echo(summary_table(scores, records))
     click.echo(f"\nartifacts in {out_dir}/ (deployment model: {out_dir}/qat/abpn_x3_int8.tflite)")
+    failed = failed_checks(records)
+    if failed:
+        raise AbpnError(f"the output check of the {' and '.join(failed)} INT8 model failed (see the table above)")
 
 
 @main.group()
@@ -206,6 +212,12 @@ def report(db, fmt, out):
         click.echo(report_text(db, fmt), nl=False)
 
 
+def _threads_option(default=None):
+    return click.option("--threads", default=default, show_default=default is not None,
+                        type=click.IntRange(1, MAX_THREADS),
+                        help="TFLite CPU threads (XNNPACK).")
+
+
 def _parse_hw(ctx, param, value):
     if value is None:
         return None
@@ -215,6 +227,9 @@ def _parse_hw(ctx, param, value):
         raise click.BadParameter(f"{value!r}: give HEIGHTxWIDTH, e.g. 360x640") from None
     if height < 1 or width < 1:
         raise click.BadParameter(f"{value!r}: height and width must be positive")
+    if height * width > MAX_INPUT_HW[0] * MAX_INPUT_HW[1]:
+        raise click.BadParameter(f"{value!r}: at most {MAX_INPUT_HW[0] * MAX_INPUT_HW[1]} pixels "
+                                 f"({MAX_INPUT_HW[0]}x{MAX_INPUT_HW[1]}); larger inputs do not fit in memory")
     return height, width
 
 
@@ -224,7 +239,7 @@ def _parse_hw(ctx, param, value):
 @click.option("--lr", "lr_dir", default=None, type=click.Path(file_okay=False),
               help="Folder of x3 LR inputs (e.g. ../shared/datasets/LR_bicubic_X3/Set5); "
                    "default: made from the HR images with MATLAB-compatible bicubic.")
-@click.option("--threads", default=None, type=click.IntRange(min=1), help="TFLite CPU threads.")
+@_threads_option()
 @click.option("--json", "as_json", is_flag=True, help="Print per-image and mean scores as JSON.")
 def eval_command(model, hr_dir, lr_dir, threads, as_json):
     """PSNR and SSIM of MODEL on HR images: RGB (1-pixel crop) and Y (BT.601, 3-pixel crop).
@@ -244,41 +259,50 @@ def eval_command(model, hr_dir, lr_dir, threads, as_json):
 @click.argument("model")
 @click.argument("src", metavar="IN", type=click.Path(dir_okay=False))
 @click.argument("dst", metavar="[OUT]", required=False, type=click.Path(dir_okay=False))
-@click.option("--threads", default=None, type=click.IntRange(min=1), help="TFLite CPU threads.")
+@_threads_option()
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists (never IN).")
-def upscale(model, src, dst, threads, overwrite):
+@click.option("--max-megapixels", default=16.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Refuse larger inputs: the x3 result of N MP takes about N x 27 MB twice over.")
+def upscale(model, src, dst, threads, overwrite, max_megapixels):
     """Upscale the image IN x3 with MODEL into OUT (default: IN's name + _x3.png).
 
-    Any size: a fixed-shape model runs in overlapping tiles whose result equals the whole-image
-    run. Any format PIL reads; OUT's extension picks the format. Alpha is kept, EXIF rotation applied.
+    Any size up to --max-megapixels: a fixed-shape model runs in overlapping tiles whose result
+    equals the whole-image run. Any format PIL reads; OUT's extension picks the format. Alpha is
+    kept, EXIF rotation applied. OUT is checked before the work starts.
     """
     from abpn.model.upscale import upscale_file
 
-    out = upscale_file(model, src, dst, threads=threads, overwrite=overwrite)
+    out = upscale_file(model, src, dst, threads=threads, overwrite=overwrite, max_megapixels=max_megapixels)
     click.echo(f"Wrote {out}", err=True)
 
 
 @main.command("bench-host")
 @click.argument("model", required=False, type=click.Path(dir_okay=False))
-@click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1), help="CPU threads (XNNPACK).")
-@click.option("--runs", default=20, show_default=True, type=click.IntRange(min=1), help="Timed runs.")
-@click.option("--warmup", default=3, show_default=True, type=click.IntRange(min=0), help="Untimed runs after the first.")
+@_threads_option(default=2)
+@click.option("--runs", default=20, show_default=True, type=click.IntRange(1, MAX_RUNS), help="Timed runs.")
+@click.option("--warmup", default=3, show_default=True, type=click.IntRange(0, MAX_WARMUP),
+              help="Untimed runs after the first.")
 @click.option("--input-size", "input_hw", default=None, callback=_parse_hw, metavar="HxW",
-              help="Input size for a dynamic-shape model (default 360x640).")
+              help=f"Input size for a dynamic-shape model (default 360x640; at most "
+                   f"{MAX_INPUT_HW[0]}x{MAX_INPUT_HW[1]} pixels).")
 @click.option("--reference", default=None,
               help="Model whose output the check compares with (e.g. the dynamic-shape .tflite of the same weights).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result record (result_record.schema.json).")
 def bench_host(model, threads, runs, warmup, input_hw, reference, as_json):
     """Time MODEL (.tflite) on this computer's CPU and check its output on a real photo.
 
-    Without MODEL, the shipped deployment model (models/abpn_x3_int8.tflite) is timed and checked
-    against the shipped dynamic-shape model."""
+    Without MODEL, the shipped deployment model (abpn_x3_int8.tflite) is timed and checked against
+    the shipped dynamic-shape model. Exits 1 when the output check fails (the record is printed
+    first)."""
     import json
 
-    from abpn.bench.host import bench_host as run_bench, format_summary
+    from abpn.bench.host import bench_host as run_bench, check_failure, format_summary
 
     rec = run_bench(model, threads=threads, runs=runs, warmup=warmup, input_hw=input_hw, reference=reference)
     click.echo(json.dumps(rec, indent=2) if as_json else format_summary(rec))
+    failure = check_failure(rec)
+    if failure:
+        raise AbpnError(failure)
 
 
 @main.command("push-and-bench")
@@ -291,9 +315,11 @@ def bench_host(model, threads, runs, warmup, input_hw, reference, as_json):
               help="The app's APK: installed when the app is missing or its APK differs.")
 @click.option("--accelerators", default="cpu,gpu,nnapi,qnn_htp", show_default=True,
               help="Comma-separated, from cpu, gpu, nnapi, qnn_htp, qnn_dsp.")
-@click.option("--runs", default=20, show_default=True, help="Timed inferences per accelerator.")
-@click.option("--warmup", default=3, show_default=True, help="Warm-up inferences after the first one.")
-@click.option("--threads", default=4, show_default=True, help="CPU (XNNPACK) threads.")
+@click.option("--runs", default=20, show_default=True, type=click.IntRange(1, MAX_RUNS),
+              help="Timed inferences per accelerator.")
+@click.option("--warmup", default=3, show_default=True, type=click.IntRange(0, MAX_WARMUP),
+              help="Warm-up inferences after the first one.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, MAX_THREADS), help="CPU (XNNPACK) threads.")
 @click.option("--cooldown", default=0, show_default=True, help="Seconds to rest before each accelerator after the first.")
 @click.option("--db", default="abpn-results.sqlite", show_default=True, type=click.Path(dir_okay=False),
               help="SQLite file the records are stored in (ignored with --collector).")

@@ -13,6 +13,13 @@ from abpn.errors import AbpnError
 DEFAULT_THREADS = 2
 DEFAULT_RUNS = 20
 DEFAULT_WARMUP = 3
+# Bounds that keep a typo from exhausting the machine: XNNPACK allocates per-thread state (100000
+# threads end in a MemoryError, then a hang), every run keeps its sample, and the int8 feature maps
+# of a 4K input already take about 1 GB.
+MAX_THREADS = 64
+MAX_RUNS = 10_000
+MAX_WARMUP = 1_000
+MAX_INPUT_HW = (2160, 3840)
 _THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
 
 
@@ -24,11 +31,12 @@ def shipped_models():
 def real_image(hw):
     """A natural photo (skimage's astronaut) cropped to the aspect ratio of `hw` and resized to it with
     MATLAB-compatible bicubic: output checks on noise would hide errors that only show on real content."""
-    from skimage import data
+    import skimage.data
 
+    from abpn.core.images import read_rgb
     from abpn.core.imresize import imresize_bicubic, to_uint8
 
-    photo = data.astronaut()
+    photo = read_rgb(Path(skimage.data.__file__).parent / "astronaut.png")
     h, w = photo.shape[:2]
     target = hw[0] / hw[1]
     if target < h / w:
@@ -83,11 +91,19 @@ def _temperature_c():
         return None
 
 
-def _reference_output(reference, image):
-    from abpn.model.upscale import load_upscaler
-
-    upscaler = load_upscaler(reference)
-    return upscaler(image), f"checked against {upscaler.name} on the same {image.shape[0]}x{image.shape[1]} photo"
+def check_limits(threads, runs, warmup, input_hw):
+    """Raises AbpnError for option values outside the bounds above (the CLI states them in --help)."""
+    if not 1 <= runs <= MAX_RUNS or not 0 <= warmup <= MAX_WARMUP:
+        raise AbpnError(f"--runs must be 1..{MAX_RUNS} and --warmup 0..{MAX_WARMUP} (got {runs} and {warmup})")
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise AbpnError(f"--threads must be 1..{MAX_THREADS} (got {threads})")
+    if input_hw is not None:
+        height, width = input_hw
+        if min(height, width) < 1 or height * width > MAX_INPUT_HW[0] * MAX_INPUT_HW[1]:
+            raise AbpnError(
+                f"--input-size {height}x{width} is outside 1x1 .. {MAX_INPUT_HW[0] * MAX_INPUT_HW[1]} pixels "
+                f"({MAX_INPUT_HW[0]}x{MAX_INPUT_HW[1]}, 4K): its feature maps would not fit in memory."
+            )
 
 
 def bench_host(model, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS, warmup=DEFAULT_WARMUP, input_hw=None,
@@ -97,7 +113,8 @@ def bench_host(model, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS, warmup=DEFAULT
     from tqdm import tqdm
 
     from abpn.bench import record
-    from abpn.model.modelfile import Upscaler, inspect_model
+    from abpn.model.inference import load_upscaler
+    from abpn.model.modelfile import TFLiteRunner, inspect_model
 
     if model is None:
         shipped = shipped_models()
@@ -105,24 +122,25 @@ def bench_host(model, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS, warmup=DEFAULT
             raise AbpnError(f"no MODEL given and no shipped model at {SHIPPED_INT8}: pass a .tflite")
         model, shipped_reference = shipped
         reference = reference or shipped_reference
-    if runs < 1 or warmup < 0 or (threads is not None and threads < 1):
-        raise AbpnError("--runs and --threads must be at least 1 and --warmup at least 0")
+    check_limits(threads, runs, warmup, input_hw)
     info = inspect_model(model)
     if info.input_hw and input_hw and tuple(input_hw) != info.input_hw:
         raise AbpnError(
             f"{info.file_name} takes {info.input_hw[0]}x{info.input_hw[1]} inputs only; leave out --input-size."
         )
+    # Loaded before the timed runs, so that a bad reference is reported before minutes of timing.
+    checker = load_upscaler(reference) if reference is not None else None
     # A dynamic-shape model is timed at the deployment size unless told otherwise.
     hw = info.input_hw or tuple(input_hw or DEPLOY_HW)
     image = real_image(hw)
     temperature_before = _temperature_c()
 
     start = time.perf_counter()
-    upscaler = Upscaler(model, threads=threads)
-    upscaler.prepare(hw)
+    runner = TFLiteRunner(model, threads=threads)
+    runner.prepare(hw)
     init_ms = (time.perf_counter() - start) * 1000
-    interpreter = upscaler.interpreter
-    tensor = upscaler.encode_input(image)
+    interpreter = runner.interpreter
+    tensor = runner.encode_input(image)
     input_index = interpreter.get_input_details()[0]["index"]
     output_index = interpreter.get_output_details()[0]["index"]
 
@@ -133,15 +151,16 @@ def bench_host(model, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS, warmup=DEFAULT
         return (time.perf_counter() - begin) * 1000
 
     first_ms = timed_invoke()
-    first_output = upscaler.decode_output(interpreter.get_tensor(output_index))
+    first_output = runner.decode_output(interpreter.get_tensor(output_index))
     for _ in tqdm(range(warmup), desc="warm-up", unit="run", disable=not progress, leave=False):
         timed_invoke()
     samples = [timed_invoke() for _ in tqdm(range(runs), desc="timed", unit="run", disable=not progress, leave=False)]
-    last_output = upscaler.decode_output(interpreter.get_tensor(output_index))
+    last_output = runner.decode_output(interpreter.get_tensor(output_index))
     temperature_after = _temperature_c()
 
-    if reference is not None:
-        expected, check_note = _reference_output(reference, image)
+    if checker is not None:
+        expected = checker(image)
+        check_note = f"checked against {checker.name} on the same {hw[0]}x{hw[1]} photo"
     else:
         expected = first_output
         check_note = (
@@ -181,6 +200,16 @@ def bench_host(model, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS, warmup=DEFAULT
         device=record.host_device(), model=model_section, app=record.tool_app(), results=[result],
         conditions=conditions,
     )
+
+
+def check_failure(rec):
+    """None when the output check passed, else the sentence the CLI exits with."""
+    check = rec["results"][0]["output_check"]
+    if check["passed"]:
+        return None
+    psnr = "inf" if check["psnr_db"] is None else f"{check['psnr_db']:.2f}"
+    return (f"output check FAILED: PSNR {psnr} dB (threshold {check['threshold_db']} dB), max abs diff "
+            f"{check['max_abs_diff']:.0f}; the model does not compute what the reference does")
 
 
 def format_summary(rec):

@@ -6,7 +6,6 @@ benchmark activity (docs/phone-protocol.md), wait for the result file, pull it, 
 validate it and store it. One phone failing never stops the others or loses what they collected.
 """
 import json
-import os
 import threading
 import time
 import urllib.error
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from abpn.core.files import write_atomically
 from abpn.bench.device import BENCHMARK_ACTIVITY, PHONE_DIR, RESULTS_DIR, Phone, load_signer, parse_target
 from abpn.errors import AbpnError
 from abpn.bench.record import ACCELERATORS
@@ -89,7 +89,7 @@ def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", 
     """Checks the model (an x3 image model with a fixed input size) and computes the reference input
     and expected output on the host with the same model. Nothing touches a phone here."""
     from abpn.bench.host import real_image
-    from abpn.model.modelfile import Upscaler, file_sha256, inspect_model
+    from abpn.model.modelfile import TFLiteRunner, file_sha256, inspect_model
 
     accelerators = parse_accelerators(accelerators)
     info = inspect_model(model_path)
@@ -113,15 +113,12 @@ def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", 
     input_path = reference_dir / f"{info.sha256}.input.bin"
     expected_path = reference_dir / f"{info.sha256}.expected.bin"
     if not (input_path.is_file() and expected_path.is_file()):
-        upscaler = Upscaler(model_path)
-        tensor = upscaler.encode_input(real_image(info.input_hw))
-        output = upscaler.invoke_raw(tensor)
-        # Written under temporary names first: a half-written reference must never be reused. The pid
-        # keeps two runs sharing --out from renaming each other's temporary file away.
+        runner = TFLiteRunner(model_path)
+        tensor = runner.encode_input(real_image(info.input_hw))
+        output = runner.invoke_raw(tensor)
+        # Atomic: a half-written reference must never be reused.
         for path, content in ((input_path, tensor), (expected_path, output)):
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(content.tobytes())
-            tmp.replace(path)
+            write_atomically(path, content.tobytes())
     return Plan(model=info, input_path=input_path, expected_path=expected_path, apk=apk_path,
                 apk_sha256=file_sha256(apk_path) if apk_path else None, accelerators=accelerators,
                 runs=runs, warmup=warmup, threads=threads, cooldown_s=cooldown_s,
@@ -362,7 +359,7 @@ class _PhoneRun:
         raw_dir = plan.out_dir / "raw"
         raw_dir.mkdir(parents=True, exist_ok=True)
         saved = raw_dir / f"{run_id}.json"
-        saved.write_bytes(content)
+        write_atomically(saved, content)
         self.outcome.saved_to = saved
         try:
             record = json.loads(content)

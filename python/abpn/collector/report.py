@@ -8,9 +8,7 @@ import base64
 import csv
 import html
 import io
-import os
 import statistics
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -431,19 +429,9 @@ def write_report(db, fmt, out):
 
 def write_atomically(path, text):
     """Writes next to `path`, then renames: a report that was there is never left half-written."""
+    from abpn.core import files
+
     path = Path(path)
     if not path.parent.is_dir():
         raise AbpnError(f"cannot write {path}: folder {path.parent} does not exist")
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-        # mkstemp makes the file 0600; a report gets the permissions any new file would (the umask
-        # can only be read by setting it).
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    files.write_atomically(path, text)

@@ -1,27 +1,20 @@
-"""Image quality metrics with the conventions of the published SR tables.
+"""Image quality metrics with the conventions of the published SR tables, in BasicSR's style:
+`calculate_psnr(img, img2, crop_border, test_y_channel)` and the same for SSIM, both computed by
+scikit-image on uint8-valued images.
 
-Two conventions are in use and `evaluate` reports both:
+Two conventions are in use and `evaluate` reports both (`quality`):
 - RGB, 1-pixel border crop: the DIV2K / Mobile AI 2021 challenge numbers (ABPN's 30.15 dB).
 - Y of ITU-R BT.601 (16-235), border crop equal to the scale: the Set5/Set14/B100 tables.
 
 SSIM follows Wang et al. 2004 as the tables compute it (MATLAB `ssim_index`): an 11x11 Gaussian
-window with sigma 1.5, K1=0.01, K2=0.03, L=255, 'valid' filtering, mean of the SSIM map.
+window with sigma 1.5, K1=0.01, K2=0.03, L=255, population covariance, mean over the positions
+where the window fits; RGB is the mean over channels.
 """
 import numpy as np
 
 PEAK = 255.0
-_SSIM_WINDOW = 11
+SSIM_WINDOW = 11  # skimage's Gaussian window for sigma 1.5 (truncated at 3.5 sigma)
 _SSIM_SIGMA = 1.5
-_K1, _K2 = 0.01, 0.03
-
-
-def shave(img, border):
-    """Drops `border` pixels on every side (the tables' border crop)."""
-    if border == 0:
-        return img
-    if img.shape[0] <= 2 * border or img.shape[1] <= 2 * border:
-        raise ValueError(f"image {img.shape[0]}x{img.shape[1]} is too small to crop {border} pixels per border")
-    return img[border:-border, border:-border]
 
 
 def rgb_to_y(img):
@@ -38,46 +31,52 @@ def gray_value(img):
     return 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
 
 
-def psnr(a, b, peak=PEAK):
-    """PSNR in dB over all pixels and channels; inf for identical images."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
-    mse = np.mean((a - b) ** 2)
-    return float("inf") if mse == 0 else float(10.0 * np.log10(peak * peak / mse))
+def _prepared(img, img2, crop_border, test_y_channel):
+    img = np.asarray(img, dtype=np.float64)
+    img2 = np.asarray(img2, dtype=np.float64)
+    if img.shape != img2.shape:
+        raise ValueError(f"image shapes differ: {img.shape} vs {img2.shape}")
+    if crop_border < 0:
+        raise ValueError(f"crop_border must be at least 0, got {crop_border}")
+    if img.shape[0] <= 2 * crop_border or img.shape[1] <= 2 * crop_border:
+        raise ValueError(f"image {img.shape[0]}x{img.shape[1]} is too small to crop {crop_border} pixels per border")
+    if test_y_channel:
+        img, img2 = rgb_to_y(img), rgb_to_y(img2)
+    if crop_border:
+        img = img[crop_border:-crop_border, crop_border:-crop_border]
+        img2 = img2[crop_border:-crop_border, crop_border:-crop_border]
+    return img, img2
 
 
-def _gaussian_1d():
-    x = np.arange(_SSIM_WINDOW, dtype=np.float64) - (_SSIM_WINDOW - 1) / 2
-    w = np.exp(-(x * x) / (2 * _SSIM_SIGMA**2))
-    return w / w.sum()
+def calculate_psnr(img, img2, crop_border, test_y_channel=False):
+    """PSNR in dB of two 0..255 images (HxW or HxWx3) after dropping `crop_border` pixels on every
+    side, on the BT.601 Y channel when `test_y_channel`; inf for identical images."""
+    from skimage.metrics import peak_signal_noise_ratio
+
+    img, img2 = _prepared(img, img2, crop_border, test_y_channel)
+    if np.array_equal(img, img2):
+        return float("inf")
+    return float(peak_signal_noise_ratio(img2, img, data_range=PEAK))
 
 
-def _filter_valid(img, w):
-    # The 2D Gaussian is separable; 'valid' keeps only positions where the window fits entirely.
-    windows = np.lib.stride_tricks.sliding_window_view
-    return windows(windows(img, len(w), axis=0) @ w, len(w), axis=1) @ w
+def calculate_ssim(img, img2, crop_border, test_y_channel=False):
+    """Mean SSIM (the tables' Gaussian SSIM), cropped and converted like `calculate_psnr`; for
+    HxWx3 the mean over channels."""
+    from skimage.metrics import structural_similarity
+
+    img, img2 = _prepared(img, img2, crop_border, test_y_channel)
+    if min(img.shape[:2]) < SSIM_WINDOW:
+        raise ValueError(f"SSIM needs at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels after the border crop, got "
+                         f"{img.shape[0]}x{img.shape[1]}")
+    return float(structural_similarity(
+        img, img2, data_range=PEAK, gaussian_weights=True, sigma=_SSIM_SIGMA, use_sample_covariance=False,
+        channel_axis=2 if img.ndim == 3 else None,
+    ))
 
 
-def ssim(a, b, peak=PEAK):
-    """Mean SSIM of two single-channel images (HxW), or the mean over channels for HxWxC."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
-    if a.ndim == 3:
-        return float(np.mean([ssim(a[..., c], b[..., c], peak) for c in range(a.shape[2])]))
-    if min(a.shape) < _SSIM_WINDOW:
-        raise ValueError(f"SSIM needs images of at least {_SSIM_WINDOW}x{_SSIM_WINDOW}, got {a.shape}")
-    w = _gaussian_1d()
-    c1, c2 = (_K1 * peak) ** 2, (_K2 * peak) ** 2
-    mu_a, mu_b = _filter_valid(a, w), _filter_valid(b, w)
-    var_a = _filter_valid(a * a, w) - mu_a * mu_a
-    var_b = _filter_valid(b * b, w) - mu_b * mu_b
-    cov = _filter_valid(a * b, w) - mu_a * mu_b
-    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
-    return float(ssim_map.mean())
+def min_size(scale):
+    """The smallest height and width `quality` can score: the Y crop on both sides plus the SSIM window."""
+    return 2 * scale + SSIM_WINDOW
 
 
 def quality(sr, hr, scale, gray=False):
@@ -87,14 +86,14 @@ def quality(sr, hr, scale, gray=False):
     images to the metric as they are, so they are compared on gray values rather than 16-235 Y
     (bicubic on bridge: 24.40 dB rather than 25.72). An RGB file with equal channels (Set14's man)
     still goes through Y, as in the tables."""
-    sr = np.asarray(sr)
-    hr = np.asarray(hr)
-    luma = gray_value if gray else rgb_to_y
-    sr_y, hr_y = shave(luma(sr), scale), shave(luma(hr), scale)
-    sr_rgb, hr_rgb = shave(sr, 1), shave(hr, 1)
+    if gray:
+        luma = (gray_value(sr), gray_value(hr))
+        y = {"psnr_y": calculate_psnr(*luma, crop_border=scale), "ssim_y": calculate_ssim(*luma, crop_border=scale)}
+    else:
+        y = {"psnr_y": calculate_psnr(sr, hr, scale, test_y_channel=True),
+             "ssim_y": calculate_ssim(sr, hr, scale, test_y_channel=True)}
     return {
-        "psnr_rgb": psnr(sr_rgb, hr_rgb),
-        "ssim_rgb": ssim(sr_rgb, hr_rgb),
-        "psnr_y": psnr(sr_y, hr_y),
-        "ssim_y": ssim(sr_y, hr_y),
+        "psnr_rgb": calculate_psnr(sr, hr, crop_border=1),
+        "ssim_rgb": calculate_ssim(sr, hr, crop_border=1),
+        **y,
     }

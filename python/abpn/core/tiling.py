@@ -1,7 +1,8 @@
 """Exact tiling: running a fixed-shape model over an image of any size.
 
 ABPN is a stack of 3x3 "same" convolutions, so an output pixel depends only on the LR pixels within
-`RECEPTIVE_RADIUS` (7) of it, and on the zero padding where that neighbourhood leaves the image.
+`RECEPTIVE_RADIUS` (7) of it, and on the zero padding where that neighbourhood leaves the image
+(another model passes its own radius as `overlap`: abpn.model.inference measures it).
 Tiles therefore overlap by at least that radius, and each tile contributes only the pixels whose
 whole neighbourhood lies inside it (or whose neighbourhood leaves the tile only where the tile edge
 is the image edge, where the model pads exactly as it would on the whole image). The last tile of

@@ -8,12 +8,10 @@ TensorFlow is imported only inside ``make_dataset``.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence, Union
@@ -22,6 +20,8 @@ import numpy as np
 
 from abpn import SCALE
 from abpn.errors import AbpnError
+from abpn.core.files import write_atomically
+from abpn.core.images import read_rgb
 from abpn.core.imresize import imresize_bicubic, to_uint8
 
 log = logging.getLogger(__name__)
@@ -62,44 +62,10 @@ class DataSplit:
 # Decoding
 
 
-@contextlib.contextmanager
-def _strict_decoding():
-    # A truncated file must fail loudly; some libraries flip this global on for convenience.
-    from PIL import ImageFile
-
-    saved = ImageFile.LOAD_TRUNCATED_IMAGES
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        yield
-    finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = saved
-
-
 def load_image(path: PathLike) -> np.ndarray:
-    """Decode an image file to uint8 RGB (H, W, 3), EXIF orientation applied.
-
-    Grayscale is replicated to three channels, palette images are expanded, alpha is dropped and
-    16-bit grayscale is scaled to 8 bits. Raises AbpnError naming the file when it cannot be
-    decoded completely (unreadable, truncated, not an image).
-    """
-    from PIL import Image, ImageOps
-
-    path = Path(path)
-    try:
-        with _strict_decoding(), Image.open(path) as im:
-            im.load()  # force the full decode now, so truncation is detected here
-            im = ImageOps.exif_transpose(im)
-            if im.mode in ("I", "I;16", "I;16B", "I;16L"):
-                gray = np.asarray(im, dtype=np.float64) / 257.0
-                return np.repeat(to_uint8(gray)[..., None], 3, axis=2)
-            if im.mode == "P" and "transparency" in im.info:
-                im = im.convert("RGBA")  # avoids PIL's palette-transparency warning
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-    except FileNotFoundError:
-        raise AbpnError(f"image not found: {path}") from None
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError) as error:
-        raise AbpnError(f"cannot decode image {path}: {error}. Replace or delete the file, or "
-                        f"{_SKIP_HINT}.") from error
+    """Decode an image file to uint8 RGB (H, W, 3) (abpn.core.images.read_rgb); the error says how
+    to skip a bad file."""
+    return read_rgb(path, what_to_do=f"Or {_SKIP_HINT}.")
 
 
 def modcrop(img: np.ndarray, scale: int = SCALE) -> np.ndarray:
@@ -285,10 +251,7 @@ class DecodedCache:
             for old in self.folder.glob(f"{ident}-*.npy"):
                 old.unlink(missing_ok=True)
             for file, array in ((lr_file, lr), (hr_file, hr)):
-                tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-                with open(tmp, "wb") as f:
-                    np.save(f, array)
-                os.replace(tmp, file)  # a killed run never leaves a half-written entry
+                write_atomically(file, write=lambda f, array=array: np.save(f, array))
         except OSError as error:
             if not self.write_failed:
                 log.warning("cannot write the decoded-image cache in %s (%s); continuing without it "

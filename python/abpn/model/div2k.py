@@ -21,6 +21,7 @@ import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from abpn.core.files import replace_durably
 from abpn.errors import AbpnError
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ def download(url: str, target: Path, *, progress: bool = True) -> Path:
         else:
             raise AbpnError(f"download of {url} did not complete after {_ATTEMPTS} attempts; run the "
                             f"command again to resume from {part}")
-    os.replace(part, target)
+    replace_durably(part, target)
     return target
 
 

@@ -85,25 +85,18 @@ def pair_images(hr_paths, lr_paths):
     )
 
 
-def single_channel(path):
-    """Whether the image file stores one channel (read from the header only)."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return im.mode in ("1", "L", "I", "I;16", "I;16B", "I;16L", "F")
-
-
 def _json_number(x):
     return None if math.isinf(x) else x
 
 
 def evaluate(model, hr_dir, lr_dir=None, threads=None, progress=True):
-    """Per-image and mean PSNR/SSIM (both conventions) of `model` (see abpn.model.upscale.load_upscaler)."""
+    """Per-image and mean PSNR/SSIM (both conventions) of `model` (see abpn.model.inference.load_upscaler)."""
     from tqdm import tqdm
 
-    from abpn.model.data import load_image, make_lr, modcrop
-    from abpn.core.metrics import quality
-    from abpn.model.upscale import load_upscaler
+    from abpn.core.images import is_single_channel, read_rgb
+    from abpn.core.metrics import SSIM_WINDOW, min_size, quality
+    from abpn.model.data import make_lr, modcrop
+    from abpn.model.inference import load_upscaler
 
     hr_paths = list_images(hr_dir)
     if lr_dir is None:
@@ -112,12 +105,20 @@ def evaluate(model, hr_dir, lr_dir=None, threads=None, progress=True):
         pairs, pairing = pair_images(hr_paths, list_images(lr_dir))
     upscaler = load_upscaler(model, threads=threads)
     rows = []
+    # The Y scores drop a SCALE-pixel border and SSIM needs its window inside what is left.
+    smallest = -(-min_size(SCALE) // SCALE) * SCALE
     for hr_path, lr_path in tqdm(pairs, desc="eval", unit="image", disable=not progress, leave=False):
-        hr = modcrop(load_image(hr_path), SCALE)
+        hr = modcrop(read_rgb(hr_path), SCALE)
+        if min(hr.shape[:2]) < smallest:
+            raise AbpnError(
+                f"{hr_path} is too small to score ({hr.shape[1]}x{hr.shape[0]} after cropping to a multiple of "
+                f"{SCALE}): eval needs HR images of at least {smallest}x{smallest} (a {SCALE}-pixel border crop "
+                f"and the {SSIM_WINDOW}x{SSIM_WINDOW} SSIM window). Remove it from --hr."
+            )
         if lr_path is None:
             lr = make_lr(hr)
         else:
-            lr = load_image(lr_path)
+            lr = read_rgb(lr_path)
             if (lr.shape[0] * SCALE, lr.shape[1] * SCALE) != hr.shape[:2]:
                 raise AbpnError(
                     f"{lr_path.name} ({lr.shape[1]}x{lr.shape[0]}) is not 1/{SCALE} of {hr_path.name} cropped to a "
@@ -126,7 +127,7 @@ def evaluate(model, hr_dir, lr_dir=None, threads=None, progress=True):
                 )
         sr = upscaler(lr)
         try:
-            scores = quality(sr, hr, SCALE, gray=single_channel(hr_path))
+            scores = quality(sr, hr, SCALE, gray=is_single_channel(hr_path))
         except ValueError as error:
             raise AbpnError(f"{hr_path.name}: {error}") from error
         rows.append({"hr": hr_path.name, "lr": lr_path.name if lr_path else None, **scores})

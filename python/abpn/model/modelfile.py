@@ -153,8 +153,9 @@ def inspect_model(path):
     )
 
 
-class Upscaler:
-    """One TFLite interpreter (XNNPACK on the CPU) that maps uint8 RGB images to x3 uint8 images."""
+class TFLiteRunner:
+    """One TFLite interpreter (XNNPACK on the CPU) at the tensor level: the benchmarks time and
+    ship its raw tensors. Images go through abpn.model.inference.Upscaler, which uses `upscale`."""
 
     def __init__(self, path, threads=None):
         self.path = Path(path)
@@ -174,7 +175,7 @@ class Upscaler:
             if self._hw is not None:
                 raise AbpnError(
                     f"{self.path.name} takes {self._hw[0]}x{self._hw[1]} inputs only; "
-                    f"got {hw[0]}x{hw[1]} (tile the image: abpn.core.tiling)."
+                    f"got {hw[0]}x{hw[1]} (abpn.model.inference.Upscaler tiles larger images)."
                 )
             index = self.interpreter.get_input_details()[0]["index"]
             self.interpreter.resize_tensor_input(index, [1, *hw, 3])
@@ -212,6 +213,6 @@ class Upscaler:
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self.interpreter.get_output_details()[0]["index"]).copy()
 
-    def __call__(self, lr):
-        """uint8 HxWx3 → uint8 (3H)x(3W)x3."""
+    def upscale(self, lr):
+        """uint8 HxWx3 (exactly tile_hw when that is set) → uint8 (3H)x(3W)x3."""
         return self.decode_output(self.invoke_raw(self.encode_input(lr)))

@@ -17,9 +17,11 @@ import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
 from abpn import DEPLOY_HW
+from abpn.core.files import write_atomically
 from abpn.errors import AbpnError
 from abpn.model.architecture import CUSTOM_OBJECTS, Anchor, DepthToSpace, build_abpn
-from abpn.model.train import Schedule, fit_resumable, load_float_model, mean_quality, upscale_with
+from abpn.model.inference import load_float_model, upscale_with
+from abpn.model.train import Schedule, fit_resumable, mean_quality
 
 qk = tfmot.quantization.keras
 
@@ -158,21 +160,14 @@ class QuantizeResult:
     scores: dict  # "float", "qat" → mean validation quality
 
 
-def _write(path, content):
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(content)
-    tmp.replace(path)
-    return path
-
-
 def export_all(qat, float_model, out_dir, io="uint8"):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     return {
-        "int8": _write(out_dir / EXPORTS["int8"], convert_int8(qat, DEPLOY_HW, io)),
-        "int8_dynamic": _write(out_dir / EXPORTS["int8_dynamic"], convert_int8(qat, None, io)),
-        "fp32": _write(out_dir / EXPORTS["fp32"], convert_float(float_model)),
-        "fp16": _write(out_dir / EXPORTS["fp16"], convert_float(float_model, fp16=True)),
+        "int8": write_atomically(out_dir / EXPORTS["int8"], convert_int8(qat, DEPLOY_HW, io)),
+        "int8_dynamic": write_atomically(out_dir / EXPORTS["int8_dynamic"], convert_int8(qat, None, io)),
+        "fp32": write_atomically(out_dir / EXPORTS["fp32"], convert_float(float_model)),
+        "fp16": write_atomically(out_dir / EXPORTS["fp16"], convert_float(float_model, fp16=True)),
     }
 
 

@@ -7,6 +7,7 @@ Quantization-aware training (quantize.py) runs through the same `fit_resumable`.
 """
 import csv
 import dataclasses
+import io
 import json
 import logging
 import sys
@@ -17,11 +18,12 @@ import numpy as np
 
 import abpn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
 from abpn import SCALE
+from abpn.core.files import write_atomically
 from abpn.errors import AbpnError
+from abpn.model.inference import BEST_MODEL, load_float_model, upscale_with
 
 log = logging.getLogger(__name__)
 
-BEST_MODEL = "best.keras"
 RUN_CONFIG = "run.json"
 LOG_CSV = "log.csv"
 MONITOR = "val_psnr_y"
@@ -79,12 +81,6 @@ def default_strategy():
     return tf.distribute.get_strategy()
 
 
-def upscale_with(model, lr):
-    """uint8 LR → uint8 SR through a Keras ABPN (float or QAT)."""
-    sr = model(lr[None].astype(np.float32), training=False)[0].numpy()
-    return np.clip(np.round(sr), 0, 255).astype(np.uint8)
-
-
 def mean_quality(upscale, examples):
     """Mean PSNR/SSIM (RGB crop 1, Y crop 3) of `upscale` over (lr, hr) examples."""
     from abpn.core.metrics import quality
@@ -139,9 +135,7 @@ def _check_run_config(run_dir, config):
             )
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(config, indent=2, sort_keys=True))
-        tmp.replace(path)
+        write_atomically(path, json.dumps(config, indent=2, sort_keys=True))
 
 
 def _forget_unfinished_epochs(log_path, completed_epochs):
@@ -155,12 +149,11 @@ def _forget_unfinished_epochs(log_path, completed_epochs):
     kept = [row for row in rows if int(row["epoch"]) < completed_epochs]
     if fields is None or len(kept) == len(rows):
         return
-    tmp = log_path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(kept)
-    tmp.replace(log_path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(kept)
+    write_atomically(log_path, text.getvalue())
 
 
 def completed_steps(backup_dir):
@@ -218,23 +211,6 @@ def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, st
         dataset, epochs=schedule.epochs, steps_per_epoch=schedule.steps_per_epoch,
         callbacks=callbacks, verbose=verbose,
     )
-
-
-def load_float_model(path):
-    """A float ABPN from a `.keras` file written by `train` (or a run folder holding one)."""
-    import tf_keras as keras
-
-    from abpn.model.architecture import CUSTOM_OBJECTS
-
-    path = Path(path)
-    if path.is_dir():
-        path = path / BEST_MODEL
-    if not path.is_file():
-        raise AbpnError(f"{path}: no such checkpoint. Train one first with `abpn-tool train --out DIR`.")
-    try:
-        return keras.models.load_model(path, custom_objects=CUSTOM_OBJECTS, compile=False)
-    except (OSError, ValueError) as error:
-        raise AbpnError(f"{path} is not an ABPN checkpoint written by `abpn-tool train`: {error}") from error
 
 
 def train(data, run_dir, schedule, *, seed=None, strategy=None, verbose=None, init=None):
