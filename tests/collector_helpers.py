@@ -10,16 +10,17 @@ import time
 import httpx
 import uvicorn
 
-from abpn.collector.app import create_app
+from abpn.collector.app import create_app, server_config
 
 STARTUP_TIMEOUT_S = 30
 
 
 @contextlib.contextmanager
-def live_server(db, token=None):
-    """Yields the base URL of a collector on 127.0.0.1 (port chosen by the OS) storing into `db`."""
-    config = uvicorn.Config(create_app(db, token=token), host="127.0.0.1", port=0, log_level="warning",
-                            lifespan="off")
+def live_server(db, token=None, **timeouts):
+    """Yields the base URL of a collector on 127.0.0.1 (port chosen by the OS) storing into `db` (a path
+    or a Store), configured as `abpn-tool serve` configures it; `timeouts` overrides its request deadlines."""
+    config = server_config(create_app(db, token=token), "127.0.0.1", 0, log_level="warning", lifespan="off",
+                           **timeouts)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

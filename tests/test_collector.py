@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from abpn.collector import app as collector
 from abpn.bench.chipsets import chipset_name
 from abpn.cli import main
-from abpn.collector.app import MAX_BODY_BYTES, Conflict, InvalidRecord, Store
+from abpn.collector import app as collector
+from abpn.collector.app import MAX_BODY_BYTES
+from abpn.collector.store import Conflict, InvalidRecord, Store
 from abpn.errors import AbpnError
-from abpn.bench.record import load_schema
 from collector_helpers import free_port, live_server, start_serve_process
 from record_samples import MODEL_SHA, OTHER_MODEL_SHA, failed_result, host_record, ok_result, phone_record
 
@@ -161,10 +161,6 @@ def test_stored_record_is_the_posted_json_not_a_coerced_copy(server):
     assert '"init_ms":35,' in server.get(f"/api/records/{record['run_id']}").text.replace(" ", "")
 
 
-def _detail_locations(response):
-    return [tuple(d["loc"]) for d in response.json()["detail"]]
-
-
 def test_bad_requests_get_precise_4xx(server):
     malformed = server.post("/api/records", content=b'{"schema_version": 1,', headers={"content-type": "application/json"})
     assert malformed.status_code == 422 and malformed.json()["detail"][0]["type"] == "json_invalid"
@@ -173,13 +169,14 @@ def test_bad_requests_get_precise_4xx(server):
     record["results"][0]["runs"] = "many"
     wrong_type = server.post("/api/records", json=record)
     assert wrong_type.status_code == 422
-    assert ("body", "results", 0, "ok", "runs") in _detail_locations(wrong_type)  # "ok": the status variant
+    assert ["body", "results", 0, "runs"] in [d["loc"] for d in wrong_type.json()["detail"]]
 
     record = phone_record()
     record["device"]["colour"] = "blue"
     unknown_field = server.post("/api/records", json=record)
     assert unknown_field.status_code == 422
-    assert ("body", "device", "phone", "colour") in _detail_locations(unknown_field)
+    assert {"loc": ["body", "device"], "type": "schema",
+            "msg": "Additional properties are not allowed ('colour' was unexpected)"} in unknown_field.json()["detail"]
 
     # The contract's conditional rules: an ok result carries its samples, a phone its identity.
     record = phone_record()
@@ -187,8 +184,9 @@ def test_bad_requests_get_precise_4xx(server):
     del record["device"]["abi"]
     conditional = server.post("/api/records", json=record)
     assert conditional.status_code == 422
-    assert {("body", "results", 0, "ok", "samples_ms"), ("body", "device", "phone", "abi")} <= set(
-        _detail_locations(conditional))
+    problems = {(tuple(d["loc"]), d["msg"]) for d in conditional.json()["detail"]}
+    assert {(("body", "results", 0), "'samples_ms' is a required property"),
+            (("body", "device"), "'abi' is a required property")} <= problems
 
     impossible = server.post("/api/records", json=phone_record(created_at="2026-02-30T10:00:00Z"))
     assert impossible.status_code == 422 and "not a real date" in impossible.text
@@ -268,30 +266,6 @@ def test_openapi_describes_the_record_and_the_limit(server):
     assert body["$ref"].endswith("/ResultRecord")
     assert str(MAX_BODY_BYTES) in document["info"]["description"]
     assert "HTTPBearer" in document["components"]["securitySchemes"]
-
-
-def test_pydantic_models_mirror_the_json_schema():
-    schema = load_schema()
-    defs = schema["$defs"]
-
-    def conditional_required(definition, value):
-        for rule in definition.get("allOf", []):
-            (key, condition), = rule["if"]["properties"].items()
-            branch = rule["then"] if condition["const"] == value else rule.get("else", {})
-            yield from branch.get("required", [])
-
-    pairs = [(collector.ResultRecord, schema, None), (collector.Model, defs["model"], None),
-             (collector.App, defs["app"], None), (collector.Latency, defs["latency"], None),
-             (collector.OutputCheck, defs["output_check"], None), (collector.Conditions, defs["conditions"], None),
-             (collector.PhoneDevice, defs["device"], "phone"), (collector.HostDevice, defs["device"], "host"),
-             (collector.OkResult, defs["result"], "ok"), (collector.UnavailableResult, defs["result"], "failed")]
-    for model, definition, variant in pairs:
-        assert set(model.model_fields) == set(definition["properties"]), model.__name__
-        required = {name for name, field in model.model_fields.items() if field.is_required()}
-        expected = set(definition.get("required", [])) | set(conditional_required(definition, variant))
-        assert required == expected, model.__name__
-    for record in (phone_record(), host_record(), phone_record(results=[failed_result("gpu", "failed", "boom")])):
-        collector.ResultRecord.model_validate(record)
 
 
 # ----------------------------------------------------------------------------------------------- tokens

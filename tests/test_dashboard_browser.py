@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from abpn.collector.app import Store
+from abpn.collector.store import Store
 from abpn.collector.report import ACCELERATOR_COLORS
 from collector_helpers import live_server
 from record_samples import failed_result, host_record, ok_result, phone_record

@@ -15,7 +15,7 @@ from PIL import Image
 
 from abpn.collector import report
 from abpn.cli import main
-from abpn.collector.app import Store
+from abpn.collector.store import Store
 from collector_helpers import live_server
 from record_samples import OTHER_MODEL_SHA, failed_result, host_record, ok_result, phone_record
 
@@ -30,19 +30,49 @@ def _row(rep, chipset, section=0):
     return next(r for r in rep["sections"][section]["rows"] if r["chipset"] == chipset)
 
 
-def test_cells_pool_samples_and_count_devices_and_runs():
+def test_each_record_counts_once_in_a_cell():
     first = ok_result("cpu", 100.0, runs=11, seed=1)
-    second = ok_result("cpu", 300.0, runs=11, seed=2, init_ms=45.0)
+    second = ok_result("cpu", 300.0, runs=101, seed=2, init_ms=45.0)  # many samples, still one record
+    third = ok_result("cpu", 200.0)
     rep = _report(phone_record(results=[first], model="Phone A"), phone_record(results=[second], model="Phone B"),
-                  phone_record(results=[ok_result("cpu", 200.0)], model="Phone B"))
+                  phone_record(results=[third], model="Phone B"))
     row = _row(rep, "Snapdragon 888")
     assert (row["devices"], row["runs"], row["soc_models"]) == (2, 3, ["SM8350"])
     cell = row["cells"]["cpu"]
-    pooled = first["samples_ms"] + second["samples_ms"] + ok_result("cpu", 200.0)["samples_ms"]
-    assert cell["median_ms"] == pytest.approx(np.median(pooled))
-    assert cell["p90_ms"] == pytest.approx(np.percentile(pooled, 90))
-    assert cell["fps"] == pytest.approx(1000 / np.median(pooled))
+    assert cell["median_ms"] == third["latency_ms"]["median"]  # the middle record's own median
+    assert cell["p90_ms"] == third["latency_ms"]["p90"]
+    assert cell["fps"] == pytest.approx(1000 / cell["median_ms"])
     assert cell["init_ms"] == 35.0 and cell["runs"] == 3 and cell["output_check"] == "passed"
+    assert "median over records" in rep["aggregation"] and "median over records" in report.render_table(rep)
+
+
+def test_one_record_with_thousands_of_fast_samples_cannot_outvote_honest_records():
+    """The attack from issue #13: one record with 8,000 samples of 1.0 ms against 2,012 honest ones
+    moved the pooled CPU median from 101 ms to 1.0 ms."""
+    honest = [phone_record(results=[ok_result("cpu", 101.0, runs=3, seed=n)]) for n in range(2012)]
+    flood = phone_record(results=[ok_result("cpu", 1.0, runs=8000)])
+    before = _row(_report(*honest), "Snapdragon 888")["cells"]["cpu"]["median_ms"]
+    after = _row(_report(*honest, flood), "Snapdragon 888")["cells"]["cpu"]
+    assert after["median_ms"] == pytest.approx(before, rel=0.01) and 95 < before < 107
+    assert after["runs"] == 2013
+
+
+def test_output_check_is_the_verdict_of_most_records():
+    passing = [phone_record(results=[ok_result("gpu", 200.0, seed=n)]) for n in range(3)]
+    failing = phone_record(results=[ok_result("gpu", 190.0, psnr_db=12.0, passed=False)])
+    cell = _row(_report(*passing, failing), "Snapdragon 888")["cells"]["gpu"]
+    assert (cell["output_check"], cell["checks"], cell["checks_failed"]) == ("passed", 4, 1)
+    assert "check ✓ (1 of 4 failed)" in report.render_table(_report(*passing, failing))
+    tied = _row(_report(passing[0], failing), "Snapdragon 888")["cells"]["gpu"]
+    assert tied["output_check"] == "failed"  # doubt counts against the accelerator
+
+
+def test_section_title_is_what_most_records_say_about_the_model():
+    records = [phone_record() for _ in range(3)]
+    renamed = phone_record()
+    renamed["model"]["file_name"] = "totally_different_model.tflite"
+    rep = _report(renamed, *records)
+    assert rep["sections"][0]["model"]["file_name"] == "abpn_x3_int8.tflite"
 
 
 def test_best_accelerator_skips_failed_output_checks_and_reports_speedup():
