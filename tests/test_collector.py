@@ -412,3 +412,257 @@ def test_a_foreign_sqlite_database_is_left_alone(tmp_path):
         Store(path)
     with closing(sqlite3.connect(path)) as con:
         assert [row[0] for row in con.execute("SELECT name FROM sqlite_master")] == ["notes"]
+
+
+# ----------------------------------------------------------------------------------------------- durability settings
+
+
+def test_every_store_connection_commits_with_synchronous_full(tmp_path, monkeypatch):
+    """synchronous is a per-connection setting: a connection opened without it commits without fsync."""
+    from abpn.collector import store as store_module
+
+    seen = []
+
+    class Recorded(sqlite3.Connection):
+        def close(self):
+            seen.append(self.execute("PRAGMA synchronous").fetchone()[0])
+            super().close()
+
+    connect = sqlite3.connect
+    monkeypatch.setattr(store_module.sqlite3, "connect", lambda *a, **k: connect(*a, factory=Recorded, **k))
+    store = Store(tmp_path / "results.db")
+    record = phone_record()
+    store.add(record)
+    store.add(record)
+    store.get(record["run_id"])
+    store.summaries()
+    store.report_data()
+    store.data_version()
+    store.count()
+    FULL = 2
+    assert len(seen) >= 8 and set(seen) == {FULL}
+
+
+# ----------------------------------------------------------------------------------------------- as posted
+
+
+def test_a_record_comes_back_byte_for_byte_as_posted(server):
+    record = phone_record()
+    record["device"]["model"] = "Pixel Tést"
+    # Indented, keys in another order, an escaped é, an integer where a float could be.
+    posted = json.dumps(dict(reversed(list(record.items()))), indent=3, ensure_ascii=True).encode("utf-8")
+    assert server.post("/api/records", content=posted, headers={"content-type": "application/json"}).status_code == 201
+    fetched = server.get(f"/api/records/{record['run_id']}")
+    assert fetched.content == posted
+    # The same record formatted otherwise is the same record, not a conflict.
+    again = server.post("/api/records", json=record)
+    assert (again.status_code, again.json()["status"]) == (200, "exists")
+    assert server.get(f"/api/records/{record['run_id']}").content == posted
+
+
+@pytest.mark.parametrize("body, reason", [
+    (b'{"schema_version": 1, "schema_version": 1}', "appears twice"),
+    (b'{"cooldown_s": NaN}', "not a JSON number"),
+    ('{"device": "Pixel"}'.encode("utf-16"), "not UTF-8"),
+    (b"[" * 100_000, "nests deeper"),
+])
+def test_bodies_that_readers_could_disagree_on_are_refused(server, body, reason):
+    response = server.post("/api/records", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422 and reason in response.json()["detail"][0]["msg"]
+
+
+# ----------------------------------------------------------------------------------------------- consistency
+
+
+def _result(record, index=0):
+    return record["results"][index]
+
+
+def _restat(result):
+    from abpn.bench.record import latency_stats
+
+    result["latency_ms"] = latency_stats(result["samples_ms"])
+    result["runs"] = len(result["samples_ms"])
+
+
+def _flood(record):
+    _result(record)["samples_ms"] = [1.0] * 8000  # runs stays 20
+
+
+def _min_above_max(record):
+    _result(record)["latency_ms"]["min"] = _result(record)["latency_ms"]["max"] + 1
+
+
+def _stats_not_from_samples(record):
+    _result(record)["latency_ms"].update(min=1.0, median=1.0, mean=1.0, p90=1.0, max=1.0, std=0.0)
+
+
+def _passed_below_threshold(record):
+    _result(record)["output_check"].update(psnr_db=12.0, passed=True)
+
+
+def _failed_above_threshold(record):
+    _result(record)["output_check"].update(psnr_db=48.0, passed=False)
+
+
+def _identical_with_difference(record):
+    _result(record)["output_check"].update(psnr_db=None, max_abs_diff=3.0)
+
+
+def _twice_the_same_accelerator(record):
+    record["results"].append(copy.deepcopy(_result(record)))
+
+
+def _more_delegated_than_nodes(record):
+    _result(record, 1)["delegated_nodes"] = 13
+
+
+def _from_the_future(record):
+    record["created_at"] = "2099-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize("break_it, reason", [
+    (_flood, "8000 samples for runs=20"),
+    (_min_above_max, "outside min"),
+    (_stats_not_from_samples, "does not summarise samples_ms"),
+    (_passed_below_threshold, "passed: true contradicts psnr_db 12.0 against threshold_db 30.0"),
+    (_failed_above_threshold, "passed: false contradicts"),
+    (_identical_with_difference, "null means identical outputs"),
+    (_twice_the_same_accelerator, "one result per accelerator"),
+    (_more_delegated_than_nodes, "more than total_nodes"),
+    (_from_the_future, "ahead of the collector's clock"),
+], ids=lambda v: v.__name__.strip("_") if callable(v) else None)
+def test_self_contradicting_records_are_refused_with_the_reason(store, break_it, reason):
+    record = phone_record()
+    break_it(record)
+    with pytest.raises(InvalidRecord) as refused:
+        store.add(record)
+    assert any(reason in problem for problem in refused.value.problems), refused.value.problems
+    assert store.count() == 0
+
+
+def test_consistent_edge_cases_are_accepted(store):
+    record = phone_record(results=[ok_result("cpu", 100.0, runs=1), ok_result("gpu", 50.0)])
+    _result(record, 1)["output_check"].update(psnr_db=None, max_abs_diff=0.0, passed=True)  # identical outputs
+    _result(record, 1)["samples_ms"] = [50.0] * 20
+    _restat(_result(record, 1))
+    assert store.add(record) == "created"
+
+
+def test_a_refused_record_over_http_says_why_and_loses_nothing(server):
+    kept = phone_record()
+    assert server.post("/api/records", json=kept).status_code == 201
+    hostile = phone_record(run_id=kept["run_id"])  # even with a known run_id
+    _flood(hostile)
+    refused = server.post("/api/records", json=hostile)
+    assert refused.status_code == 422
+    assert {"loc": ["body", "results", 0, "samples_ms"], "type": "schema",
+            "msg": "8000 samples for runs=20; a record carries one sample per timed run"} in refused.json()["detail"]
+    assert server.get(f"/api/records/{kept['run_id']}").json() == kept
+    assert server.get("/api/records").json()["count"] == 1
+
+
+# ----------------------------------------------------------------------------------------------- schema versions
+
+
+def _synthetic_v2(v1):
+    """A stand-in for the next contract: a new status that still carries timings, a new condition."""
+    v2 = copy.deepcopy(v1)
+    v2["$id"] = v2["$id"].replace("/1", "/2")
+    v2["properties"]["schema_version"] = {"const": 2}
+    result = v2["$defs"]["result"]
+    result["properties"]["status"]["enum"].append("not_delegated")
+    result["allOf"][0]["if"]["properties"]["status"] = {"enum": ["ok", "not_delegated"]}
+    v2["$defs"]["conditions"]["properties"]["thermal_status"] = {"type": ["integer", "null"], "minimum": 0}
+    return v2
+
+
+@pytest.fixture
+def schema_dir(tmp_path):
+    """v1 frozen as shipped, plus a synthetic v2 as the current file, as the contract will look after
+    the next version lands."""
+    from abpn.collector.schemas import SCHEMA_DIR
+
+    folder = tmp_path / "schema"
+    folder.mkdir()
+    v1_text = (SCHEMA_DIR / "result_record.v1.schema.json").read_text()
+    (folder / "result_record.v1.schema.json").write_text(v1_text)
+    (folder / "result_record.schema.json").write_text(json.dumps(_synthetic_v2(json.loads(v1_text))))
+    return folder
+
+
+def _v2_record():
+    record = phone_record(results=[ok_result("cpu", 700.0), ok_result("gpu", 650.0, seed=4)])
+    record["schema_version"] = 2
+    record["results"][1]["status"] = "not_delegated"
+    record["conditions"]["thermal_status"] = 1
+    return record
+
+
+def test_the_shipped_v1_schema_is_frozen_and_current_records_are_known():
+    from abpn.bench.record import SCHEMA_VERSION, load_schema
+    from abpn.collector.schemas import Schemas
+
+    schemas = Schemas()
+    assert 1 in schemas.versions and SCHEMA_VERSION in schemas.versions
+    assert schemas.schema(SCHEMA_VERSION) == load_schema()
+    assert schemas.errors(phone_record()) == []
+
+
+def test_each_record_is_checked_against_the_schema_of_its_version(tmp_path, schema_dir):
+    from abpn.collector.schemas import Schemas
+
+    store = Store(tmp_path / "results.db", schemas=Schemas(schema_dir))
+    assert Schemas(schema_dir).versions == [1, 2]
+    assert store.add(phone_record()) == "created"  # v1, from phones running an older app
+    assert store.add(_v2_record()) == "created"
+    v1_with_v2_field = phone_record()
+    v1_with_v2_field["conditions"]["thermal_status"] = 1
+    with pytest.raises(InvalidRecord, match="thermal_status"):
+        store.add(v1_with_v2_field)
+    v1_with_v2_status = phone_record(results=[ok_result("cpu", 700.0)])
+    v1_with_v2_status["results"][0]["status"] = "not_delegated"
+    with pytest.raises(InvalidRecord, match="not_delegated"):
+        store.add(v1_with_v2_status)
+    unknown = phone_record()
+    unknown["schema_version"] = 3
+    with pytest.raises(InvalidRecord, match=r"3 is not a version this collector knows \(1, 2\)"):
+        store.add(unknown)
+    assert store.count() == 2
+
+
+def test_old_and_new_records_share_the_report_and_the_api(tmp_path, schema_dir):
+    from abpn.collector import report
+    from abpn.collector.schemas import Schemas
+
+    store = Store(tmp_path / "results.db", schemas=Schemas(schema_dir))
+    with live_server(store) as url, httpx.Client(base_url=url, timeout=30) as client:
+        old, new = phone_record(), _v2_record()
+        assert client.post("/api/records", json=old).status_code == 201
+        assert client.post("/api/records", json=new).status_code == 201
+        document = client.get("/openapi.json").json()
+        rows = client.get("/api/report").json()["sections"][0]["rows"]
+        page = client.get("/").text
+    schemas = document["components"]["schemas"]
+    assert {"ResultRecordV1", "ResultRecordV2"} <= set(schemas)
+    assert "not_delegated" in schemas["ResultRecordV2_result"]["properties"]["status"]["enum"]
+    assert "not_delegated" not in schemas["ResultRecordV1_result"]["properties"]["status"]["enum"]
+    cells = rows[0]["cells"]
+    assert rows[0]["runs"] == 2 and cells["cpu"]["runs"] == 2
+    assert cells["gpu"]["runs"] == 1 and cells["gpu"]["attempts"] == 2  # the not_delegated run is no GPU timing
+    assert "2 records" in page and "Snapdragon 888" in page
+    v2_only = _v2_record()
+    v2_only["results"] = [v2_only["results"][1]]
+    v2_only["run_id"] = str(uuid.uuid4())
+    store.add(v2_only)
+    assert "not_delegated" in report.render_table(report.build_report([v2_only]))
+
+
+def test_two_schema_files_disagreeing_on_one_version_are_refused(schema_dir):
+    from abpn.collector.schemas import Schemas
+
+    v2 = json.loads((schema_dir / "result_record.schema.json").read_text())
+    v2["description"] = "a different contract under the same version"
+    (schema_dir / "result_record.v2.schema.json").write_text(json.dumps(v2))
+    with pytest.raises(AbpnError, match="both define schema_version 2"):
+        Schemas(schema_dir)
