@@ -666,3 +666,79 @@ def test_two_schema_files_disagreeing_on_one_version_are_refused(schema_dir):
     (schema_dir / "result_record.v2.schema.json").write_text(json.dumps(v2))
     with pytest.raises(AbpnError, match="both define schema_version 2"):
         Schemas(schema_dir)
+
+
+# ----------------------------------------------------------------------------------------------- slow clients
+
+
+HEADERS_TIMEOUT_S, REQUEST_TIMEOUT_S = 0.5, 1.5
+
+
+@pytest.fixture
+def strict_server(tmp_path):
+    with live_server(tmp_path / "results.db", headers_timeout_s=HEADERS_TIMEOUT_S,
+                     request_timeout_s=REQUEST_TIMEOUT_S) as url:
+        yield url
+
+
+def _open(url):
+    import socket
+    import time
+
+    host, port = url.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)), timeout=10)  # the test's own bound
+    return connection, time.monotonic()
+
+
+def _read_until_closed(connection):
+    received = b""
+    while chunk := connection.recv(65536):
+        received += chunk
+    return received
+
+
+def test_a_body_shorter_than_its_content_length_gets_408(strict_server):
+    import time
+
+    connection, start = _open(strict_server)
+    with connection:
+        connection.sendall(b"POST /api/records HTTP/1.1\r\nHost: collector\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: 100\r\n\r\n{}")
+        answer = _read_until_closed(connection)
+        waited = time.monotonic() - start
+    assert answer.startswith(b"HTTP/1.1 408 ") and b"request body not received within 1.5 s" in answer
+    assert REQUEST_TIMEOUT_S <= waited < REQUEST_TIMEOUT_S + 5
+
+
+def test_stalled_headers_get_408(strict_server):
+    connection, _ = _open(strict_server)
+    with connection:
+        connection.sendall(b"GET /api/records HTTP/1.1\r\nHost: coll")
+        answer = _read_until_closed(connection)
+    assert answer.startswith(b"HTTP/1.1 408 ") and b"request headers not received within 0.5 s" in answer
+
+
+def test_trickling_headers_does_not_extend_the_deadline(strict_server):
+    import time
+
+    connection, start = _open(strict_server)
+    with connection:
+        try:
+            for byte in b"GET /api/records HTTP/1.1\r\nX-Slow: " + b"a" * 40:  # a byte every 0.1 s: 6 s in all
+                connection.sendall(bytes([byte]))
+                time.sleep(0.1)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        else:
+            pytest.fail("the server kept the connection open while the headers trickled in")
+    assert time.monotonic() - start < 6
+
+
+def test_a_silent_connection_is_closed_and_ordinary_clients_are_unaffected(strict_server):
+    connection, _ = _open(strict_server)
+    with connection:
+        assert _read_until_closed(connection) == b""  # closed, with no answer to a question never asked
+    record = phone_record()
+    with httpx.Client(base_url=strict_server, timeout=10) as client:
+        assert client.post("/api/records", json=record).status_code == 201
+        assert client.get(f"/api/records/{record['run_id']}").json() == record  # kept alive, reused
