@@ -185,8 +185,8 @@ def test_bad_requests_get_precise_4xx(server):
     conditional = server.post("/api/records", json=record)
     assert conditional.status_code == 422
     problems = {(tuple(d["loc"]), d["msg"]) for d in conditional.json()["detail"]}
-    assert {(("body", "results", 0), "'samples_ms' is a required property"),
-            (("body", "device"), "'abi' is a required property")} <= problems
+    assert {(("body", "results", 0), '"samples_ms" is a required property'),
+            (("body", "device"), '"abi" is a required property')} <= problems
 
     impossible = server.post("/api/records", json=phone_record(created_at="2026-02-30T10:00:00Z"))
     assert impossible.status_code == 422 and "not a real date" in impossible.text
@@ -742,3 +742,71 @@ def test_a_silent_connection_is_closed_and_ordinary_clients_are_unaffected(stric
     with httpx.Client(base_url=strict_server, timeout=10) as client:
         assert client.post("/api/records", json=record).status_code == 201
         assert client.get(f"/api/records/{record['run_id']}").json() == record  # kept alive, reused
+
+
+# ----------------------------------------------------------------------------------------------- report cache
+
+
+def test_report_and_dashboard_follow_records_added_by_any_writer(tmp_path):
+    db = tmp_path / "results.db"
+    with live_server(db) as url, httpx.Client(base_url=url, timeout=60) as client:
+        assert client.get("/api/report").json()["records"] == 0
+        assert "No records" in client.get("/").text
+        assert client.post("/api/records", json=phone_record()).status_code == 201
+        assert client.get("/api/report").json()["records"] == 1
+        Store(db).add(host_record())  # another process's Store, e.g. push-and-bench --db
+        assert client.get("/api/report").json()["records"] == 2
+        assert "Test CPU 9000" in client.get("/").text
+
+
+def test_report_reads_no_stored_record(tmp_path, monkeypatch):
+    """What the report needs is kept in columns: a GET must not cost a parse of every stored record."""
+    from abpn.collector import store as store_module
+
+    store = Store(tmp_path / "results.db")
+    for n in range(3):
+        store.add(phone_record(f"SM8{n}50"))
+    parsed, loads = [], json.loads
+    monkeypatch.setattr(store_module.json, "loads", lambda text, **k: parsed.append(text) or loads(text, **k))
+    models, runs, _ = store.report_data()
+    assert len(runs) == 3 and len(models) == 1
+    assert not [text for text in parsed if "run_id" in text]  # only the one model description
+
+
+# ----------------------------------------------------------------------------------------------- upgrades
+
+
+_V1_TABLES = """
+CREATE TABLE records (run_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, created_utc TEXT NOT NULL,
+    received_at TEXT NOT NULL, kind TEXT NOT NULL, chipset TEXT NOT NULL, soc_model TEXT, device TEXT NOT NULL,
+    model_sha256 TEXT NOT NULL, model_file TEXT NOT NULL, digest TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE record_results (run_id TEXT NOT NULL REFERENCES records (run_id), position INTEGER NOT NULL,
+    accelerator TEXT NOT NULL, status TEXT NOT NULL, median_ms REAL, PRIMARY KEY (run_id, position));
+PRAGMA user_version = 1;
+"""
+
+
+def test_a_database_from_the_previous_release_is_upgraded_in_place(tmp_path):
+    """Version 1 files (written before the report's columns existed) open, keep their records, and report."""
+    from abpn.collector import report
+    from abpn.collector.store import run_summary
+
+    path = tmp_path / "old.db"
+    old = [phone_record(), host_record()]
+    with closing(sqlite3.connect(path)) as con:
+        con.executescript(_V1_TABLES)
+        for record in old:
+            summary = run_summary(record)
+            body = json.dumps(record, sort_keys=True, separators=(",", ":"))
+            con.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (record["run_id"], record["created_at"], record["created_at"], record["created_at"],
+                         summary["kind"], summary["chipset"], summary["soc_model"], summary["device"],
+                         record["model"]["sha256"], record["model"]["file_name"], "digest", body))
+            con.executemany("INSERT INTO record_results VALUES (?, ?, ?, ?, ?)",
+                            [(record["run_id"], i, r["accelerator"], r["status"], (r.get("latency_ms") or {}).get("median"))
+                             for i, r in enumerate(record["results"])])
+        con.commit()
+    store = Store(path, create=False)
+    assert report.to_json(report.store_report(store)) == report.to_json(report.build_report(old))
+    assert json.loads(store.get(old[0]["run_id"])) == old[0]
+    assert store.add(phone_record("SM8650")) == "created"
