@@ -216,9 +216,17 @@ def test_csv_cells_from_phones_cannot_run_as_spreadsheet_formulas():
     assert any(value.startswith("'=HYPERLINK") for row in rows for value in row.values())
 
 
-def test_written_reports_get_ordinary_permissions(tmp_path):
-    out = tmp_path / "report.md"
-    report.write_atomically(out, "| a |\n")
-    umask = os.umask(0)
-    os.umask(umask)
-    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+def test_written_reports_get_ordinary_permissions_without_touching_the_umask(tmp_path, monkeypatch):
+    """Reading the umask means setting it, process-wide: a thread creating a file meanwhile (the
+    collector serves from threads) would get the wrong permissions. So the umask stays untouched."""
+    previous = os.umask(0o027)
+    try:
+        monkeypatch.setattr(os, "umask", lambda *a: pytest.fail("write_atomically changed the process umask"))
+        out = tmp_path / "report.md"
+        report.write_atomically(out, "| a |\n")
+        report.write_atomically(out, "| b |\n")  # over an existing report
+    finally:
+        monkeypatch.undo()
+        os.umask(previous)
+    assert out.stat().st_mode & 0o777 == 0o640
+    assert out.read_text() == "| b |\n" and [p.name for p in tmp_path.iterdir()] == ["report.md"]
