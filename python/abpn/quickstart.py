@@ -6,6 +6,7 @@ from pathlib import Path
 
 from abpn import SHIPPED_INT8_DYNAMIC
 from abpn.bench import host as bench
+from abpn.core.table import format_table
 from abpn.model import quantize
 from abpn.model import train
 from abpn.model.data import prepare_data
@@ -48,9 +49,9 @@ def run_quickstart(out_dir, *, seed=0, echo=print, train_schedule=None, qat_sche
 
 
 def summary_table(scores, record):
-    lines = [f"{'model':<24} {'PSNR-Y':>8} {'PSNR-RGB':>9} {'SSIM-Y':>7}"]
-    for name, score in scores.items():
-        lines.append(f"{name:<24} {score['psnr_y']:>8.2f} {score['psnr_rgb']:>9.2f} {score['ssim_y']:>7.4f}")
+    lines = [format_table(["model", "PSNR-Y", "PSNR-RGB", "SSIM-Y"],
+                          [[name, f"{score['psnr_y']:.2f}", f"{score['psnr_rgb']:.2f}", f"{score['ssim_y']:.4f}"]
+                           for name, score in scores.items()], align="<>>>", rule=False)]
     result = record["results"][0]
     latency = result["latency_ms"]
     check = result["output_check"]
