@@ -68,10 +68,31 @@ def test_chipset_names(args, name):
 # ----------------------------------------------------------------------------------------------- store
 
 
-def test_accelerator_names_are_the_schemas():
-    from abpn.bench.record import ACCELERATORS, load_schema
+def test_every_accelerator_the_schema_allows_is_stored_filtered_and_reported(server):
+    from abpn.collector.schemas import default_schemas
 
-    assert list(ACCELERATORS) == load_schema()["$defs"]["result"]["properties"]["accelerator"]["enum"]
+    for version in default_schemas().versions:
+        allowed = default_schemas().schema(version)["$defs"]["result"]["properties"]["accelerator"]["enum"]
+        for n, accelerator in enumerate(allowed):
+            record = phone_record(f"SM{n}000", results=[ok_result(accelerator, 100.0 + n)])
+            record["schema_version"] = version
+            assert server.post("/api/records", json=record).status_code == 201, (version, accelerator)
+            listed = server.get("/api/records", params={"accelerator": accelerator})
+            assert listed.status_code == 200 and record["run_id"] in {r["run_id"] for r in listed.json()["records"]}
+    report = server.get("/api/report").json()
+    assert {a for s in report["sections"] for a in s["accelerators"]} >= set(allowed)
+    assert server.get("/").status_code == 200
+
+
+def test_an_accelerator_newer_than_the_report_still_gets_a_column():
+    from abpn.collector import report
+
+    run = {"model_sha256": MODEL_SHA, "kind": "phone", "chipset": "Future SoC", "soc_model": "X1", "device": "P",
+           "results": [{"accelerator": "tpu_v9", "status": "ok", "reason": None, "median_ms": 5.0, "p90_ms": 6.0,
+                        "init_ms": 1.0, "check_passed": True, "psnr_db": 50.0}]}
+    model = phone_record()["model"]
+    built = report.aggregate({MODEL_SHA: model}, [run])
+    assert "tpu_v9" in report.render_table(built) and "tpu_v9" in report.render_html(built)
 
 
 def test_store_is_idempotent_on_run_id(store):
@@ -572,6 +593,7 @@ def _synthetic_v2(v1):
     v2["properties"]["schema_version"] = {"const": 2}
     result = v2["$defs"]["result"]
     result["properties"]["status"]["enum"].append("not_delegated")
+    result["properties"]["accelerator"]["enum"].append("edge_tpu")
     result["allOf"][0]["if"]["properties"]["status"] = {"enum": ["ok", "not_delegated"]}
     v2["$defs"]["conditions"]["properties"]["thermal_status"] = {"type": ["integer", "null"], "minimum": 0}
     return v2
@@ -651,6 +673,13 @@ def test_old_and_new_records_share_the_report_and_the_api(tmp_path, schema_dir):
     assert rows[0]["runs"] == 2 and cells["cpu"]["runs"] == 2
     assert cells["gpu"]["runs"] == 1 and cells["gpu"]["attempts"] == 2  # the not_delegated run is no GPU timing
     assert "2 records" in page and "Snapdragon 888" in page
+    tpu = _v2_record()
+    tpu["run_id"], tpu["results"] = str(uuid.uuid4()), [ok_result("edge_tpu", 30.0)]
+    with live_server(store) as url, httpx.Client(base_url=url, timeout=30) as client:
+        assert client.post("/api/records", json=tpu).status_code == 201
+        listed = client.get("/api/records", params={"accelerator": "edge_tpu"}).json()["records"]
+        assert [r["run_id"] for r in listed] == [tpu["run_id"]]
+        assert "edge_tpu" in client.get("/").text
     v2_only = _v2_record()
     v2_only["results"] = [v2_only["results"][1]]
     v2_only["run_id"] = str(uuid.uuid4())

@@ -31,7 +31,6 @@ from starlette.requests import ClientDisconnect
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from abpn import __version__
-from abpn.bench.record import ACCELERATORS
 from abpn.collector import report
 from abpn.collector.store import Conflict, InvalidRecord, Store, utc_text
 from abpn.errors import AbpnError
@@ -362,7 +361,7 @@ def create_app(store, token=None):
     @app.get("/api/records", response_model=RecordList)
     def list_records(
         chipset: Annotated[str | None, Query(max_length=200, description="Chipset name or SoC model")] = None,
-        accelerator: Annotated[Literal[ACCELERATORS] | None, Query()] = None,
+        accelerator: Annotated[Literal[store.schemas.accelerators()] | None, Query()] = None,
         model_sha256: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$")] = None,
         since: Annotated[str | None, Query(max_length=40, description="Date or date-time, inclusive")] = None,
         until: Annotated[str | None, Query(max_length=40, description="Date (inclusive) or date-time (exclusive)")] = None,

@@ -162,6 +162,15 @@ def _cell_text(cell, mark=True):
     return " · ".join(parts)
 
 
+def _accelerator_label(accelerator):
+    # A schema version newer than this code may name accelerators it has no label for.
+    return ACCELERATOR_LABELS.get(accelerator, accelerator)
+
+
+def _accelerator_color(accelerator):
+    return ACCELERATOR_COLORS.get(accelerator, "#9c9c9c")
+
+
 def _check_text(cell):
     text = CHECK_MARKS[cell["output_check"]]
     if 0 < cell["checks_failed"] < cell["checks"]:
@@ -172,7 +181,7 @@ def _check_text(cell):
 def _best_text(best):
     if best is None:
         return "–"
-    text = ACCELERATOR_LABELS[best["accelerator"]]
+    text = _accelerator_label(best["accelerator"])
     if best["speedup_vs_cpu"] is not None and best["accelerator"] != "cpu":
         text += f" (×{best['speedup_vs_cpu']:.1f} vs CPU)"
     return text
@@ -188,7 +197,7 @@ def _model_title(model):
 
 
 def _header(section):
-    return (["Chipset", "SoC", "Devices", "Runs"] + [ACCELERATOR_LABELS[a] for a in section["accelerators"]]
+    return (["Chipset", "SoC", "Devices", "Runs"] + [_accelerator_label(a) for a in section["accelerators"]]
             + ["Best"])
 
 
@@ -333,7 +342,7 @@ def _plots(section):
                 errors.append(cell["p90_ms"] - cell["median_ms"])
         if positions:
             axes.barh(positions, medians, height=width, xerr=[[0] * len(errors), errors],
-                      color=ACCELERATOR_COLORS[accelerator], label=ACCELERATOR_LABELS[accelerator],
+                      color=_accelerator_color(accelerator), label=_accelerator_label(accelerator),
                       error_kw={"elinewidth": 1, "ecolor": "#333333"})
     axes.set_yticks(range(len(rows)), names, parse_math=False)
     axes.invert_yaxis()
@@ -356,9 +365,9 @@ def _plots(section):
     boxes = axes.boxplot([r["cells"][a]["run_medians_ms"] for r, a in shown], orientation="horizontal", patch_artist=True,
                          showfliers=True, widths=0.6)
     for patch, (_, accelerator) in zip(boxes["boxes"], shown):
-        patch.set_facecolor(ACCELERATOR_COLORS[accelerator])
+        patch.set_facecolor(_accelerator_color(accelerator))
     axes.set_yticks(range(1, len(shown) + 1),
-                    [f"{_label(_row_name(r), 32)} · {ACCELERATOR_LABELS[a]}" for r, a in shown], parse_math=False)
+                    [f"{_label(_row_name(r), 32)} · {_accelerator_label(a)}" for r, a in shown], parse_math=False)
     axes.invert_yaxis()
     if wide_range and all(r["cells"][a]["run_medians_ms"].min() > 0 for r, a in shown):
         _log_axis(axes)

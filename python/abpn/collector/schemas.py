@@ -56,6 +56,14 @@ class Schemas:
     def versions(self):
         return sorted(self._schemas)
 
+    def accelerators(self):
+        """Every accelerator name some known version allows, in the order the schemas list them."""
+        names = {}
+        for version in self.versions:
+            for name in self._schemas[version]["$defs"]["result"]["properties"]["accelerator"]["enum"]:
+                names.setdefault(name)
+        return tuple(names)
+
     def schema(self, version):
         return self._schemas[version]
 
