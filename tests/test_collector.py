@@ -84,12 +84,12 @@ def test_every_accelerator_the_schema_allows_is_stored_filtered_and_reported(ser
     assert server.get("/").status_code == 200
 
 
-def test_an_accelerator_newer_than_the_report_still_gets_a_column():
+def test_an_accelerator_and_fields_newer_than_the_report_still_render():
     from abpn.collector import report
 
     run = {"model_sha256": MODEL_SHA, "kind": "phone", "chipset": "Future SoC", "soc_model": "X1", "device": "P",
-           "results": [{"accelerator": "tpu_v9", "status": "ok", "reason": None, "median_ms": 5.0, "p90_ms": 6.0,
-                        "init_ms": 1.0, "check_passed": True, "psnr_db": 50.0}]}
+           "results": [{"accelerator": "tpu_v9", "status": "ok", "reason": None, "median_ms": 5.0, "p90_ms": None,
+                        "init_ms": None, "check_passed": True, "psnr_db": 50.0}]}  # what v1 requires, left out
     model = phone_record()["model"]
     built = report.aggregate({MODEL_SHA: model}, [run])
     assert "tpu_v9" in report.render_table(built) and "tpu_v9" in report.render_html(built)
@@ -460,6 +460,7 @@ def test_every_store_connection_commits_with_synchronous_full(tmp_path, monkeypa
     store.report_data()
     store.data_version()
     store.count()
+    store.close()  # the connection data_version() keeps
     FULL = 2
     assert len(seen) >= 8 and set(seen) == {FULL}
 

@@ -132,7 +132,7 @@ def test_html_escapes_record_text_and_embeds_png_plots():
     page = report.render_html(_report(hostile, host_record("$x^2$ CPU")))
     assert "<script>" not in page and "&lt;script&gt;" in page
     images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == 2  # latency per chipset and accelerator, distribution of samples
+    assert len(images) == 2  # latency per chipset and accelerator, its spread over records
     for data in images:
         with Image.open(io.BytesIO(base64.b64decode(data))) as image:
             assert image.width > 300 and image.height > 100

@@ -119,15 +119,21 @@ def _cell(results):
     return {
         "status": "ok", "runs": len(ok), "attempts": len(results),
         "median_ms": median,
-        "p90_ms": float(np.median([r["p90_ms"] for r in ok])),
+        "p90_ms": _median_of(ok, "p90_ms"),
         "fps": 1000.0 / median if median > 0 else None,
-        "init_ms": float(np.median([r["init_ms"] for r in ok])),
+        "init_ms": _median_of(ok, "init_ms"),
         "output_check": check,
         "checks": len(checks),
         "checks_failed": failed,
         "median_psnr_db": float(np.median(psnr)) if psnr else None,
         "run_medians_ms": medians,
     }
+
+
+def _median_of(results, key):
+    # A later schema version may leave out what version 1 requires of an ok result.
+    values = [r[key] for r in results if r[key] is not None]
+    return float(np.median(values)) if values else None
 
 
 def to_json(report):
@@ -153,10 +159,11 @@ def _cell_text(cell, mark=True):
         return ""
     if cell["status"] != "ok":
         return cell["status"]
-    parts = [f"{_ms(cell['median_ms'])} ms (p90 {_ms(cell['p90_ms'])})"]
+    parts = [f"{_ms(cell['median_ms'])} ms" + (f" (p90 {_ms(cell['p90_ms'])})" if cell["p90_ms"] is not None else "")]
     if cell["fps"] is not None:
         parts.append(f"{cell['fps']:.1f} fps")
-    parts.append(f"init {cell['init_ms']:.0f} ms")
+    if cell["init_ms"] is not None:
+        parts.append(f"init {cell['init_ms']:.0f} ms")
     if mark:
         parts.append(f"check {_check_text(cell)}")
     return " · ".join(parts)
@@ -339,7 +346,8 @@ def _plots(section):
             if cell and cell["status"] == "ok":
                 positions.append(i + (k - (len(accelerators) - 1) / 2) * width)
                 medians.append(cell["median_ms"])
-                errors.append(cell["p90_ms"] - cell["median_ms"])
+                # Records stored before the consistency checks may have a p90 under the median.
+                errors.append(max(0.0, (cell["p90_ms"] or cell["median_ms"]) - cell["median_ms"]))
         if positions:
             axes.barh(positions, medians, height=width, xerr=[[0] * len(errors), errors],
                       color=_accelerator_color(accelerator), label=_accelerator_label(accelerator),
@@ -410,10 +418,12 @@ def _html_cell(cell, is_best):
     if check == "failed":
         psnr = f' ({cell["median_psnr_db"]:.1f} dB)' if cell["median_psnr_db"] is not None else ""
         check_html = f'<span class="fails">check {e(_check_text(cell))}{psnr}</span>'
+    p90 = f' (p90 {_ms(cell["p90_ms"])})' if cell["p90_ms"] is not None else ""
     fps = f"{cell['fps']:.1f} fps · " if cell["fps"] is not None else ""
-    return (f'<td class="cell{" bestcell" if is_best else ""}"><b>{_ms(cell["median_ms"])} ms</b> '
-            f'(p90 {_ms(cell["p90_ms"])})<br><span class="sub">{fps}init {cell["init_ms"]:.0f} ms · '
-            f'{check_html} · {cell["runs"]} run{"s" if cell["runs"] != 1 else ""}</span></td>')
+    init = f'init {cell["init_ms"]:.0f} ms · ' if cell["init_ms"] is not None else ""
+    return (f'<td class="cell{" bestcell" if is_best else ""}"><b>{_ms(cell["median_ms"])} ms</b>{p90}'
+            f'<br><span class="sub">{fps}{init}{check_html} · {cell["runs"]} of {cell["attempts"]} '
+            f'run{"s" if cell["attempts"] != 1 else ""}</span></td>')
 
 
 def render_html(report, dashboard=False):

@@ -16,6 +16,7 @@ What it promises:
 import hashlib
 import json
 import sqlite3
+import threading
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -133,7 +134,10 @@ ALTER TABLE record_results ADD COLUMN reason TEXT;
 ALTER TABLE record_results ADD COLUMN p90_ms REAL;
 ALTER TABLE record_results ADD COLUMN init_ms REAL;
 ALTER TABLE record_results ADD COLUMN check_passed INTEGER;
-ALTER TABLE record_results ADD COLUMN psnr_db REAL
+ALTER TABLE record_results ADD COLUMN psnr_db REAL;
+-- Covering indexes: the report's reads never touch the table's pages, which hold the stored records.
+CREATE INDEX records_report ON records (created_utc, run_id, model_sha256, kind, chipset, soc_model, device);
+CREATE INDEX records_models ON records (model_sha256, model_json, created_utc)
 """
 _RESULT_COLUMNS = ("accelerator", "status", "reason", "median_ms", "p90_ms", "init_ms", "check_passed", "psnr_db")
 
@@ -149,6 +153,8 @@ class Store:
     def __init__(self, path, create=True, schemas=None):
         self.path = Path(path)
         self.schemas = schemas or default_schemas()
+        self._version_lock = threading.Lock()
+        self._version_connection = None
         if not create and not self.path.is_file():
             raise AbpnError(f"no collector database at {self.path}: start `abpn-tool serve --db {self.path}` "
                             "and post records to it, or check the path")
@@ -204,14 +210,18 @@ class Store:
             if con.in_transaction:
                 con.execute("ROLLBACK")
 
+    def _open(self, **options):
+        con = sqlite3.connect(self.path, timeout=30, isolation_level=None, **options)
+        # FULL: a commit is on disk before add() returns, so an acknowledged record survives a
+        # power cut too, not only a killed process. It is per connection, hence set on each.
+        con.execute("PRAGMA synchronous=FULL")
+        con.execute("PRAGMA foreign_keys=ON")
+        return con
+
     @contextmanager
     def _connect(self):
-        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        con = self._open()
         try:
-            # FULL: a commit is on disk before add() returns, so an acknowledged record survives a
-            # power cut too, not only a killed process. It is per connection, hence set on each.
-            con.execute("PRAGMA synchronous=FULL")
-            con.execute("PRAGMA foreign_keys=ON")
             yield con
         finally:
             con.close()
@@ -286,9 +296,12 @@ class Store:
 
     def data_version(self):
         """Changes whenever a record is added (by any process); records are never changed or removed,
-        so the newest rowid is enough, and costs one index lookup."""
-        with self._connect() as con:
-            return con.execute("SELECT max(rowid) FROM records").fetchone()[0] or 0
+        so the newest rowid is enough, and costs one index lookup. Asked on every read of the report,
+        so on one kept connection: opening one costs more than the question."""
+        with self._version_lock:
+            if self._version_connection is None:
+                self._version_connection = self._open(check_same_thread=False)
+            return self._version_connection.execute("SELECT max(rowid) FROM records").fetchone()[0] or 0
 
     def _where(self, chipset, accelerator, model_sha256, since, until):
         clauses, params = [], []
@@ -341,23 +354,30 @@ class Store:
                     "SELECT model_sha256, model_json, count(*) AS n FROM records GROUP BY model_sha256, model_json"
                     " ORDER BY n DESC, min(created_utc)"):
                 models.setdefault(sha256, description)
-            runs, by_rowid = [], {}
-            for rowid, sha256, kind, chipset, soc_model, device in con.execute(
-                    "SELECT rowid, model_sha256, kind, chipset, soc_model, device FROM records"
-                    " ORDER BY created_utc, run_id"):
+            runs, results_of = [], {}
+            for run_id, sha256, kind, chipset, soc_model, device in con.execute(
+                    "SELECT run_id, model_sha256, kind, chipset, soc_model, device FROM records"
+                    " INDEXED BY records_report ORDER BY created_utc, run_id"):
                 run = {"model_sha256": sha256, "kind": kind, "chipset": chipset, "soc_model": soc_model,
                        "device": device, "results": []}
                 runs.append(run)
-                by_rowid[rowid] = run["results"]
-            for rowid, *values in con.execute(
-                    f"SELECT r.rowid, {', '.join('x.' + c for c in _RESULT_COLUMNS)} FROM record_results x"
-                    " JOIN records r ON r.run_id = x.run_id ORDER BY x.run_id, x.position"):
+                results_of[run_id] = run["results"]
+            for run_id, *values in con.execute(
+                    # A record's results are inserted together, in order: rowid order is a plain scan.
+                    f"SELECT run_id, {', '.join(_RESULT_COLUMNS)} FROM record_results ORDER BY rowid"):
                 summary = dict(zip(_RESULT_COLUMNS, values))
                 if summary["check_passed"] is not None:
                     summary["check_passed"] = bool(summary["check_passed"])
-                by_rowid[rowid].append(summary)
+                results_of[run_id].append(summary)
             con.execute("COMMIT")
         return {sha: json.loads(text) for sha, text in models.items()}, runs, version
+
+    def close(self):
+        """Closes the connection kept for data_version(); every other one closes after its call."""
+        with self._version_lock:
+            if self._version_connection is not None:
+                self._version_connection.close()
+                self._version_connection = None
 
     def count(self):
         with self._connect() as con:
