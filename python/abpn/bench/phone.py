@@ -134,7 +134,7 @@ def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", 
 
 class DatabaseSink:
     def __init__(self, path):
-        from abpn.collector.app import Store
+        from abpn.collector.store import Store
 
         self.path = Path(path)
         self._database = Store(self.path)
