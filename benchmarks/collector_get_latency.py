@@ -4,10 +4,10 @@ Issue #13: GET / and GET /api/report parsed every stored record and redrew the c
 so anyone could make the collector's cost grow with its database. Now the report is read from a few
 columns per result (no stored record is parsed) and rebuilt only when a record was added since.
 
-One collector (uvicorn on 127.0.0.1, configured as `abpn-tool serve`) runs over one SQLite file that
-grows to 20, 2,000 and 20,000 records. At each size:
+One SQLite file grows to 20, 2,000 and 20,000 records and is copied at each size; a collector per copy
+(uvicorn on 127.0.0.1, configured as `abpn-tool serve`) runs side by side with the others. At each size:
 - first: the first request after records were added (the report is rebuilt, the charts redrawn);
-- repeat: the median of 30 further requests (what every other reader gets);
+- repeat: the median of 100 further requests (what every other reader gets), interleaved across sizes;
 - rebuild before/after, in process: the report built the old way (parse every stored record) and the
   new way (Store.report_data, columns only), without the charts.
 Ratios are against the same measurement at 20 records, in this one run. Target: repeat GETs at
@@ -15,6 +15,7 @@ Ratios are against the same measurement at 20 records, in this one run. Target: 
 
 Usage: PYTHONPATH=python python benchmarks/collector_get_latency.py > benchmarks/collector_get_latency.txt
 """
+import contextlib
 import copy
 import json
 import os
@@ -38,7 +39,7 @@ from abpn.collector.app import create_app, server_config
 from abpn.collector.store import Store
 
 SIZES = tuple(int(n) for n in os.environ.get("SIZES", "20,2000,20000").split(","))
-REPEATS = 30
+REPEATS = 100
 SOCS = [("SM8350", "lahaina"), ("SM8450", "taro"), ("SM8550", "kalama"), ("SM8650", "pineapple"),
         ("SM7450", "parrot"), ("MT6983", "mt6983"), ("s5e9925", "s5e9925"), ("GS201", "gs201"),
         ("SM6375", "holi"), ("MT6877", "mt6877"), ("SM8250", "kona"), ("SM7325", "taro")]
@@ -133,34 +134,52 @@ def _new_rebuild_ms(store):
     return (time.perf_counter() - begin) * 1000
 
 
+def _fill(db, templates, sizes):
+    """One file grown through the sizes, copied at each: the collectors then run side by side."""
+    import shutil
+
+    filler, stored, copies = _Filler(db), 0, {}
+    for size in sizes:
+        begin = time.perf_counter()
+        while stored < size:
+            record = copy.deepcopy(templates[stored % len(templates)])
+            record["run_id"] = str(uuid.uuid4())
+            filler.add(record)
+            stored += 1
+        filler._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        copies[size] = db.with_name(f"results-{size}.db")
+        shutil.copyfile(db, copies[size])
+        print(f"# {size} records stored ({time.perf_counter() - begin:.0f} s to fill)", file=sys.stderr, flush=True)
+    return copies
+
+
 def main():
     templates = _templates()
-    with tempfile.TemporaryDirectory() as folder:
-        db = Path(folder) / "results.db"
-        filler = _Filler(db)
-        measured = {}
-        with _collector(db) as url, httpx.Client(base_url=url, timeout=600) as client:
-            stored = 0
+    # Import and warm matplotlib once, so that no size is charged for it.
+    report.render_html(report.build_report([dict(templates[0], run_id=str(uuid.uuid4()))]))
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
+        copies = _fill(Path(folder) / "results.db", templates, SIZES)
+        clients = {size: stack.enter_context(httpx.Client(base_url=stack.enter_context(_collector(db)), timeout=600))
+                   for size, db in copies.items()}
+        measured = {size: {} for size in SIZES}
+        for name, path in (("report", "/api/report"), ("dashboard", "/")):
             for size in SIZES:
-                fill_begin = time.perf_counter()
-                while stored < size:
-                    record = copy.deepcopy(templates[stored % len(templates)])
-                    record["run_id"] = str(uuid.uuid4())
-                    filler.add(record)
-                    stored += 1
-                fill_s = time.perf_counter() - fill_begin
-                row = {"fill_s": fill_s}
-                for name, path in (("report", "/api/report"), ("dashboard", "/")):
-                    row[f"{name}_first"] = _timed(client, path)
-                    row[f"{name}_repeat"] = statistics.median(_timed(client, path) for _ in range(REPEATS))
-                plain = Store(db)
-                row["old_rebuild"] = _old_rebuild_ms(plain)
-                row["new_rebuild"] = _new_rebuild_ms(plain)
-                measured[size] = row
-                print(f"# {size} records stored ({fill_s:.0f} s to fill)", file=sys.stderr, flush=True)
+                measured[size][f"{name}_first"] = _timed(clients[size], path)
+            # Interleaved rounds: the machine's other load falls on every size alike.
+            times = {size: [] for size in SIZES}
+            for _ in range(REPEATS):
+                for size in SIZES:
+                    times[size].append(_timed(clients[size], path))
+            for size in SIZES:
+                measured[size][f"{name}_repeat"] = statistics.median(times[size])
+        for size, db in copies.items():
+            plain = Store(db)
+            measured[size]["old_rebuild"] = _old_rebuild_ms(plain)
+            measured[size]["new_rebuild"] = _new_rebuild_ms(plain)
 
-    print(f"collector GET latency, ms (median of {REPEATS} for repeats); python {platform.python_version()}, "
-          f"{os.cpu_count()} cores shared with other jobs")
+    print(f"collector GET latency, ms (repeats: median of {REPEATS}, interleaved across sizes); python "
+          f"{platform.python_version()}, {os.cpu_count()} cores shared with other jobs (load average "
+          f"{os.getloadavg()[0]:.1f} at the end)")
     print("# " + __doc__.split("Usage:")[0].strip().replace("\n", "\n# "))
     print()
     base = measured[SIZES[0]]
