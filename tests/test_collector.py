@@ -568,6 +568,8 @@ def test_consistent_edge_cases_are_accepted(store):
     _result(record, 1)["output_check"].update(psnr_db=None, max_abs_diff=0.0, passed=True)  # identical outputs
     _result(record, 1)["samples_ms"] = [50.0] * 20
     _restat(_result(record, 1))
+    # The app rounds psnr_db to 4 decimals after deciding: 29.99996 dB failed, and is written as 30.0.
+    _result(record)["output_check"].update(psnr_db=30.0, passed=False)
     assert store.add(record) == "created"
 
 
