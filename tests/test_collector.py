@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from abpn.bench.chipsets import chipset_name
 from abpn.cli import main
 from abpn.collector import app as collector
 from abpn.collector.app import MAX_BODY_BYTES
@@ -49,20 +48,19 @@ def token_server(tmp_path):
 # ----------------------------------------------------------------------------------------------- chipsets
 
 
-@pytest.mark.parametrize("args, name", [
-    (("SM8350",), "Snapdragon 888"),
-    (("sm8650",), "Snapdragon 8 Gen 3"),
-    (("SM8750", "sun"), "Snapdragon 8 Elite"),
-    (("MT6983Z/CZA",), "Dimensity 9000"),
-    ((None, "zuma"), "Google Tensor G3"),
-    (("", "", "s5e9945"), "Exynos 2400"),
-    ((None, "kona"), "Snapdragon 865 / 865+ / 870"),
-    (("SM9999", "pineapple"), "SM9999"),  # an exact part number beats a platform family
-    ((None, "mystery"), "mystery"),
-    ((None, None, None), None),
-])
-def test_chipset_names(args, name):
-    assert chipset_name(*args) == name
+def test_report_rows_group_phones_by_the_chip_they_report():
+    from abpn.collector import report
+
+    records = [
+        phone_record("SM8350"), phone_record("sm8350", model="Other"),  # one chip, however the case
+        phone_record("MT6983Z/CZA", board_platform="mt6983"),  # a part number with a suffix
+        phone_record(None, board_platform="kona"),  # before API 31: only the platform family is known
+        phone_record("SM9999", board_platform="pineapple"),  # an unknown exact part beats a known family
+        phone_record(None, board_platform="mystery", model="Mystery"),
+    ]
+    rows = {r["chipset"]: r for r in report.build_report(records)["sections"][0]["rows"]}
+    assert set(rows) == {"Snapdragon 888", "Dimensity 9000", "Snapdragon 865 / 865+ / 870", "SM9999", "mystery"}
+    assert (rows["Snapdragon 888"]["runs"], rows["Snapdragon 888"]["devices"]) == (2, 2)
 
 
 # ----------------------------------------------------------------------------------------------- store
