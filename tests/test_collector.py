@@ -20,7 +20,7 @@ from abpn.collector import app as collector
 from abpn.collector.app import MAX_BODY_BYTES
 from abpn.collector.store import Conflict, InvalidRecord, Store
 from abpn.errors import AbpnError
-from collector_helpers import free_port, live_server, start_serve_process
+from collector_helpers import free_port, live_server, start_serve_process, v1_record, v1_result
 from record_samples import MODEL_SHA, OTHER_MODEL_SHA, failed_result, host_record, ok_result, phone_record
 
 TOKEN = "test-token-0123456789abcdef"
@@ -67,18 +67,23 @@ def test_report_rows_group_phones_by_the_chip_they_report():
 
 
 def test_every_accelerator_the_schema_allows_is_stored_filtered_and_reported(server):
+    from abpn.bench.record import SCHEMA_VERSION
     from abpn.collector.schemas import default_schemas
 
-    for version in default_schemas().versions:
-        allowed = default_schemas().schema(version)["$defs"]["result"]["properties"]["accelerator"]["enum"]
-        for n, accelerator in enumerate(allowed):
-            record = phone_record(f"SM{n}000", results=[ok_result(accelerator, 100.0 + n)])
-            record["schema_version"] = version
+    # One sample record per version this collector knows: the frozen v1 and the current one.
+    samples = {1: (v1_record, v1_result),
+               SCHEMA_VERSION: (lambda results: phone_record(results=results), lambda a: ok_result(a, 100.0))}
+    assert set(samples) == set(default_schemas().versions)
+    allowed = set()
+    for version, (make_record, make_result) in samples.items():
+        for accelerator in default_schemas().schema(version)["$defs"]["result"]["properties"]["accelerator"]["enum"]:
+            allowed.add(accelerator)
+            record = make_record([make_result(accelerator)])
             assert server.post("/api/records", json=record).status_code == 201, (version, accelerator)
             listed = server.get("/api/records", params={"accelerator": accelerator})
             assert listed.status_code == 200 and record["run_id"] in {r["run_id"] for r in listed.json()["records"]}
     report = server.get("/api/report").json()
-    assert {a for s in report["sections"] for a in s["accelerators"]} >= set(allowed)
+    assert {a for s in report["sections"] for a in s["accelerators"]} == allowed
     assert server.get("/").status_code == 200
 
 
@@ -534,7 +539,8 @@ def _twice_the_same_accelerator(record):
 
 
 def _more_delegated_than_nodes(record):
-    _result(record, 1)["delegated_nodes"] = 13
+    result = _result(record, 1)
+    (result["delegation"] if "delegation" in result else result)["delegated_nodes"] = 13  # v2 : v1
 
 
 def _from_the_future(record):
@@ -615,7 +621,8 @@ def schema_dir(tmp_path):
 
 
 def _v2_record():
-    record = phone_record(results=[ok_result("cpu", 700.0), ok_result("gpu", 650.0, seed=4)])
+    """A record of the synthetic v2: the v1 fixture with what v2 adds."""
+    record = v1_record(results=[v1_result("cpu"), v1_result("gpu")])
     record["schema_version"] = 2
     record["results"][1]["status"] = "not_delegated"
     record["conditions"]["thermal_status"] = 1
@@ -637,17 +644,17 @@ def test_each_record_is_checked_against_the_schema_of_its_version(tmp_path, sche
 
     store = Store(tmp_path / "results.db", schemas=Schemas(schema_dir))
     assert Schemas(schema_dir).versions == [1, 2]
-    assert store.add(phone_record()) == "created"  # v1, from phones running an older app
+    assert store.add(v1_record()) == "created"  # from phones running an older app
     assert store.add(_v2_record()) == "created"
-    v1_with_v2_field = phone_record()
+    v1_with_v2_field = v1_record()
     v1_with_v2_field["conditions"]["thermal_status"] = 1
     with pytest.raises(InvalidRecord, match="thermal_status"):
         store.add(v1_with_v2_field)
-    v1_with_v2_status = phone_record(results=[ok_result("cpu", 700.0)])
+    v1_with_v2_status = v1_record(results=[v1_result("cpu")])
     v1_with_v2_status["results"][0]["status"] = "not_delegated"
     with pytest.raises(InvalidRecord, match="not_delegated"):
         store.add(v1_with_v2_status)
-    unknown = phone_record()
+    unknown = v1_record()
     unknown["schema_version"] = 3
     with pytest.raises(InvalidRecord, match=r"3 is not a version this collector knows \(1, 2\)"):
         store.add(unknown)
@@ -660,7 +667,7 @@ def test_old_and_new_records_share_the_report_and_the_api(tmp_path, schema_dir):
 
     store = Store(tmp_path / "results.db", schemas=Schemas(schema_dir))
     with live_server(store) as url, httpx.Client(base_url=url, timeout=30) as client:
-        old, new = phone_record(), _v2_record()
+        old, new = v1_record(), _v2_record()
         assert client.post("/api/records", json=old).status_code == 201
         assert client.post("/api/records", json=new).status_code == 201
         document = client.get("/openapi.json").json()
@@ -675,7 +682,7 @@ def test_old_and_new_records_share_the_report_and_the_api(tmp_path, schema_dir):
     assert cells["gpu"]["runs"] == 1 and cells["gpu"]["attempts"] == 2  # the not_delegated run is no GPU timing
     assert "2 records" in page and "Snapdragon 888" in page
     tpu = _v2_record()
-    tpu["run_id"], tpu["results"] = str(uuid.uuid4()), [ok_result("edge_tpu", 30.0)]
+    tpu["results"] = [v1_result("edge_tpu")]
     with live_server(store) as url, httpx.Client(base_url=url, timeout=30) as client:
         assert client.post("/api/records", json=tpu).status_code == 201
         listed = client.get("/api/records", params={"accelerator": "edge_tpu"}).json()["records"]
@@ -683,7 +690,6 @@ def test_old_and_new_records_share_the_report_and_the_api(tmp_path, schema_dir):
         assert "edge_tpu" in client.get("/").text
     v2_only = _v2_record()
     v2_only["results"] = [v2_only["results"][1]]
-    v2_only["run_id"] = str(uuid.uuid4())
     store.add(v2_only)
     assert "not_delegated" in report.render_table(report.build_report([v2_only]))
 

@@ -15,6 +15,7 @@ ABSOLUTE_TOLERANCE_MS = 1e-3
 RELATIVE_TOLERANCE = 1e-6
 # The app writes psnr_db rounded to 4 decimals but decides `passed` on the exact value.
 PSNR_ROUNDING_DB = 1e-3
+STATISTICS = ("min", "median", "mean", "p90", "max", "std")
 
 
 def _close(a, b):
@@ -35,6 +36,13 @@ def inconsistencies(record):
         first_index.setdefault(accelerator, index)
         problems += [f"{where}/{p}" for p in _timing_problems(result)]
         problems += [f"{where}/{p}" for p in _node_problems(result)]
+        # Schema version 2 keeps more of the same kind of numbers in sub-objects.
+        timing, delegation = result.get("timing"), result.get("delegation")
+        if isinstance(timing, dict) and isinstance(timing.get("wall_latency_ms"), dict):
+            problems += [f"{where}/timing/{p}" for p in _latency_problems(
+                timing["wall_latency_ms"], timing.get("wall_samples_ms"), "wall_latency_ms", "wall_samples_ms")]
+        if isinstance(delegation, dict):
+            problems += [f"{where}/delegation/{p}" for p in _node_problems(delegation)]
         if isinstance(result.get("output_check"), dict):
             problems += [f"{where}/output_check/{p}" for p in _check_problems(result["output_check"])]
     return problems
@@ -46,22 +54,29 @@ def _timing_problems(result):
     if isinstance(samples, list) and isinstance(runs, int) and len(samples) != runs:
         problems.append(f"samples_ms: {len(samples)} samples for runs={runs}; a record carries one sample per "
                         "timed run")
-    if not isinstance(latency, dict):
-        return problems
+    if isinstance(latency, dict):
+        problems += _latency_problems(latency, samples, "latency_ms", "samples_ms")
+    return problems
+
+
+def _latency_problems(latency, samples, name, samples_name):
+    if not all(isinstance(latency.get(key), (int, float)) for key in STATISTICS):
+        return []  # a shape this code does not know; the schema has had its say
+    problems = []
     low, high = latency["min"], latency["max"]
-    for name in ("median", "mean", "p90"):
-        if not low <= latency[name] <= high:
-            problems.append(f"latency_ms/{name}: {latency[name]} is outside min {low} .. max {high}")
+    for key in ("median", "mean", "p90"):
+        if not low <= latency[key] <= high:
+            problems.append(f"{name}/{key}: {latency[key]} is outside min {low} .. max {high}")
     if latency["median"] > latency["p90"]:
-        problems.append(f"latency_ms/p90: {latency['p90']} is below the median {latency['median']}")
+        problems.append(f"{name}/p90: {latency['p90']} is below the median {latency['median']}")
     if latency["std"] > (high - low) / 2 + ABSOLUTE_TOLERANCE_MS:
-        problems.append(f"latency_ms/std: {latency['std']} is more than half the range {low} .. {high} allows")
+        problems.append(f"{name}/std: {latency['std']} is more than half the range {low} .. {high} allows")
     if isinstance(samples, list) and samples and not problems:
         actual = latency_stats(samples)
-        wrong = [f"{name} {latency[name]} (the samples give {actual[name]:.6g})"
-                 for name in ("min", "median", "mean", "p90", "max", "std") if not _close(latency[name], actual[name])]
+        wrong = [f"{key} {latency[key]} (the samples give {actual[key]:.6g})"
+                 for key in STATISTICS if not _close(latency[key], actual[key])]
         if wrong:
-            problems.append("latency_ms: does not summarise samples_ms: " + ", ".join(wrong))
+            problems.append(f"{name}: does not summarise {samples_name}: " + ", ".join(wrong))
     return problems
 
 
