@@ -232,3 +232,16 @@ def test_written_reports_get_ordinary_permissions_without_touching_the_umask(tmp
         os.umask(previous)
     assert out.stat().st_mode & 0o777 == 0o640
     assert out.read_text() == "| b |\n" and [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_the_report_and_the_store_load_without_the_web_service():
+    """report -> store, app -> report and store, never back: `abpn-tool report` and push-and-bench --db
+    load neither the HTTP app nor FastAPI."""
+    import subprocess
+    import sys
+
+    code = ("import sys, abpn.collector.report, abpn.collector.store; "
+            "print(sorted(m for m in ('abpn.collector.app', 'fastapi', 'uvicorn') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert loaded.stdout.strip() == "[]"
