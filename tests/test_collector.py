@@ -21,7 +21,7 @@ from abpn.collector.app import MAX_BODY_BYTES
 from abpn.collector.store import Conflict, InvalidRecord, Store
 from abpn.errors import AbpnError
 from collector_helpers import free_port, live_server, start_serve_process, v1_record, v1_result
-from record_samples import MODEL_SHA, OTHER_MODEL_SHA, failed_result, host_record, ok_result, phone_record
+from record_samples import MODEL_SHA, OTHER_MODEL_SHA, host_record, ok_result, phone_record
 
 TOKEN = "test-token-0123456789abcdef"
 

@@ -8,7 +8,6 @@ import json
 import re
 
 import httpx
-import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image

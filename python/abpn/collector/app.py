@@ -32,7 +32,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from abpn import __version__
 from abpn.collector import report
-from abpn.collector.store import Conflict, InvalidRecord, Store, utc_text
+from abpn.collector.store import Conflict, InvalidRecord, Store, parse_time, utc_text
 from abpn.errors import AbpnError
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -210,7 +210,7 @@ def _parse_moment(value, name, end_of_day):
             day = date.fromisoformat(value)
             moment = datetime.combine(day, time(), timezone.utc)
             return moment + timedelta(days=1) if end_of_day else moment
-        moment = datetime.fromisoformat(value)
+        moment = parse_time(value)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
         utc_text(moment)

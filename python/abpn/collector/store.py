@@ -48,6 +48,11 @@ def utc_text(moment):
     return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
+def parse_time(text):
+    """An RFC 3339 date-time; Python 3.10's fromisoformat does not take the "Z" suffix."""
+    return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+
+
 def chipset_of(device):
     """The report's row name: the chipset's human name for phones, the CPU model for hosts."""
     if device.get("kind") == "host":
@@ -233,7 +238,7 @@ class Store:
             return problems
         problems = inconsistencies(record)
         try:
-            created = datetime.fromisoformat(record["created_at"])
+            created = parse_time(record["created_at"])
             utc_text(created)
         except (ValueError, OverflowError):
             return problems + [f"created_at: {record['created_at']!r} is not a real date and time"]
@@ -273,7 +278,7 @@ class Store:
                     "INSERT INTO records (run_id, created_at, created_utc, received_at, kind, chipset, soc_model,"
                     " device, model_sha256, model_file, model_json, digest, body)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (run_id, record["created_at"], utc_text(datetime.fromisoformat(record["created_at"])),
+                    (run_id, record["created_at"], utc_text(parse_time(record["created_at"])),
                      utc_text(datetime.now(timezone.utc)), device["kind"], chipset_of(device), soc_identifier(device),
                      device_label(device), record["model"]["sha256"], record["model"]["file_name"],
                      _canonical_json(model_description(record)), digest, body))
