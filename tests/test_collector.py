@@ -93,8 +93,8 @@ def test_an_accelerator_and_fields_newer_than_the_report_still_render():
     run = {"model_sha256": MODEL_SHA, "kind": "phone", "chipset": "Future SoC", "soc_model": "X1", "device": "P",
            "results": [{"accelerator": "tpu_v9", "status": "ok", "reason": None, "median_ms": 5.0, "p90_ms": None,
                         "init_ms": None, "check_passed": True, "psnr_db": 50.0}]}  # what v1 requires, left out
-    model = phone_record()["model"]
-    built = report.aggregate({MODEL_SHA: model}, [run])
+    run["model_json"] = json.dumps(phone_record()["model"])
+    built = report.aggregate([run])
     assert "tpu_v9" in report.render_table(built) and "tpu_v9" in report.render_html(built)
 
 
@@ -460,7 +460,7 @@ def test_every_store_connection_commits_with_synchronous_full(tmp_path, monkeypa
     store.add(record)
     store.get(record["run_id"])
     store.summaries()
-    store.report_data()
+    store.report_runs()
     store.data_version()
     store.count()
     store.close()  # the connection data_version() keeps
@@ -804,9 +804,29 @@ def test_report_reads_no_stored_record(tmp_path, monkeypatch):
         store.add(phone_record(f"SM8{n}50"))
     parsed, loads = [], json.loads
     monkeypatch.setattr(store_module.json, "loads", lambda text, **k: parsed.append(text) or loads(text, **k))
-    models, runs, _ = store.report_data()
-    assert len(runs) == 3 and len(models) == 1
-    assert not [text for text in parsed if "run_id" in text]  # only the one model description
+    runs, _ = store.report_runs()
+    assert len(runs) == 3 and not parsed
+
+
+def test_after_a_write_the_report_reads_only_the_new_records_and_matches_a_fresh_build(tmp_path):
+    from abpn.collector import report
+
+    store = Store(tmp_path / "results.db")
+    first = [phone_record("SM8350"), phone_record("SM8650"), host_record()]
+    later = [phone_record("SM8350", results=[ok_result("cpu", 300.0), ok_result("gpu", 90.0, psnr_db=10.0,
+                                                                                 passed=False)]),
+             phone_record("SM8450")]
+    for record in first:
+        store.add(record)
+    runs, version = store.report_runs()
+    accumulated = report.Aggregate().add(runs)
+    accumulated.report()
+    for record in later:
+        store.add(record)
+    new_runs, newer = store.report_runs(after=version)
+    assert len(new_runs) == 2 and newer > version
+    assert store.report_runs(after=newer) == ([], newer)
+    assert report.to_json(accumulated.add(new_runs).report()) == report.to_json(report.build_report(first + later))
 
 
 # ----------------------------------------------------------------------------------------------- upgrades

@@ -255,21 +255,24 @@ def parse_body(body):
 
 
 class _ReportCache:
-    """The report and its renderings, rebuilt only when a record was added since (any process)."""
+    """The report and its renderings, worked out again only when a record was added since (by any
+    process), and then only from the new records on."""
 
     def __init__(self, store):
         self.store = store
         self.lock = threading.Lock()
-        self.version = None
+        self.aggregate = report.Aggregate()
+        self.version = 0
+        self.report = None
         self.rendered = {}
 
     def get(self, form):
         version = self.store.data_version()
         # One rebuild at a time: many readers after an insert wait for it rather than each redraw.
         with self.lock:
-            if version != self.version:
-                models, runs, self.version = self.store.report_data()
-                self.report = report.aggregate(models, runs)
+            if self.report is None or version != self.version:
+                runs, self.version = self.store.report_runs(after=self.version)
+                self.report = self.aggregate.add(runs).report()
                 self.rendered = {}
             if form not in self.rendered:
                 if form == "json":

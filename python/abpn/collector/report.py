@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from abpn.bench.record import ACCELERATORS
-from abpn.collector.store import Store, model_description, run_summary
+from abpn.collector.store import Store, run_summary
 from abpn.core.table import format_table
 from abpn.errors import AbpnError
 
@@ -46,47 +46,65 @@ MAX_CHART_ROWS = 40
 
 def build_report(records):
     """The report of result records given as dicts; store_report() gives the same for stored ones."""
-    records = list(records)
-    descriptions = {}
-    for record in records:
-        descriptions.setdefault(record["model"]["sha256"], Counter())[json.dumps(model_description(record))] += 1
-    # most_common keeps first-seen order among equal counts, as the store's query does.
-    models = {sha: json.loads(counts.most_common(1)[0][0]) for sha, counts in descriptions.items()}
-    return aggregate(models, [run_summary(record) for record in records])
+    return aggregate(run_summary(record) for record in records)
 
 
 def store_report(store):
-    models, runs, _ = store.report_data()
-    return aggregate(models, runs)
+    runs, _ = store.report_runs()
+    return aggregate(runs)
 
 
-def aggregate(models, runs):
-    """Report data from run summaries (store.run_summary) and each model's description by sha256."""
-    sections = {}
-    for run in runs:
-        section = sections.setdefault(run["model_sha256"], {"model": models[run["model_sha256"]], "groups": {}})
-        group = section["groups"].setdefault((run["kind"], run["chipset"]), {
-            "kind": run["kind"], "chipset": run["chipset"], "soc_models": set(), "devices": set(), "runs": 0,
-            "results": {}})
-        if run["soc_model"]:
-            group["soc_models"].add(run["soc_model"])
-        group["devices"].add(run["device"])
-        group["runs"] += 1
-        for result in run["results"]:
-            group["results"].setdefault(result["accelerator"], []).append(result)
-    return {"sections": [_section(s) for s in sorted(
-        sections.values(), key=lambda s: (s["model"]["file_name"], s["model"]["sha256"]))],
-            "records": len(runs), "aggregation": AGGREGATION}
+def aggregate(runs):
+    """Report data from run summaries (store.run_summary)."""
+    return Aggregate().add(runs).report()
 
 
-def _section(section):
-    rows = [_row(g) for g in section["groups"].values()]
+class Aggregate:
+    """The report's groups, fed run by run: after new records only their rows are worked out again, so
+    a rebuild after a write costs what the written chipsets hold, not the whole database."""
+
+    def __init__(self):
+        self.sections = {}
+        self.records = 0
+
+    def add(self, runs):
+        for run in runs:
+            section = self.sections.setdefault(run["model_sha256"], {"descriptions": Counter(), "groups": {}})
+            section["descriptions"][run["model_json"]] += 1
+            group = section["groups"].setdefault((run["kind"], run["chipset"]), {
+                "kind": run["kind"], "chipset": run["chipset"], "soc_models": set(), "devices": set(), "runs": 0,
+                "results": {}, "row": None})
+            if run["soc_model"]:
+                group["soc_models"].add(run["soc_model"])
+            group["devices"].add(run["device"])
+            group["runs"] += 1
+            group["row"] = None
+            for result in run["results"]:
+                group["results"].setdefault(result["accelerator"], []).append(result)
+            self.records += 1
+        return self
+
+    def report(self):
+        sections = []
+        for section in self.sections.values():
+            for group in section["groups"].values():
+                if group["row"] is None:
+                    group["row"] = _row(group)
+            # What most records say about the model (the first seen among equals): one record
+            # cannot retitle a section.
+            model = json.loads(section["descriptions"].most_common(1)[0][0])
+            sections.append(_section(model, [g["row"] for g in section["groups"].values()]))
+        sections.sort(key=lambda s: (s["model"]["file_name"], s["model"]["sha256"]))
+        return {"sections": sections, "records": self.records, "aggregation": AGGREGATION}
+
+
+def _section(model, rows):
     # Phones first, by chipset name; hosts after them.
-    rows.sort(key=lambda r: (r["kind"] != "phone", r["chipset"].lower()))
+    rows = sorted(rows, key=lambda r: (r["kind"] != "phone", r["chipset"].lower()))
     present = {a for r in rows for a in r["cells"]}
     # Accelerators a newer schema adds go after the known ones rather than vanish.
     order = [a for a in ACCELERATORS if a in present] + sorted(present - set(ACCELERATORS))
-    return {"model": section["model"], "accelerators": order, "rows": rows}
+    return {"model": model, "accelerators": order, "rows": rows}
 
 
 def _row(group):

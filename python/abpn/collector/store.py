@@ -95,7 +95,8 @@ def result_summary(result):
 def run_summary(record, chipset=None):
     """One record as the report sees it (what Store.runs() yields for stored records)."""
     device = record["device"]
-    return {"model_sha256": record["model"]["sha256"], "kind": device["kind"],
+    return {"model_sha256": record["model"]["sha256"], "model_json": _canonical_json(model_description(record)),
+            "kind": device["kind"],
             "chipset": chipset or chipset_of(device), "soc_model": soc_identifier(device),
             "device": device_label(device), "results": [result_summary(r) for r in record["results"]]}
 
@@ -139,10 +140,7 @@ ALTER TABLE record_results ADD COLUMN reason TEXT;
 ALTER TABLE record_results ADD COLUMN p90_ms REAL;
 ALTER TABLE record_results ADD COLUMN init_ms REAL;
 ALTER TABLE record_results ADD COLUMN check_passed INTEGER;
-ALTER TABLE record_results ADD COLUMN psnr_db REAL;
--- Covering indexes: the report's reads never touch the table's pages, which hold the stored records.
-CREATE INDEX records_report ON records (created_utc, run_id, model_sha256, kind, chipset, soc_model, device);
-CREATE INDEX records_models ON records (model_sha256, model_json, created_utc)
+ALTER TABLE record_results ADD COLUMN psnr_db REAL
 """
 _RESULT_COLUMNS = ("accelerator", "status", "reason", "median_ms", "p90_ms", "init_ms", "check_passed", "psnr_db")
 
@@ -347,35 +345,31 @@ class Store:
                 "model_file")
         return [dict(zip(keys, row), results=results.get(row[0], [])) for row in rows]
 
-    def report_data(self):
-        """(models, runs, version) for the report, read in one snapshot: each model's description (the
-        one most records give for its sha256), each record as run_summary() would make it (oldest
-        first), and the data_version they belong to."""
+    def report_runs(self, after=0):
+        """(runs, version): the records added after data version `after` (all by default) as
+        run_summary() makes them, oldest first, and the data_version they bring the report to. Reads the
+        few columns the report needs, never a stored record."""
         with self._connect() as con:
-            con.execute("BEGIN")
-            version = con.execute("SELECT max(rowid) FROM records").fetchone()[0] or 0
-            models = {}
-            for sha256, description, _ in con.execute(
-                    "SELECT model_sha256, model_json, count(*) AS n FROM records GROUP BY model_sha256, model_json"
-                    " ORDER BY n DESC, min(created_utc)"):
-                models.setdefault(sha256, description)
+            con.execute("BEGIN")  # one snapshot for both queries
             runs, results_of = [], {}
-            for run_id, sha256, kind, chipset, soc_model, device in con.execute(
-                    "SELECT run_id, model_sha256, kind, chipset, soc_model, device FROM records"
-                    " INDEXED BY records_report ORDER BY created_utc, run_id"):
-                run = {"model_sha256": sha256, "kind": kind, "chipset": chipset, "soc_model": soc_model,
-                       "device": device, "results": []}
+            for run_id, *values in con.execute(
+                    "SELECT run_id, model_sha256, model_json, kind, chipset, soc_model, device FROM records"
+                    " WHERE rowid > ? ORDER BY rowid", (after,)):
+                run = dict(zip(("model_sha256", "model_json", "kind", "chipset", "soc_model", "device"), values),
+                           results=[])
                 runs.append(run)
                 results_of[run_id] = run["results"]
             for run_id, *values in con.execute(
-                    # A record's results are inserted together, in order: rowid order is a plain scan.
-                    f"SELECT run_id, {', '.join(_RESULT_COLUMNS)} FROM record_results ORDER BY rowid"):
+                    f"SELECT run_id, {', '.join(_RESULT_COLUMNS)} FROM record_results"
+                    " WHERE run_id IN (SELECT run_id FROM records WHERE rowid > ?) ORDER BY run_id, position",
+                    (after,)):
                 summary = dict(zip(_RESULT_COLUMNS, values))
                 if summary["check_passed"] is not None:
                     summary["check_passed"] = bool(summary["check_passed"])
                 results_of[run_id].append(summary)
+            version = con.execute("SELECT max(rowid) FROM records").fetchone()[0] or 0
             con.execute("COMMIT")
-        return {sha: json.loads(text) for sha, text in models.items()}, runs, version
+        return runs, version
 
     def close(self):
         """Closes the connection kept for data_version(); every other one closes after its call."""
