@@ -8,7 +8,8 @@ What it promises, beyond the Store's own promises (store.py):
 - a client must deliver a request's headers within HEADERS_TIMEOUT_S and the whole request within
   REQUEST_TIMEOUT_S, or gets 408 and loses the connection: slow clients cannot hold connections;
 - the unauthenticated reads cost the same with 20 or 20,000 records: the report and the dashboard
-  are rebuilt only when a record was added since (Store.data_version), never per request;
+  are worked out again only when a record was added since (Store.data_version), from the new
+  records on, never per request;
 - with a token configured, writes need `Authorization: Bearer <token>` (compared in constant time).
 """
 import hmac
