@@ -1,25 +1,29 @@
 """A real collector on a loopback port for tests: uvicorn in a thread, or `abpn-tool serve` as a process."""
 import contextlib
+import json
 import os
 import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
+from pathlib import Path
 
 import httpx
 import uvicorn
 
-from abpn.collector.app import create_app
+from abpn.collector.app import create_app, server_config
 
 STARTUP_TIMEOUT_S = 30
 
 
 @contextlib.contextmanager
-def live_server(db, token=None):
-    """Yields the base URL of a collector on 127.0.0.1 (port chosen by the OS) storing into `db`."""
-    config = uvicorn.Config(create_app(db, token=token), host="127.0.0.1", port=0, log_level="warning",
-                            lifespan="off")
+def live_server(db, token=None, **timeouts):
+    """Yields the base URL of a collector on 127.0.0.1 (port chosen by the OS) storing into `db` (a path
+    or a Store), configured as `abpn-tool serve` configures it; `timeouts` overrides its request deadlines."""
+    config = server_config(create_app(db, token=token), "127.0.0.1", 0, log_level="warning", lifespan="off",
+                           **timeouts)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -59,3 +63,21 @@ def start_serve_process(db, port, log_path, *extra):
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("abpn-tool serve did not answer in time")
+
+
+V1_RECORD = Path(__file__).parent / "fixtures" / "result_record_v1.json"
+
+
+def v1_record(results=None):
+    """A schema_version 1 record as phones running the first app post it, whatever version the current
+    record samples are at: a fresh run_id, and `results` (v1-shaped) if given."""
+    record = json.loads(V1_RECORD.read_text())
+    record["run_id"] = str(uuid.uuid4())
+    if results is not None:
+        record["results"] = results
+    return record
+
+
+def v1_result(accelerator):
+    """The fixture's first (ok, v1) result, as if run on `accelerator`."""
+    return dict(json.loads(V1_RECORD.read_text())["results"][0], accelerator=accelerator)

@@ -15,14 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from abpn.collector import app as collector
-from abpn.bench.chipsets import chipset_name
 from abpn.cli import main
-from abpn.collector.app import MAX_BODY_BYTES, Conflict, InvalidRecord, Store
+from abpn.collector import app as collector
+from abpn.collector.app import MAX_BODY_BYTES
+from abpn.collector.store import Conflict, InvalidRecord, Store
 from abpn.errors import AbpnError
-from abpn.bench.record import load_schema
-from collector_helpers import free_port, live_server, start_serve_process
-from record_samples import MODEL_SHA, OTHER_MODEL_SHA, failed_result, host_record, ok_result, phone_record
+from collector_helpers import free_port, live_server, start_serve_process, v1_record, v1_result
+from record_samples import MODEL_SHA, OTHER_MODEL_SHA, host_record, ok_result, phone_record
 
 TOKEN = "test-token-0123456789abcdef"
 
@@ -49,29 +48,54 @@ def token_server(tmp_path):
 # ----------------------------------------------------------------------------------------------- chipsets
 
 
-@pytest.mark.parametrize("args, name", [
-    (("SM8350",), "Snapdragon 888"),
-    (("sm8650",), "Snapdragon 8 Gen 3"),
-    (("SM8750", "sun"), "Snapdragon 8 Elite"),
-    (("MT6983Z/CZA",), "Dimensity 9000"),
-    ((None, "zuma"), "Google Tensor G3"),
-    (("", "", "s5e9945"), "Exynos 2400"),
-    ((None, "kona"), "Snapdragon 865 / 865+ / 870"),
-    (("SM9999", "pineapple"), "SM9999"),  # an exact part number beats a platform family
-    ((None, "mystery"), "mystery"),
-    ((None, None, None), None),
-])
-def test_chipset_names(args, name):
-    assert chipset_name(*args) == name
+def test_report_rows_group_phones_by_the_chip_they_report():
+    from abpn.collector import report
+
+    records = [
+        phone_record("SM8350"), phone_record("sm8350", model="Other"),  # one chip, however the case
+        phone_record("MT6983Z/CZA", board_platform="mt6983"),  # a part number with a suffix
+        phone_record(None, board_platform="kona"),  # before API 31: only the platform family is known
+        phone_record("SM9999", board_platform="pineapple"),  # an unknown exact part beats a known family
+        phone_record(None, board_platform="mystery", model="Mystery"),
+    ]
+    rows = {r["chipset"]: r for r in report.build_report(records)["sections"][0]["rows"]}
+    assert set(rows) == {"Snapdragon 888", "Dimensity 9000", "Snapdragon 865 / 865+ / 870", "SM9999", "mystery"}
+    assert (rows["Snapdragon 888"]["runs"], rows["Snapdragon 888"]["devices"]) == (2, 2)
 
 
 # ----------------------------------------------------------------------------------------------- store
 
 
-def test_accelerator_names_are_the_schemas():
-    from abpn.bench.record import ACCELERATORS, load_schema
+def test_every_accelerator_the_schema_allows_is_stored_filtered_and_reported(server):
+    from abpn.bench.record import SCHEMA_VERSION
+    from abpn.collector.schemas import default_schemas
 
-    assert list(ACCELERATORS) == load_schema()["$defs"]["result"]["properties"]["accelerator"]["enum"]
+    # One sample record per version this collector knows: the frozen v1 and the current one.
+    samples = {1: (v1_record, v1_result),
+               SCHEMA_VERSION: (lambda results: phone_record(results=results), lambda a: ok_result(a, 100.0))}
+    assert set(samples) == set(default_schemas().versions)
+    allowed = set()
+    for version, (make_record, make_result) in samples.items():
+        for accelerator in default_schemas().schema(version)["$defs"]["result"]["properties"]["accelerator"]["enum"]:
+            allowed.add(accelerator)
+            record = make_record([make_result(accelerator)])
+            assert server.post("/api/records", json=record).status_code == 201, (version, accelerator)
+            listed = server.get("/api/records", params={"accelerator": accelerator})
+            assert listed.status_code == 200 and record["run_id"] in {r["run_id"] for r in listed.json()["records"]}
+    report = server.get("/api/report").json()
+    assert {a for s in report["sections"] for a in s["accelerators"]} == allowed
+    assert server.get("/").status_code == 200
+
+
+def test_an_accelerator_and_fields_newer_than_the_report_still_render():
+    from abpn.collector import report
+
+    run = {"model_sha256": MODEL_SHA, "kind": "phone", "chipset": "Future SoC", "soc_model": "X1", "device": "P",
+           "results": [{"accelerator": "tpu_v9", "status": "ok", "reason": None, "median_ms": 5.0, "p90_ms": None,
+                        "init_ms": None, "check_passed": True, "psnr_db": 50.0}]}  # what v1 requires, left out
+    run["model_json"] = json.dumps(phone_record()["model"])
+    built = report.aggregate([run])
+    assert "tpu_v9" in report.render_table(built) and "tpu_v9" in report.render_html(built)
 
 
 def test_store_is_idempotent_on_run_id(store):
@@ -161,10 +185,6 @@ def test_stored_record_is_the_posted_json_not_a_coerced_copy(server):
     assert '"init_ms":35,' in server.get(f"/api/records/{record['run_id']}").text.replace(" ", "")
 
 
-def _detail_locations(response):
-    return [tuple(d["loc"]) for d in response.json()["detail"]]
-
-
 def test_bad_requests_get_precise_4xx(server):
     malformed = server.post("/api/records", content=b'{"schema_version": 1,', headers={"content-type": "application/json"})
     assert malformed.status_code == 422 and malformed.json()["detail"][0]["type"] == "json_invalid"
@@ -173,13 +193,14 @@ def test_bad_requests_get_precise_4xx(server):
     record["results"][0]["runs"] = "many"
     wrong_type = server.post("/api/records", json=record)
     assert wrong_type.status_code == 422
-    assert ("body", "results", 0, "ok", "runs") in _detail_locations(wrong_type)  # "ok": the status variant
+    assert ["body", "results", 0, "runs"] in [d["loc"] for d in wrong_type.json()["detail"]]
 
     record = phone_record()
     record["device"]["colour"] = "blue"
     unknown_field = server.post("/api/records", json=record)
     assert unknown_field.status_code == 422
-    assert ("body", "device", "phone", "colour") in _detail_locations(unknown_field)
+    assert {"loc": ["body", "device"], "type": "schema",
+            "msg": "Additional properties are not allowed ('colour' was unexpected)"} in unknown_field.json()["detail"]
 
     # The contract's conditional rules: an ok result carries its samples, a phone its identity.
     record = phone_record()
@@ -187,8 +208,9 @@ def test_bad_requests_get_precise_4xx(server):
     del record["device"]["abi"]
     conditional = server.post("/api/records", json=record)
     assert conditional.status_code == 422
-    assert {("body", "results", 0, "ok", "samples_ms"), ("body", "device", "phone", "abi")} <= set(
-        _detail_locations(conditional))
+    problems = {(tuple(d["loc"]), d["msg"]) for d in conditional.json()["detail"]}
+    assert {(("body", "results", 0), '"samples_ms" is a required property'),
+            (("body", "device"), '"abi" is a required property')} <= problems
 
     impossible = server.post("/api/records", json=phone_record(created_at="2026-02-30T10:00:00Z"))
     assert impossible.status_code == 422 and "not a real date" in impossible.text
@@ -268,30 +290,6 @@ def test_openapi_describes_the_record_and_the_limit(server):
     assert body["$ref"].endswith("/ResultRecord")
     assert str(MAX_BODY_BYTES) in document["info"]["description"]
     assert "HTTPBearer" in document["components"]["securitySchemes"]
-
-
-def test_pydantic_models_mirror_the_json_schema():
-    schema = load_schema()
-    defs = schema["$defs"]
-
-    def conditional_required(definition, value):
-        for rule in definition.get("allOf", []):
-            (key, condition), = rule["if"]["properties"].items()
-            branch = rule["then"] if condition["const"] == value else rule.get("else", {})
-            yield from branch.get("required", [])
-
-    pairs = [(collector.ResultRecord, schema, None), (collector.Model, defs["model"], None),
-             (collector.App, defs["app"], None), (collector.Latency, defs["latency"], None),
-             (collector.OutputCheck, defs["output_check"], None), (collector.Conditions, defs["conditions"], None),
-             (collector.PhoneDevice, defs["device"], "phone"), (collector.HostDevice, defs["device"], "host"),
-             (collector.OkResult, defs["result"], "ok"), (collector.UnavailableResult, defs["result"], "failed")]
-    for model, definition, variant in pairs:
-        assert set(model.model_fields) == set(definition["properties"]), model.__name__
-        required = {name for name, field in model.model_fields.items() if field.is_required()}
-        expected = set(definition.get("required", [])) | set(conditional_required(definition, variant))
-        assert required == expected, model.__name__
-    for record in (phone_record(), host_record(), phone_record(results=[failed_result("gpu", "failed", "boom")])):
-        collector.ResultRecord.model_validate(record)
 
 
 # ----------------------------------------------------------------------------------------------- tokens
@@ -438,3 +436,433 @@ def test_a_foreign_sqlite_database_is_left_alone(tmp_path):
         Store(path)
     with closing(sqlite3.connect(path)) as con:
         assert [row[0] for row in con.execute("SELECT name FROM sqlite_master")] == ["notes"]
+
+
+# ----------------------------------------------------------------------------------------------- durability settings
+
+
+def test_every_store_connection_commits_with_synchronous_full(tmp_path, monkeypatch):
+    """synchronous is a per-connection setting: a connection opened without it commits without fsync."""
+    from abpn.collector import store as store_module
+
+    seen = []
+
+    class Recorded(sqlite3.Connection):
+        def close(self):
+            seen.append(self.execute("PRAGMA synchronous").fetchone()[0])
+            super().close()
+
+    connect = sqlite3.connect
+    monkeypatch.setattr(store_module.sqlite3, "connect", lambda *a, **k: connect(*a, factory=Recorded, **k))
+    store = Store(tmp_path / "results.db")
+    record = phone_record()
+    store.add(record)
+    store.add(record)
+    store.get(record["run_id"])
+    store.summaries()
+    store.report_runs()
+    store.data_version()
+    store.count()
+    store.close()  # the connection data_version() keeps
+    FULL = 2
+    assert len(seen) >= 8 and set(seen) == {FULL}
+
+
+# ----------------------------------------------------------------------------------------------- as posted
+
+
+def test_a_record_comes_back_byte_for_byte_as_posted(server):
+    record = phone_record()
+    record["device"]["model"] = "Pixel Tést"
+    # Indented, keys in another order, an escaped é, an integer where a float could be.
+    posted = json.dumps(dict(reversed(list(record.items()))), indent=3, ensure_ascii=True).encode("utf-8")
+    assert server.post("/api/records", content=posted, headers={"content-type": "application/json"}).status_code == 201
+    fetched = server.get(f"/api/records/{record['run_id']}")
+    assert fetched.content == posted
+    # The same record formatted otherwise is the same record, not a conflict.
+    again = server.post("/api/records", json=record)
+    assert (again.status_code, again.json()["status"]) == (200, "exists")
+    assert server.get(f"/api/records/{record['run_id']}").content == posted
+
+
+@pytest.mark.parametrize("body, reason", [
+    (b'{"schema_version": 1, "schema_version": 1}', "appears twice"),
+    (b'{"cooldown_s": NaN}', "not a JSON number"),
+    ('{"device": "Pixel"}'.encode("utf-16"), "not UTF-8"),
+    (b"[" * 100_000, "nests deeper"),
+])
+def test_bodies_that_readers_could_disagree_on_are_refused(server, body, reason):
+    response = server.post("/api/records", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422 and reason in response.json()["detail"][0]["msg"]
+
+
+# ----------------------------------------------------------------------------------------------- consistency
+
+
+def _result(record, index=0):
+    return record["results"][index]
+
+
+def _restat(result):
+    from abpn.bench.record import latency_stats
+
+    result["latency_ms"] = latency_stats(result["samples_ms"])
+    result["runs"] = len(result["samples_ms"])
+
+
+def _flood(record):
+    _result(record)["samples_ms"] = [1.0] * 8000  # runs stays 20
+
+
+def _min_above_max(record):
+    _result(record)["latency_ms"]["min"] = _result(record)["latency_ms"]["max"] + 1
+
+
+def _stats_not_from_samples(record):
+    _result(record)["latency_ms"].update(min=1.0, median=1.0, mean=1.0, p90=1.0, max=1.0, std=0.0)
+
+
+def _passed_below_threshold(record):
+    _result(record)["output_check"].update(psnr_db=12.0, passed=True)
+
+
+def _failed_above_threshold(record):
+    _result(record)["output_check"].update(psnr_db=48.0, passed=False)
+
+
+def _identical_with_difference(record):
+    _result(record)["output_check"].update(psnr_db=None, max_abs_diff=3.0)
+
+
+def _twice_the_same_accelerator(record):
+    record["results"].append(copy.deepcopy(_result(record)))
+
+
+def _more_delegated_than_nodes(record):
+    result = _result(record, 1)
+    (result["delegation"] if "delegation" in result else result)["delegated_nodes"] = 13  # v2 : v1
+
+
+def _from_the_future(record):
+    record["created_at"] = "2099-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize("break_it, reason", [
+    (_flood, "8000 samples for runs=20"),
+    (_min_above_max, "outside min"),
+    (_stats_not_from_samples, "does not summarise samples_ms"),
+    (_passed_below_threshold, "passed: true contradicts psnr_db 12.0 against threshold_db 30.0"),
+    (_failed_above_threshold, "passed: false contradicts"),
+    (_identical_with_difference, "null means identical outputs"),
+    (_twice_the_same_accelerator, "one result per accelerator"),
+    (_more_delegated_than_nodes, "more than total_nodes"),
+    (_from_the_future, "ahead of the collector's clock"),
+], ids=lambda v: v.__name__.strip("_") if callable(v) else None)
+def test_self_contradicting_records_are_refused_with_the_reason(store, break_it, reason):
+    record = phone_record()
+    break_it(record)
+    with pytest.raises(InvalidRecord) as refused:
+        store.add(record)
+    assert any(reason in problem for problem in refused.value.problems), refused.value.problems
+    assert store.count() == 0
+
+
+def test_consistent_edge_cases_are_accepted(store):
+    record = phone_record(results=[ok_result("cpu", 100.0, runs=1), ok_result("gpu", 50.0)])
+    _result(record, 1)["output_check"].update(psnr_db=None, max_abs_diff=0.0, passed=True)  # identical outputs
+    _result(record, 1)["samples_ms"] = [50.0] * 20
+    _restat(_result(record, 1))
+    # The app rounds psnr_db to 4 decimals after deciding: 29.99996 dB failed, and is written as 30.0.
+    _result(record)["output_check"].update(psnr_db=30.0, passed=False)
+    assert store.add(record) == "created"
+
+
+def test_a_refused_record_over_http_says_why_and_loses_nothing(server):
+    kept = phone_record()
+    assert server.post("/api/records", json=kept).status_code == 201
+    hostile = phone_record(run_id=kept["run_id"])  # even with a known run_id
+    _flood(hostile)
+    refused = server.post("/api/records", json=hostile)
+    assert refused.status_code == 422
+    assert {"loc": ["body", "results", 0, "samples_ms"], "type": "schema",
+            "msg": "8000 samples for runs=20; a record carries one sample per timed run"} in refused.json()["detail"]
+    assert server.get(f"/api/records/{kept['run_id']}").json() == kept
+    assert server.get("/api/records").json()["count"] == 1
+
+
+# ----------------------------------------------------------------------------------------------- schema versions
+
+
+def _synthetic_v2(v1):
+    """A stand-in for the next contract: a new status that still carries timings, a new condition."""
+    v2 = copy.deepcopy(v1)
+    v2["$id"] = v2["$id"].replace("/1", "/2")
+    v2["properties"]["schema_version"] = {"const": 2}
+    result = v2["$defs"]["result"]
+    result["properties"]["status"]["enum"].append("not_delegated")
+    result["properties"]["accelerator"]["enum"].append("edge_tpu")
+    result["allOf"][0]["if"]["properties"]["status"] = {"enum": ["ok", "not_delegated"]}
+    v2["$defs"]["conditions"]["properties"]["thermal_status"] = {"type": ["integer", "null"], "minimum": 0}
+    return v2
+
+
+@pytest.fixture
+def schema_dir(tmp_path):
+    """v1 frozen as shipped, plus a synthetic v2 as the current file, as the contract will look after
+    the next version lands."""
+    from abpn.collector.schemas import SCHEMA_DIR
+
+    folder = tmp_path / "schema"
+    folder.mkdir()
+    v1_text = (SCHEMA_DIR / "result_record.v1.schema.json").read_text()
+    (folder / "result_record.v1.schema.json").write_text(v1_text)
+    (folder / "result_record.schema.json").write_text(json.dumps(_synthetic_v2(json.loads(v1_text))))
+    return folder
+
+
+def _v2_record():
+    """A record of the synthetic v2: the v1 fixture with what v2 adds."""
+    record = v1_record(results=[v1_result("cpu"), v1_result("gpu")])
+    record["schema_version"] = 2
+    record["results"][1]["status"] = "not_delegated"
+    record["conditions"]["thermal_status"] = 1
+    return record
+
+
+def test_the_shipped_v1_schema_is_frozen_and_current_records_are_known():
+    from abpn.bench.record import SCHEMA_VERSION, load_schema
+    from abpn.collector.schemas import Schemas
+
+    schemas = Schemas()
+    assert 1 in schemas.versions and SCHEMA_VERSION in schemas.versions
+    assert schemas.schema(SCHEMA_VERSION) == load_schema()
+    assert schemas.errors(phone_record()) == []
+
+
+def test_each_record_is_checked_against_the_schema_of_its_version(tmp_path, schema_dir):
+    from abpn.collector.schemas import Schemas
+
+    store = Store(tmp_path / "results.db", schemas=Schemas(schema_dir))
+    assert Schemas(schema_dir).versions == [1, 2]
+    assert store.add(v1_record()) == "created"  # from phones running an older app
+    assert store.add(_v2_record()) == "created"
+    v1_with_v2_field = v1_record()
+    v1_with_v2_field["conditions"]["thermal_status"] = 1
+    with pytest.raises(InvalidRecord, match="thermal_status"):
+        store.add(v1_with_v2_field)
+    v1_with_v2_status = v1_record(results=[v1_result("cpu")])
+    v1_with_v2_status["results"][0]["status"] = "not_delegated"
+    with pytest.raises(InvalidRecord, match="not_delegated"):
+        store.add(v1_with_v2_status)
+    unknown = v1_record()
+    unknown["schema_version"] = 3
+    with pytest.raises(InvalidRecord, match=r"3 is not a version this collector knows \(1, 2\)"):
+        store.add(unknown)
+    assert store.count() == 2
+
+
+def test_old_and_new_records_share_the_report_and_the_api(tmp_path, schema_dir):
+    from abpn.collector import report
+    from abpn.collector.schemas import Schemas
+
+    store = Store(tmp_path / "results.db", schemas=Schemas(schema_dir))
+    with live_server(store) as url, httpx.Client(base_url=url, timeout=30) as client:
+        old, new = v1_record(), _v2_record()
+        assert client.post("/api/records", json=old).status_code == 201
+        assert client.post("/api/records", json=new).status_code == 201
+        document = client.get("/openapi.json").json()
+        rows = client.get("/api/report").json()["sections"][0]["rows"]
+        page = client.get("/").text
+    schemas = document["components"]["schemas"]
+    assert {"ResultRecordV1", "ResultRecordV2"} <= set(schemas)
+    assert "not_delegated" in schemas["ResultRecordV2_result"]["properties"]["status"]["enum"]
+    assert "not_delegated" not in schemas["ResultRecordV1_result"]["properties"]["status"]["enum"]
+    cells = rows[0]["cells"]
+    assert rows[0]["runs"] == 2 and cells["cpu"]["runs"] == 2
+    assert cells["gpu"]["runs"] == 1 and cells["gpu"]["attempts"] == 2  # the not_delegated run is no GPU timing
+    assert "2 records" in page and "Snapdragon 888" in page
+    tpu = _v2_record()
+    tpu["results"] = [v1_result("edge_tpu")]
+    with live_server(store) as url, httpx.Client(base_url=url, timeout=30) as client:
+        assert client.post("/api/records", json=tpu).status_code == 201
+        listed = client.get("/api/records", params={"accelerator": "edge_tpu"}).json()["records"]
+        assert [r["run_id"] for r in listed] == [tpu["run_id"]]
+        assert "edge_tpu" in client.get("/").text
+    v2_only = _v2_record()
+    v2_only["results"] = [v2_only["results"][1]]
+    store.add(v2_only)
+    assert "not_delegated" in report.render_table(report.build_report([v2_only]))
+
+
+def test_two_schema_files_disagreeing_on_one_version_are_refused(schema_dir):
+    from abpn.collector.schemas import Schemas
+
+    v2 = json.loads((schema_dir / "result_record.schema.json").read_text())
+    v2["description"] = "a different contract under the same version"
+    (schema_dir / "result_record.v2.schema.json").write_text(json.dumps(v2))
+    with pytest.raises(AbpnError, match="both define schema_version 2"):
+        Schemas(schema_dir)
+
+
+# ----------------------------------------------------------------------------------------------- slow clients
+
+
+HEADERS_TIMEOUT_S, REQUEST_TIMEOUT_S = 0.5, 1.5
+
+
+@pytest.fixture
+def strict_server(tmp_path):
+    with live_server(tmp_path / "results.db", headers_timeout_s=HEADERS_TIMEOUT_S,
+                     request_timeout_s=REQUEST_TIMEOUT_S) as url:
+        yield url
+
+
+def _open(url):
+    import socket
+    import time
+
+    host, port = url.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)), timeout=10)  # the test's own bound
+    return connection, time.monotonic()
+
+
+def _read_until_closed(connection):
+    received = b""
+    while chunk := connection.recv(65536):
+        received += chunk
+    return received
+
+
+def test_a_body_shorter_than_its_content_length_gets_408(strict_server):
+    import time
+
+    connection, start = _open(strict_server)
+    with connection:
+        connection.sendall(b"POST /api/records HTTP/1.1\r\nHost: collector\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: 100\r\n\r\n{}")
+        answer = _read_until_closed(connection)
+        waited = time.monotonic() - start
+    assert answer.startswith(b"HTTP/1.1 408 ") and b"request body not received within 1.5 s" in answer
+    assert REQUEST_TIMEOUT_S <= waited < REQUEST_TIMEOUT_S + 5
+
+
+def test_stalled_headers_get_408(strict_server):
+    connection, _ = _open(strict_server)
+    with connection:
+        connection.sendall(b"GET /api/records HTTP/1.1\r\nHost: coll")
+        answer = _read_until_closed(connection)
+    assert answer.startswith(b"HTTP/1.1 408 ") and b"request headers not received within 0.5 s" in answer
+
+
+def test_trickling_headers_does_not_extend_the_deadline(strict_server):
+    import time
+
+    connection, start = _open(strict_server)
+    with connection:
+        try:
+            for byte in b"GET /api/records HTTP/1.1\r\nX-Slow: " + b"a" * 40:  # a byte every 0.1 s: 6 s in all
+                connection.sendall(bytes([byte]))
+                time.sleep(0.1)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        else:
+            pytest.fail("the server kept the connection open while the headers trickled in")
+    assert time.monotonic() - start < 6
+
+
+def test_a_silent_connection_is_closed_and_ordinary_clients_are_unaffected(strict_server):
+    connection, _ = _open(strict_server)
+    with connection:
+        assert _read_until_closed(connection) == b""  # closed, with no answer to a question never asked
+    record = phone_record()
+    with httpx.Client(base_url=strict_server, timeout=10) as client:
+        assert client.post("/api/records", json=record).status_code == 201
+        assert client.get(f"/api/records/{record['run_id']}").json() == record  # kept alive, reused
+
+
+# ----------------------------------------------------------------------------------------------- report cache
+
+
+def test_report_and_dashboard_follow_records_added_by_any_writer(tmp_path):
+    db = tmp_path / "results.db"
+    with live_server(db) as url, httpx.Client(base_url=url, timeout=60) as client:
+        assert client.get("/api/report").json()["records"] == 0
+        assert "No records" in client.get("/").text
+        assert client.post("/api/records", json=phone_record()).status_code == 201
+        assert client.get("/api/report").json()["records"] == 1
+        Store(db).add(host_record())  # another process's Store, e.g. push-and-bench --db
+        assert client.get("/api/report").json()["records"] == 2
+        assert "Test CPU 9000" in client.get("/").text
+
+
+def test_report_reads_no_stored_record(tmp_path, monkeypatch):
+    """What the report needs is kept in columns: a GET must not cost a parse of every stored record."""
+    from abpn.collector import store as store_module
+
+    store = Store(tmp_path / "results.db")
+    for n in range(3):
+        store.add(phone_record(f"SM8{n}50"))
+    parsed, loads = [], json.loads
+    monkeypatch.setattr(store_module.json, "loads", lambda text, **k: parsed.append(text) or loads(text, **k))
+    runs, _ = store.report_runs()
+    assert len(runs) == 3 and not parsed
+
+
+def test_after_a_write_the_report_reads_only_the_new_records_and_matches_a_fresh_build(tmp_path):
+    from abpn.collector import report
+
+    store = Store(tmp_path / "results.db")
+    first = [phone_record("SM8350"), phone_record("SM8650"), host_record()]
+    later = [phone_record("SM8350", results=[ok_result("cpu", 300.0), ok_result("gpu", 90.0, psnr_db=10.0,
+                                                                                 passed=False)]),
+             phone_record("SM8450")]
+    for record in first:
+        store.add(record)
+    runs, version = store.report_runs()
+    accumulated = report.Aggregate().add(runs)
+    accumulated.report()
+    for record in later:
+        store.add(record)
+    new_runs, newer = store.report_runs(after=version)
+    assert len(new_runs) == 2 and newer > version
+    assert store.report_runs(after=newer) == ([], newer)
+    assert report.to_json(accumulated.add(new_runs).report()) == report.to_json(report.build_report(first + later))
+
+
+# ----------------------------------------------------------------------------------------------- upgrades
+
+
+_V1_TABLES = """
+CREATE TABLE records (run_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, created_utc TEXT NOT NULL,
+    received_at TEXT NOT NULL, kind TEXT NOT NULL, chipset TEXT NOT NULL, soc_model TEXT, device TEXT NOT NULL,
+    model_sha256 TEXT NOT NULL, model_file TEXT NOT NULL, digest TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE record_results (run_id TEXT NOT NULL REFERENCES records (run_id), position INTEGER NOT NULL,
+    accelerator TEXT NOT NULL, status TEXT NOT NULL, median_ms REAL, PRIMARY KEY (run_id, position));
+PRAGMA user_version = 1;
+"""
+
+
+def test_a_database_from_the_previous_release_is_upgraded_in_place(tmp_path):
+    """Version 1 files (written before the report's columns existed) open, keep their records, and report."""
+    from abpn.collector import report
+    from abpn.collector.store import run_summary
+
+    path = tmp_path / "old.db"
+    old = [phone_record(), host_record()]
+    with closing(sqlite3.connect(path)) as con:
+        con.executescript(_V1_TABLES)
+        for record in old:
+            summary = run_summary(record)
+            body = json.dumps(record, sort_keys=True, separators=(",", ":"))
+            con.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (record["run_id"], record["created_at"], record["created_at"], record["created_at"],
+                         summary["kind"], summary["chipset"], summary["soc_model"], summary["device"],
+                         record["model"]["sha256"], record["model"]["file_name"], "digest", body))
+            con.executemany("INSERT INTO record_results VALUES (?, ?, ?, ?, ?)",
+                            [(record["run_id"], i, r["accelerator"], r["status"], (r.get("latency_ms") or {}).get("median"))
+                             for i, r in enumerate(record["results"])])
+        con.commit()
+    store = Store(path, create=False)
+    assert report.to_json(report.store_report(store)) == report.to_json(report.build_report(old))
+    assert json.loads(store.get(old[0]["run_id"])) == old[0]
+    assert store.add(phone_record("SM8650")) == "created"

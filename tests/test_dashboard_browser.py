@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from abpn.collector.app import Store
+from abpn.collector.store import Store
 from abpn.collector.report import ACCELERATOR_COLORS
 from collector_helpers import live_server
 from record_samples import failed_result, host_record, ok_result, phone_record
@@ -79,7 +79,7 @@ def test_dashboard_renders_table_and_charts_in_chromium(tmp_path):
     assert parsed.header_cells[:4] == ["Chipset", "SoC", "Devices", "Runs"] and "QNN HTP" in parsed.header_cells
     charts = [i for i in parsed.images if i.get("src", "").startswith("data:image/png;base64,")]
     assert [c["alt"] for c in charts] == ["Median latency per chipset and accelerator",
-                                          "Distribution of latency samples"]
+                                          "Distribution of per-record median latency"]
 
     with Image.open(screenshot) as image:
         assert image.size == (1400, 2600)

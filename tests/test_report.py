@@ -8,14 +8,13 @@ import json
 import re
 
 import httpx
-import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
 from abpn.collector import report
 from abpn.cli import main
-from abpn.collector.app import Store
+from abpn.collector.store import Store
 from collector_helpers import live_server
 from record_samples import OTHER_MODEL_SHA, failed_result, host_record, ok_result, phone_record
 
@@ -30,19 +29,51 @@ def _row(rep, chipset, section=0):
     return next(r for r in rep["sections"][section]["rows"] if r["chipset"] == chipset)
 
 
-def test_cells_pool_samples_and_count_devices_and_runs():
+def test_each_record_counts_once_in_a_cell():
     first = ok_result("cpu", 100.0, runs=11, seed=1)
-    second = ok_result("cpu", 300.0, runs=11, seed=2, init_ms=45.0)
+    second = ok_result("cpu", 300.0, runs=101, seed=2, init_ms=45.0)  # many samples, still one record
+    third = ok_result("cpu", 200.0)
     rep = _report(phone_record(results=[first], model="Phone A"), phone_record(results=[second], model="Phone B"),
-                  phone_record(results=[ok_result("cpu", 200.0)], model="Phone B"))
+                  phone_record(results=[third], model="Phone B"))
     row = _row(rep, "Snapdragon 888")
     assert (row["devices"], row["runs"], row["soc_models"]) == (2, 3, ["SM8350"])
     cell = row["cells"]["cpu"]
-    pooled = first["samples_ms"] + second["samples_ms"] + ok_result("cpu", 200.0)["samples_ms"]
-    assert cell["median_ms"] == pytest.approx(np.median(pooled))
-    assert cell["p90_ms"] == pytest.approx(np.percentile(pooled, 90))
-    assert cell["fps"] == pytest.approx(1000 / np.median(pooled))
+    assert cell["median_ms"] == third["latency_ms"]["median"]  # the middle record's own median
+    assert cell["p90_ms"] == third["latency_ms"]["p90"]
+    assert cell["fps"] == pytest.approx(1000 / cell["median_ms"])
     assert cell["init_ms"] == 35.0 and cell["runs"] == 3 and cell["output_check"] == "passed"
+    assert "median over records" in rep["aggregation"] and "median over records" in report.render_table(rep)
+
+
+def test_one_record_with_thousands_of_fast_samples_cannot_outvote_honest_records():
+    """The attack from issue #13: one record with 8,000 samples of 1.0 ms against 2,012 honest ones
+    moved the pooled CPU median from 101 ms to 1.0 ms."""
+    template = phone_record(results=[ok_result("cpu", 101.0, runs=3)])
+    honest = [dict(template, results=[ok_result("cpu", 101.0, runs=3, seed=n)]) for n in range(2012)]
+    # Consistent in itself (runs=8000), so the collector's checks let it through: the report must cope.
+    flood = phone_record(results=[ok_result("cpu", 1.0, runs=8000)])
+    before = _row(_report(*honest), "Snapdragon 888")["cells"]["cpu"]["median_ms"]
+    after = _row(_report(*honest, flood), "Snapdragon 888")["cells"]["cpu"]
+    assert after["median_ms"] == pytest.approx(before, rel=0.01) and 95 < before < 107
+    assert after["runs"] == 2013
+
+
+def test_output_check_is_the_verdict_of_most_records():
+    passing = [phone_record(results=[ok_result("gpu", 200.0, seed=n)]) for n in range(3)]
+    failing = phone_record(results=[ok_result("gpu", 190.0, psnr_db=12.0, passed=False)])
+    cell = _row(_report(*passing, failing), "Snapdragon 888")["cells"]["gpu"]
+    assert (cell["output_check"], cell["checks"], cell["checks_failed"]) == ("passed", 4, 1)
+    assert "check ✓ (1 of 4 failed)" in report.render_table(_report(*passing, failing))
+    tied = _row(_report(passing[0], failing), "Snapdragon 888")["cells"]["gpu"]
+    assert tied["output_check"] == "failed"  # doubt counts against the accelerator
+
+
+def test_section_title_is_what_most_records_say_about_the_model():
+    records = [phone_record() for _ in range(3)]
+    renamed = phone_record()
+    renamed["model"]["file_name"] = "totally_different_model.tflite"
+    rep = _report(renamed, *records)
+    assert rep["sections"][0]["model"]["file_name"] == "abpn_x3_int8.tflite"
 
 
 def test_best_accelerator_skips_failed_output_checks_and_reports_speedup():
@@ -102,7 +133,7 @@ def test_html_escapes_record_text_and_embeds_png_plots():
     page = report.render_html(_report(hostile, host_record("$x^2$ CPU")))
     assert "<script>" not in page and "&lt;script&gt;" in page
     images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == 2  # latency per chipset and accelerator, distribution of samples
+    assert len(images) == 2  # latency per chipset and accelerator, its spread over records
     for data in images:
         with Image.open(io.BytesIO(base64.b64decode(data))) as image:
             assert image.width > 300 and image.height > 100
@@ -186,9 +217,30 @@ def test_csv_cells_from_phones_cannot_run_as_spreadsheet_formulas():
     assert any(value.startswith("'=HYPERLINK") for row in rows for value in row.values())
 
 
-def test_written_reports_get_ordinary_permissions(tmp_path):
-    out = tmp_path / "report.md"
-    report.write_atomically(out, "| a |\n")
-    umask = os.umask(0)
-    os.umask(umask)
-    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+def test_written_reports_get_ordinary_permissions_without_touching_the_umask(tmp_path, monkeypatch):
+    """Reading the umask means setting it, process-wide: a thread creating a file meanwhile (the
+    collector serves from threads) would get the wrong permissions. So the umask stays untouched."""
+    previous = os.umask(0o027)
+    try:
+        monkeypatch.setattr(os, "umask", lambda *a: pytest.fail("write_atomically changed the process umask"))
+        out = tmp_path / "report.md"
+        report.write_atomically(out, "| a |\n")
+        report.write_atomically(out, "| b |\n")  # over an existing report
+    finally:
+        monkeypatch.undo()
+        os.umask(previous)
+    assert out.stat().st_mode & 0o777 == 0o640
+    assert out.read_text() == "| b |\n" and [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_the_report_and_the_store_load_without_the_web_service():
+    """report -> store, app -> report and store, never back: `abpn-tool report` and push-and-bench --db
+    load neither the HTTP app nor FastAPI."""
+    import subprocess
+    import sys
+
+    code = ("import sys, abpn.collector.report, abpn.collector.store; "
+            "print(sorted(m for m in ('abpn.collector.app', 'fastapi', 'uvicorn') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert loaded.stdout.strip() == "[]"

@@ -7,6 +7,7 @@ from pathlib import Path
 from abpn import SHIPPED_INT8_DYNAMIC
 from abpn.bench import host as bench
 from abpn.core.files import check_writable, write_atomically
+from abpn.core.table import format_table
 from abpn.errors import AbpnError
 from abpn.model import quantize
 from abpn.model import train
@@ -75,9 +76,9 @@ def failed_checks(records):
 
 
 def summary_table(scores, records):
-    lines = [f"{'model':<24} {'PSNR-Y':>8} {'PSNR-RGB':>9} {'SSIM-Y':>7}"]
-    for name, score in scores.items():
-        lines.append(f"{name:<24} {score['psnr_y']:>8.2f} {score['psnr_rgb']:>9.2f} {score['ssim_y']:>7.4f}")
+    lines = [format_table(["model", "PSNR-Y", "PSNR-RGB", "SSIM-Y"],
+                          [[name, f"{score['psnr_y']:.2f}", f"{score['psnr_rgb']:.2f}", f"{score['ssim_y']:.4f}"]
+                           for name, score in scores.items()], align="<>>>", rule=False)]
     lines.append("")
     for name, record in records.items():
         result = record["results"][0]

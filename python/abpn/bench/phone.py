@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from abpn.core.files import write_atomically
+from abpn.core.table import format_table
 from abpn.bench.device import BENCHMARK_ACTIVITY, PHONE_DIR, RESULTS_DIR, Phone, load_signer, parse_target
 from abpn.errors import AbpnError
 from abpn.bench.record import ACCELERATORS
@@ -130,7 +131,7 @@ def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", 
 
 class DatabaseSink:
     def __init__(self, path):
-        from abpn.collector.app import Store
+        from abpn.collector.store import Store
 
         self.path = Path(path)
         self._database = Store(self.path)
@@ -387,12 +388,6 @@ def _ms(value):
     return f"{value:.2f}" if isinstance(value, (int, float)) else "-"
 
 
-def _format_table(header, rows):
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
-
-
 def results_table(record):
     """One row per accelerator: status, median/p90 ms, fps, init ms, output check (or the reason)."""
     rows = []
@@ -410,7 +405,7 @@ def results_table(record):
         fps = f"{1000 / median:.1f}" if median else "-"
         rows.append([result["accelerator"], result["status"], _ms(median), _ms(latency.get("p90")), fps,
                      _ms(result.get("init_ms")), check_text])
-    return _format_table(["accelerator", "status", "median ms", "p90 ms", "fps", "init ms", "output check / reason"],
+    return format_table(["accelerator", "status", "median ms", "p90 ms", "fps", "init ms", "output check / reason"],
                          rows)
 
 
@@ -423,7 +418,7 @@ def _short_error(outcome, limit=120):
 
 def summary_table(outcomes):
     rows = [[o.target, o.chipset or "-", "ok" if o.ok else "failed", _short_error(o)] for o in outcomes]
-    return _format_table(["device", "chipset", "status", "error"], rows)
+    return format_table(["device", "chipset", "status", "error"], rows)
 
 
 # ---------------------------------------------------------------- the command

@@ -1,218 +1,49 @@
-"""The collector: a SQLite store of result records and the HTTP service in front of it.
+"""The collector's HTTP service: the API and the dashboard in front of the Store.
 
-`Store` is the only code that touches the database; `abpn-tool serve` (the HTTP API and the
-dashboard), `push-and-bench --db` and `abpn-tool report` all go through it.
-
-What the service promises:
-- a record is acknowledged (201/200) only after its transaction is committed (WAL, synchronous=FULL);
-- `run_id` is the idempotency key: the same record again is stored once (200), a different record with
-  a known `run_id` is refused (409);
-- every record matches python/abpn/schema/result_record.schema.json (the contract, checked with
-  jsonschema); the pydantic models below mirror it so that the OpenAPI document describes it;
+What it promises, beyond the Store's own promises (store.py):
+- POST /api/records takes a result record of any schema_version the collector knows (schemas.py);
+  the OpenAPI document describes the same JSON Schema files, it has no copy of its own;
+- a record is kept exactly as posted: GET /api/records/{run_id} returns the posted bytes;
 - bodies over MAX_BODY_BYTES are refused (413) without being read past the limit;
-- with a token configured, writes need `Authorization: Bearer <token>` (compared in constant time);
-- values from records only ever reach SQLite as bound parameters, never SQL text or file paths.
+- a client must deliver a request's headers within HEADERS_TIMEOUT_S and the whole request within
+  REQUEST_TIMEOUT_S, or gets 408 and loses the connection: slow clients cannot hold connections;
+- the unauthenticated reads cost the same with 20 or 20,000 records: the report and the dashboard
+  are worked out again only when a record was added since (Store.data_version), from the new
+  records on, never per request;
+- with a token configured, writes need `Authorization: Bearer <token>` (compared in constant time).
 """
-import hashlib
 import hmac
 import ipaddress
 import json
 import sqlite3
-from contextlib import contextmanager
+import threading
 from datetime import date, datetime, time, timedelta, timezone
-from pathlib import Path
 from typing import Annotated, Literal
 
+import h11
 from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from abpn import __version__
-from abpn.bench.chipsets import chipset_name
+from abpn.collector import report
+from abpn.collector.store import Conflict, InvalidRecord, Store, parse_time, utc_text
 from abpn.errors import AbpnError
-from abpn.bench.record import ACCELERATORS, record_errors
 
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_PORT = 8765
 MIN_TOKEN_LENGTH = 16
-DB_SCHEMA_VERSION = 1
+HEADERS_TIMEOUT_S = 10.0
+# 1 MiB in 30 s is 35 KB/s: a phone on a poor link still gets a full-size record through.
+REQUEST_TIMEOUT_S = 30.0
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-
-
-class Conflict(AbpnError):
-    """A different record with this run_id is already stored."""
-
-
-class InvalidRecord(AbpnError):
-    def __init__(self, problems):
-        self.problems = problems
-        shown = "; ".join(problems[:10])
-        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
-        super().__init__(f"result record refused: {shown}{more}")
-
-
-# ---------------------------------------------------------------------------------------------------
-# Pydantic mirror of the JSON Schema. It gives the OpenAPI document and the first check of a request;
-# the schema's if/then rules become unions on `kind` and `status`. Every record is then validated
-# against the JSON Schema itself before it is stored: that file stays the contract.
-
-
-def _omit_default(schema):
-    # Optional keys that may not be null: absent is allowed, null is not (as in the contract).
-    schema.pop("default", None)
-
-
-def _optional(**kwargs):
-    return Field(default=None, json_schema_extra=_omit_default, **kwargs)
-
-
-Text = Annotated[str, Field(max_length=200)]
-OptionalText = Annotated[str, Field(max_length=200)] | None
-LongText = Annotated[str, Field(max_length=2000)] | None
-Milliseconds = Annotated[float, Field(ge=0, le=86_400_000)]
-Shape = Annotated[list[Annotated[int, Field(ge=-1, le=1_000_000)]], Field(min_length=1, max_length=8)]
-Dtype = Literal["uint8", "int8", "int16", "float16", "float32"]
-OptionKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-OptionValue = Annotated[str, Field(max_length=200)] | float | bool | None
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-class _DeviceFields(_Strict):
-    manufacturer: OptionalText = None
-    model: OptionalText = None
-    soc_manufacturer: OptionalText = Field(None, description="ro.soc.manufacturer (API 31+)")
-    soc_model: OptionalText = Field(None, description="ro.soc.model (API 31+), e.g. SM8350")
-    board_platform: OptionalText = Field(None, description="ro.board.platform, e.g. lahaina")
-    hardware: OptionalText = Field(None, description="ro.hardware")
-    chipset_name: OptionalText = Field(None, description="Human name, e.g. Snapdragon 888, when known")
-    android_release: OptionalText = None
-    sdk_int: Annotated[int, Field(ge=1, le=1000)] | None = None
-    abi: OptionalText = None
-    cpu_model: OptionalText = Field(None, description="Host runs: the CPU's model name")
-    cpu_count: Annotated[int, Field(ge=1, le=4096)] | None = None
-    os: OptionalText = Field(None, description="Host runs: operating system and release")
-
-
-class PhoneDevice(_DeviceFields):
-    # Required keys whose value may still be null, as in the contract.
-    kind: Literal["phone"]
-    manufacturer: OptionalText
-    model: OptionalText
-    android_release: OptionalText
-    sdk_int: Annotated[int, Field(ge=1, le=1000)] | None
-    abi: OptionalText
-
-
-class HostDevice(_DeviceFields):
-    kind: Literal["host"]
-    cpu_model: OptionalText = Field(description="Host runs: the CPU's model name")
-    os: OptionalText = Field(description="Host runs: operating system and release")
-
-
-Device = Annotated[PhoneDevice | HostDevice, Field(discriminator="kind")]
-
-
-class Model(_Strict):
-    file_name: Annotated[str, Field(min_length=1, max_length=255)]
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-    size_bytes: Annotated[int, Field(ge=1, le=4_294_967_296)]
-    input_shape: Shape
-    input_dtype: Dtype
-    output_shape: Shape
-    output_dtype: Dtype
-
-
-class App(_Strict):
-    name: Text = Field(description="abpn-tool, abpn-android, or adb-test-phone")
-    version: Text
-    runtime: Text = Field(description="e.g. tflite, litert")
-    runtime_version: Text
-
-
-class Latency(_Strict):
-    min: Milliseconds
-    median: Milliseconds
-    mean: Milliseconds
-    p90: Milliseconds
-    max: Milliseconds
-    std: Milliseconds
-
-
-class OutputCheck(_Strict):
-    psnr_db: Annotated[float, Field(ge=0, le=1000)] | None = Field(
-        description="null when the outputs are identical (infinite PSNR)")
-    max_abs_diff: Annotated[float, Field(ge=0, le=1e12)]
-    threshold_db: Annotated[float, Field(ge=0, le=1000)]
-    passed: bool
-
-
-class _ResultFields(_Strict):
-    accelerator: Literal[ACCELERATORS]
-    options: Annotated[dict[OptionKey, OptionValue], Field(
-        max_length=32, description="Settings of the run: threads, precision, performance mode, backend, ...")]
-    reason: LongText = None
-    notes: LongText = None
-    init_ms: Milliseconds = _optional()
-    first_inference_ms: Milliseconds = _optional()
-    warmup_runs: Annotated[int, Field(ge=0, le=100_000)] = _optional()
-    runs: Annotated[int, Field(ge=1, le=100_000)] = _optional()
-    latency_ms: Latency = _optional()
-    samples_ms: Annotated[list[Milliseconds], Field(min_length=1, max_length=100_000)] = _optional()
-    delegated_nodes: Annotated[int, Field(ge=0, le=100_000)] | None = None
-    total_nodes: Annotated[int, Field(ge=0, le=100_000)] | None = None
-    delegation_evidence: LongText = None
-    output_check: OutputCheck = _optional()
-
-
-class OkResult(_ResultFields):
-    status: Literal["ok"]
-    init_ms: Milliseconds
-    first_inference_ms: Milliseconds
-    warmup_runs: Annotated[int, Field(ge=0, le=100_000)]
-    runs: Annotated[int, Field(ge=1, le=100_000)]
-    latency_ms: Latency
-    samples_ms: Annotated[list[Milliseconds], Field(min_length=1, max_length=100_000)]
-
-
-class UnavailableResult(_ResultFields):
-    status: Literal["unsupported", "failed"]
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
-
-
-AcceleratorResult = Annotated[OkResult | UnavailableResult, Field(discriminator="status")]
-
-
-class Conditions(_Strict):
-    temperature_before_c: Annotated[float, Field(ge=-50, le=200)] | None = None
-    temperature_after_c: Annotated[float, Field(ge=-50, le=200)] | None = None
-    temperature_source: OptionalText = None
-    cooldown_s: Annotated[float, Field(ge=0, le=86400)] | None = None
-
-
-# Narrower than the contract's pattern (which takes month 13): the collector refuses impossible times anyway.
-_CREATED_AT_PATTERN = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-                       r"(\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")
-
-
-class ResultRecord(_Strict):
-    """One benchmark run of one model on one device (schema_version 1)."""
-
-    schema_version: Literal[1]
-    run_id: Annotated[str, Field(pattern=UUID_PATTERN)]
-    created_at: Annotated[str, Field(
-        max_length=40,
-        pattern=_CREATED_AT_PATTERN, description="UTC time the run finished, RFC 3339, e.g. 2026-11-24T15:04:05Z")]
-    device: Device
-    model: Model
-    app: App
-    results: Annotated[list[AcceleratorResult], Field(min_length=1, max_length=16)]
-    conditions: Conditions
+RECORD_SCHEMA_REF = {"$ref": "#/components/schemas/ResultRecord"}
 
 
 class Stored(BaseModel):
@@ -249,232 +80,88 @@ class Problem(BaseModel):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Storage
+# Connections
 
 
-def _utc_text(moment):
-    """Fixed-width UTC text, so that SQLite's text order is time order."""
-    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+class BoundedH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with deadlines on receiving each request.
+
+    uvicorn closes idle keep-alive connections but never times out a request being received: a
+    client that sends its headers slowly, or declares Content-Length: 100 and sends 2 bytes, holds
+    a connection (and one of `limit_concurrency` slots) for ever. Here the deadlines start with the
+    connection, or with the previous response on a kept-alive one.
+    """
+
+    headers_timeout_s = HEADERS_TIMEOUT_S
+    request_timeout_s = REQUEST_TIMEOUT_S
+    _deadline = None
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        self._start_request_clock()
+
+    def _start_request_clock(self):
+        self._request_started = self.loop.time()
+        self._arm(self.headers_timeout_s, "request headers")
+
+    def _arm(self, delay, what):
+        self._disarm()
+        self._deadline = self.loop.call_later(max(delay, 0), self._expired, what)
+
+    def _disarm(self):
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def handle_events(self):
+        waiting_for_headers = self.conn.their_state is h11.IDLE
+        super().handle_events()
+        state = self.conn.their_state
+        if state is h11.SEND_BODY and waiting_for_headers:
+            self._arm(self._request_started + self.request_timeout_s - self.loop.time(), "request body")
+        elif state not in (h11.IDLE, h11.SEND_BODY):
+            self._disarm()  # the whole request is in (or the connection is over)
+
+    def on_response_complete(self):
+        # Before super(): it may go on to a pipelined request, whose events must see a fresh clock.
+        self._start_request_clock()
+        super().on_response_complete()
+
+    def connection_lost(self, exc):
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _expired(self, what):
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        # Not a byte of a next request: a quiet connection, closed without an answer nobody asked for
+        # (an HTTP client could take it for the answer to its next request).
+        quiet = self.conn.their_state is h11.IDLE and not self.conn.trailing_data[0]
+        answered = self.conn.their_state is h11.SEND_BODY and self.cycle is not None and self.cycle.response_started
+        if not quiet and not answered:
+            limit = self.headers_timeout_s if what == "request headers" else self.request_timeout_s
+            detail = json.dumps({"detail": f"{what} not received within {limit:g} s of the request's start; "
+                                           "send the whole request at once"}).encode()
+            self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+                                 b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(detail), detail))
+        self.transport.close()
 
 
-def _parse_created_at(value):
-    try:
-        moment = datetime.fromisoformat(value)
-        return _utc_text(moment)
-    except (ValueError, OverflowError, TypeError):
-        return None
+def protocol_with_timeouts(headers_timeout_s=HEADERS_TIMEOUT_S, request_timeout_s=REQUEST_TIMEOUT_S):
+    return type("BoundedH11Protocol", (BoundedH11Protocol,),
+                {"headers_timeout_s": headers_timeout_s, "request_timeout_s": request_timeout_s})
 
 
-def chipset_of(device):
-    """The report's row name: the chipset's human name for phones, the CPU model for hosts."""
-    if device.get("kind") == "host":
-        return device.get("cpu_model") or "unknown CPU"
-    identifiers = (device.get("soc_model"), device.get("board_platform"), device.get("hardware"))
-    named = chipset_name(*identifiers)
-    from_table = named is not None and named not in {(i or "").strip() for i in identifiers}
-    return (named if from_table else None) or device.get("chipset_name") or named or "unknown chipset"
+def server_config(app, host="127.0.0.1", port=DEFAULT_PORT, *, headers_timeout_s=HEADERS_TIMEOUT_S,
+                  request_timeout_s=REQUEST_TIMEOUT_S, **options):
+    """The uvicorn configuration the collector runs with (`serve` and the tests alike)."""
+    import uvicorn
 
-
-def soc_identifier(device):
-    if device.get("kind") == "host":
-        return None
-    return device.get("soc_model") or device.get("board_platform") or device.get("hardware")
-
-
-def device_label(device):
-    if device.get("kind") == "host":
-        return " / ".join(v for v in (device.get("cpu_model"), device.get("os")) if v) or "host"
-    return " ".join(v for v in (device.get("manufacturer"), device.get("model")) if v) or "phone"
-
-
-_SCHEMA_SQL = """
-CREATE TABLE IF NOT EXISTS records (
-    run_id TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    created_utc TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    chipset TEXT NOT NULL,
-    soc_model TEXT,
-    device TEXT NOT NULL,
-    model_sha256 TEXT NOT NULL,
-    model_file TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS records_created ON records (created_utc);
-CREATE INDEX IF NOT EXISTS records_chipset ON records (chipset COLLATE NOCASE);
-CREATE INDEX IF NOT EXISTS records_model ON records (model_sha256);
-CREATE TABLE IF NOT EXISTS record_results (
-    run_id TEXT NOT NULL REFERENCES records (run_id),
-    position INTEGER NOT NULL,
-    accelerator TEXT NOT NULL,
-    status TEXT NOT NULL,
-    median_ms REAL,
-    PRIMARY KEY (run_id, position)
-);
-CREATE INDEX IF NOT EXISTS record_results_accelerator ON record_results (accelerator);
-"""
-
-
-class Store:
-    """Result records in one SQLite file (WAL mode). Safe to use from several threads and processes:
-    each call opens its own connection and every write is one committed transaction."""
-
-    def __init__(self, path, create=True):
-        self.path = Path(path)
-        if not create and not self.path.is_file():
-            raise AbpnError(f"no collector database at {self.path}: start `abpn-tool serve --db {self.path}` "
-                            "and post records to it, or check the path")
-        if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with self._connect() as con:
-                version = con.execute("PRAGMA user_version").fetchone()[0]
-                if not create and version < DB_SCHEMA_VERSION:
-                    raise AbpnError(f"{self.path} is not a collector database (no records table); pass the "
-                                    "file `abpn-tool serve --db` writes")
-                if version == 0 and con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-                    # Never add our tables to somebody else's database.
-                    raise AbpnError(f"{self.path} is an SQLite database of something else (it has tables but "
-                                    "no collector version); pass a new file name")
-                if version > DB_SCHEMA_VERSION:
-                    raise AbpnError(f"{self.path} was written by a newer abpn-tool (database version {version}); "
-                                    "upgrade abpn-tool to read it")
-                mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                if mode.lower() != "wal":
-                    raise AbpnError(f"{self.path}: SQLite could not switch to WAL mode (got {mode}); "
-                                    "put the database on a local disk")
-                if version < DB_SCHEMA_VERSION:
-                    con.execute("BEGIN IMMEDIATE")
-                    for statement in _SCHEMA_SQL.split(";"):
-                        con.execute(statement)
-                    con.execute(f"PRAGMA user_version = {DB_SCHEMA_VERSION}")
-                    con.execute("COMMIT")
-        except sqlite3.DatabaseError as error:
-            raise AbpnError(f"{self.path} is not a usable collector database ({error}); "
-                            "pass a new file name or the database `abpn-tool serve` wrote") from error
-
-    @contextmanager
-    def _connect(self):
-        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            # FULL: a commit is on disk before add() returns, so an acknowledged record survives a
-            # power cut too, not only a killed process.
-            con.execute("PRAGMA synchronous=FULL")
-            con.execute("PRAGMA foreign_keys=ON")
-            yield con
-        finally:
-            con.close()
-
-    def add(self, record):
-        """Stores `record` (validated against the contract). Returns "created", or "exists" when the
-        same record is already stored; raises Conflict for a different record with the same run_id and
-        InvalidRecord when it breaks the contract."""
-        if not isinstance(record, dict):
-            raise InvalidRecord([f"(record): expected a JSON object, got {type(record).__name__}"])
-        problems = record_errors(record)
-        if problems:
-            raise InvalidRecord(problems)
-        created_utc = _parse_created_at(record["created_at"])
-        if created_utc is None:
-            raise InvalidRecord([f"created_at: {record['created_at']!r} is not a real date and time"])
-        try:
-            canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                                   allow_nan=False)
-            canonical.encode("utf-8")
-        except ValueError as error:  # NaN/Infinity, or text with an unpaired surrogate
-            raise InvalidRecord([f"(record): not representable as standard JSON text ({error})"]) from None
-        digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-        run_id = record["run_id"].lower()
-        device = record["device"]
-        with self._connect() as con:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                row = con.execute("SELECT digest FROM records WHERE run_id = ?", (run_id,)).fetchone()
-                if row is not None:
-                    if row[0] == digest:
-                        return "exists"
-                    raise Conflict(f"run_id {run_id} is already stored with different content; "
-                                   "a new run needs a new run_id")
-                con.execute(
-                    "INSERT INTO records (run_id, created_at, created_utc, received_at, kind, chipset, soc_model,"
-                    " device, model_sha256, model_file, digest, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (run_id, record["created_at"], created_utc, _utc_text(datetime.now(timezone.utc)),
-                     device["kind"], chipset_of(device), soc_identifier(device), device_label(device),
-                     record["model"]["sha256"], record["model"]["file_name"], digest, canonical))
-                con.executemany(
-                    "INSERT INTO record_results (run_id, position, accelerator, status, median_ms)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    [(run_id, i, r["accelerator"], r["status"], (r.get("latency_ms") or {}).get("median"))
-                     for i, r in enumerate(record["results"])])
-                con.execute("COMMIT")
-                return "created"
-            finally:
-                if con.in_transaction:
-                    con.execute("ROLLBACK")
-
-    def get(self, run_id):
-        """The stored record's JSON text, or None."""
-        with self._connect() as con:
-            row = con.execute("SELECT body FROM records WHERE run_id = ?", (run_id.lower(),)).fetchone()
-        return row[0] if row else None
-
-    def _where(self, chipset, accelerator, model_sha256, since, until):
-        clauses, params = [], []
-        if chipset:
-            clauses.append("(chipset = ? COLLATE NOCASE OR soc_model = ? COLLATE NOCASE)")
-            params += [chipset, chipset]
-        if accelerator:
-            clauses.append("run_id IN (SELECT run_id FROM record_results WHERE accelerator = ?)")
-            params.append(accelerator)
-        if model_sha256:
-            clauses.append("model_sha256 = ?")
-            params.append(model_sha256)
-        if since:
-            clauses.append("created_utc >= ?")
-            params.append(_utc_text(since))
-        if until:
-            clauses.append("created_utc < ?")
-            params.append(_utc_text(until))
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
-
-    def summaries(self, *, chipset=None, accelerator=None, model_sha256=None, since=None, until=None, limit=100):
-        """Newest first. `since` is inclusive and `until` exclusive (aware datetimes)."""
-        where, params = self._where(chipset, accelerator, model_sha256, since, until)
-        with self._connect() as con:
-            con.execute("BEGIN")  # one snapshot for both queries
-            rows = con.execute(
-                "SELECT run_id, created_at, received_at, kind, chipset, soc_model, device, model_sha256, model_file"
-                f" FROM records{where} ORDER BY created_utc DESC, run_id LIMIT ?", (*params, limit)).fetchall()
-            results = {}
-            for run_id, accelerator_, status, median in con.execute(
-                    "SELECT run_id, accelerator, status, median_ms FROM record_results WHERE run_id IN"
-                    f" (SELECT run_id FROM records{where} ORDER BY created_utc DESC, run_id LIMIT ?)"
-                    " ORDER BY run_id, position", (*params, limit)):
-                results.setdefault(run_id, []).append(
-                    {"accelerator": accelerator_, "status": status, "median_ms": median})
-            con.execute("COMMIT")
-        keys = ("run_id", "created_at", "received_at", "kind", "chipset", "soc_model", "device", "model_sha256",
-                "model_file")
-        return [dict(zip(keys, row), results=results.get(row[0], [])) for row in rows]
-
-    def records(self, *, chipset=None, accelerator=None, model_sha256=None, since=None, until=None):
-        """Every matching record (as dicts), oldest first, with the stored chipset name as `_chipset`."""
-        where, params = self._where(chipset, accelerator, model_sha256, since, until)
-        with self._connect() as con:
-            rows = con.execute(f"SELECT chipset, body FROM records{where} ORDER BY created_utc, run_id",
-                               params).fetchall()
-        out = []
-        for chipset_, body in rows:
-            record = json.loads(body)
-            record["_chipset"] = chipset_
-            out.append(record)
-        return out
-
-    def count(self):
-        with self._connect() as con:
-            return con.execute("SELECT count(*) FROM records").fetchone()[0]
+    settings = {"log_level": "info", "server_header": False, "proxy_headers": False, "timeout_keep_alive": 5,
+                "limit_concurrency": 100, **options}
+    return uvicorn.Config(app, host=host, port=port, http=protocol_with_timeouts(headers_timeout_s, request_timeout_s),
+                          **settings)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -524,10 +211,10 @@ def _parse_moment(value, name, end_of_day):
             day = date.fromisoformat(value)
             moment = datetime.combine(day, time(), timezone.utc)
             return moment + timedelta(days=1) if end_of_day else moment
-        moment = datetime.fromisoformat(value)
+        moment = parse_time(value)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
-        _utc_text(moment)
+        utc_text(moment)
         return moment
     except (ValueError, OverflowError):
         raise HTTPException(422, [{"loc": ["query", name], "type": "value_error",
@@ -535,13 +222,75 @@ def _parse_moment(value, name, end_of_day):
                                           "date-time (2026-11-24T15:04:05Z)"}]) from None
 
 
+class _UnreadableBody(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs):
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        # Parsers disagree on which one wins; the stored record must mean the same to every reader.
+        duplicate = next(key for key in keys if keys.count(key) > 1)
+        raise _UnreadableBody(f"the key {duplicate!r} appears twice in one object")
+    return dict(pairs)
+
+
+def _reject_constant(name):
+    raise _UnreadableBody(f"{name} is not a JSON number")
+
+
+def parse_body(body):
+    """(record, text) from a request body: strict UTF-8 JSON, no NaN/Infinity, no repeated keys."""
+    try:
+        text = body.decode("utf-8")
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant), text
+    except UnicodeDecodeError as error:
+        message = f"the body is not UTF-8 text ({error.reason} at byte {error.start})"
+    except json.JSONDecodeError as error:
+        message = f"the body is not JSON: {error.msg} at line {error.lineno} column {error.colno}"
+    except _UnreadableBody as error:
+        message = f"the body is not standard JSON: {error}"
+    except RecursionError:
+        message = "the body nests deeper than a result record ever does"
+    raise HTTPException(422, [{"loc": ["body"], "msg": message, "type": "json_invalid"}])
+
+
+class _ReportCache:
+    """The report and its renderings, worked out again only when a record was added since (by any
+    process), and then only from the new records on."""
+
+    def __init__(self, store):
+        self.store = store
+        self.lock = threading.Lock()
+        self.aggregate = report.Aggregate()
+        self.version = 0
+        self.report = None
+        self.rendered = {}
+
+    def get(self, form):
+        version = self.store.data_version()
+        # One rebuild at a time: many readers after an insert wait for it rather than each redraw.
+        with self.lock:
+            if self.report is None or version != self.version:
+                runs, self.version = self.store.report_runs(after=self.version)
+                self.report = self.aggregate.add(runs).report()
+                self.rendered = {}
+            if form not in self.rendered:
+                if form == "json":
+                    self.rendered[form] = json.dumps(report.to_json(self.report)).encode("utf-8")
+                else:
+                    self.rendered[form] = report.render_html(self.report, dashboard=True)
+            return self.rendered[form]
+
+
 _OPENAPI_DESCRIPTION = f"""Collects ABPN benchmark result records and reports them per chipset and accelerator.
 
-- `POST /api/records` stores one record (the JSON Schema `result_record.schema.json`, mirrored here as
-  `ResultRecord`). 201 when stored, 200 when the identical record was already stored, 409 when another
-  record has the same `run_id`, 413 over {MAX_BODY_BYTES} bytes, 422 when it breaks the contract, 401 without
-  the right bearer token when the server has one.
-- Reads (records, report, dashboard) need no token.
+- `POST /api/records` stores one record: `ResultRecord`, the JSON Schema of the record's
+  `schema_version` (python/abpn/schema/). 201 when stored, 200 when the identical record was already
+  stored, 409 when another record has the same `run_id`, 413 over {MAX_BODY_BYTES} bytes, 422 when it
+  breaks its schema or contradicts itself (each reason listed), 401 without the right bearer token when
+  the server has one, 408 when the request is not received within {REQUEST_TIMEOUT_S:g} s.
+- Reads (records, report, dashboard) need no token. `GET /api/records/{{run_id}}` returns the record as posted.
 """
 
 
@@ -549,10 +298,22 @@ def create_app(store, token=None):
     """The ASGI app over `store` (a Store or a database path). With `token`, writes need it."""
     store = store if isinstance(store, Store) else Store(store)
     expected = token.encode("utf-8") if token else None
+    reports = _ReportCache(store)
     app = FastAPI(title="abpn-tool collector", version=__version__, description=_OPENAPI_DESCRIPTION,
                   redoc_url=None)
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
     bearer = HTTPBearer(auto_error=False, description="The token given to `abpn-tool serve --token`")
+
+    def openapi():
+        if app.openapi_schema is None:
+            document = get_openapi(title=app.title, version=app.version, description=app.description,
+                                   routes=app.routes)
+            document.setdefault("components", {}).setdefault("schemas", {}).update(
+                store.schemas.openapi_components("ResultRecord"))
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi
 
     def check_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]):
         if expected is None:
@@ -577,28 +338,34 @@ def create_app(store, token=None):
                             headers={"Retry-After": "5"})
 
     @app.post("/api/records", status_code=201, response_model=Stored, dependencies=[Depends(check_token)],
+              openapi_extra={"requestBody": {"required": True,
+                                             "content": {"application/json": {"schema": RECORD_SCHEMA_REF}}}},
               responses={200: {"model": Stored, "description": "The identical record was already stored"},
-                         401: {"model": Problem}, 409: {"model": Problem}, 413: {"model": Problem}})
-    async def post_record(record: ResultRecord, request: Request, response: Response):
-        # The raw JSON is what gets checked and stored, not the pydantic copy: the contract is
-        # the JSON Schema, and pydantic's coercions (5 -> 5.0) must not change a stored record.
-        raw = await request.json()
+                         401: {"model": Problem}, 408: {"model": Problem}, 409: {"model": Problem},
+                         413: {"model": Problem}})
+    async def post_record(request: Request, response: Response):
         try:
-            outcome = await run_in_threadpool(store.add, raw)
+            body = await request.body()
+        except ClientDisconnect:  # gone, or cut off by the request deadline (which answered 408)
+            return Response(status_code=408)
+        record, text = parse_body(body)
+        try:
+            outcome = await run_in_threadpool(store.add, record, text)
         except Conflict as error:
             raise HTTPException(409, str(error)) from None
         except InvalidRecord as error:
             raise HTTPException(422, [_problem_detail(p) for p in error.problems]) from None
+        run_id = record["run_id"].lower()
         if outcome == "exists":
             response.status_code = 200
         else:
-            response.headers["Location"] = f"/api/records/{record.run_id.lower()}"
-        return {"run_id": record.run_id.lower(), "status": outcome}
+            response.headers["Location"] = f"/api/records/{run_id}"
+        return {"run_id": run_id, "status": outcome}
 
     @app.get("/api/records", response_model=RecordList)
     def list_records(
         chipset: Annotated[str | None, Query(max_length=200, description="Chipset name or SoC model")] = None,
-        accelerator: Annotated[Literal[ACCELERATORS] | None, Query()] = None,
+        accelerator: Annotated[Literal[store.schemas.accelerators()] | None, Query()] = None,
         model_sha256: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$")] = None,
         since: Annotated[str | None, Query(max_length=40, description="Date or date-time, inclusive")] = None,
         until: Annotated[str | None, Query(max_length=40, description="Date (inclusive) or date-time (exclusive)")] = None,
@@ -610,34 +377,33 @@ def create_app(store, token=None):
                                since=since_, until=until_, limit=limit)
         return {"count": len(rows), "records": rows}
 
-    @app.get("/api/records/{run_id}", response_model=ResultRecord, responses={404: {"model": Problem}})
+    @app.get("/api/records/{run_id}", responses={
+        200: {"description": "The record, byte for byte as it was posted",
+              "content": {"application/json": {"schema": RECORD_SCHEMA_REF}}},
+        404: {"model": Problem}})
     def get_record(run_id: Annotated[str, PathParam(pattern=UUID_PATTERN)]):
         body = store.get(run_id)
         if body is None:
             raise HTTPException(404, f"no record with run_id {run_id}")
-        return Response(body, media_type="application/json")
+        return Response(body.encode("utf-8"), media_type="application/json")
 
     @app.get("/api/report")
     def get_report():
-        """The per-chipset report as JSON (the dashboard's data, without raw samples)."""
-        from abpn.collector import report
-
-        return report.to_json(report.build_report(store.records()))
+        """The per-chipset report as JSON (the dashboard's data)."""
+        return Response(reports.get("json"), media_type="application/json")
 
     @app.get("/", response_class=HTMLResponse)
     def dashboard():
-        from abpn.collector import report
-
-        page = report.render_html(report.build_report(store.records()), dashboard=True)
-        return HTMLResponse(page, headers={"Content-Security-Policy": report.CONTENT_SECURITY_POLICY,
-                                           "X-Content-Type-Options": "nosniff"})
+        return HTMLResponse(reports.get("html"), headers={"Content-Security-Policy": report.CONTENT_SECURITY_POLICY,
+                                                          "X-Content-Type-Options": "nosniff"})
 
     return app
 
 
 def _problem_detail(problem):
     path, _, message = problem.partition(": ")
-    location = ["body"] + ([] if path == "(record)" else path.split("/"))
+    steps = [] if path == "(record)" else path.split("/")
+    location = ["body"] + [int(step) if step.isdigit() else step for step in steps]
     return {"loc": location, "msg": message or problem, "type": "schema"}
 
 
@@ -668,5 +434,4 @@ def serve(db, host="127.0.0.1", port=DEFAULT_PORT, token=None):
     app = create_app(Store(db), token=token)
     print(f"Collector storing into {db}; dashboard at http://{host}:{port}/ , API docs at /docs"
           + (" (writes need the token)" if token else ""), flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, proxy_headers=False,
-                timeout_keep_alive=5, limit_concurrency=100)
+    uvicorn.Server(server_config(app, host, port)).run()

@@ -1,22 +1,29 @@
 """The per-chipset report: chipsets (and hosts) as rows, accelerators as columns.
 
-One section per model (by sha256): numbers of different models never share a table. A cell pools the
-raw latency samples of every run of that chipset and accelerator, so its median and p90 weigh each
-inference once. The best accelerator of a row is the fastest one whose output check did not fail.
+One section per model (by sha256): numbers of different models never share a table. Each record
+counts once in a cell: the cell's latency is the median over records of each record's own median
+(its p90 likewise), and the output check is the verdict of most records. No single record, however
+many samples it carries, can move a cell past the honest majority. The best accelerator of a row is
+the fastest one whose output check did not fail.
+
+The report is built from the few numbers per result that the store keeps in columns
+(store.run_summary), never from the stored records themselves.
 """
 import base64
 import csv
 import html
 import io
-import statistics
+import json
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from abpn.collector.app import Store, chipset_of, device_label, soc_identifier
-from abpn.errors import AbpnError
 from abpn.bench.record import ACCELERATORS
+from abpn.collector.store import Store, run_summary
+from abpn.core.table import format_table
+from abpn.errors import AbpnError
 
 # Names from records may use any script; a glyph the plot font lacks is drawn as a box, not worth a warning
 # per request in the server log.
@@ -27,6 +34,8 @@ ACCELERATOR_LABELS = {"cpu": "CPU", "gpu": "GPU", "nnapi": "NNAPI", "qnn_htp": "
 ACCELERATOR_COLORS = {"cpu": "#4e79a7", "gpu": "#f28e2b", "nnapi": "#59a14f", "qnn_htp": "#e15759",
                       "qnn_dsp": "#b07aa1"}
 CHECK_MARKS = {"passed": "✓", "failed": "✗", None: "–"}
+AGGREGATION = ("median over records of each record's median latency (p90 likewise); output check: the "
+               "verdict of most checked records, a tie counting as failed")
 # Everything is inline and there is no script: text from a record that smuggles markup gets nowhere.
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 # Charts get unreadable past this many bar groups or boxes; their titles then say how many are left out.
@@ -34,36 +43,66 @@ MAX_CHART_ROWS = 40
 
 
 def build_report(records):
-    """Report data from result records (dicts; a `_chipset` key, as Store.records() adds, wins over
-    recomputing the name)."""
-    sections = {}
-    for record in records:
-        model = record["model"]
-        section = sections.setdefault(model["sha256"], {"model": {k: model[k] for k in (
-            "sha256", "file_name", "size_bytes", "input_shape", "input_dtype", "output_shape", "output_dtype")},
-            "groups": {}})
-        device = record["device"]
-        chipset = record.get("_chipset") or chipset_of(device)
-        group = section["groups"].setdefault((device["kind"], chipset), {
-            "kind": device["kind"], "chipset": chipset, "soc_models": set(), "devices": set(), "runs": 0,
-            "results": {}})
-        if soc_identifier(device):
-            group["soc_models"].add(soc_identifier(device))
-        group["devices"].add(device_label(device))
-        group["runs"] += 1
-        for result in record["results"]:
-            group["results"].setdefault(result["accelerator"], []).append(result)
-    return {"sections": [_section(s) for s in sorted(
-        sections.values(), key=lambda s: (s["model"]["file_name"], s["model"]["sha256"]))],
-            "records": sum(g["runs"] for s in sections.values() for g in s["groups"].values())}
+    """The report of result records given as dicts; store_report() gives the same for stored ones."""
+    return aggregate(run_summary(record) for record in records)
 
 
-def _section(section):
-    rows = [_row(g) for g in section["groups"].values()]
+def store_report(store):
+    runs, _ = store.report_runs()
+    return aggregate(runs)
+
+
+def aggregate(runs):
+    """Report data from run summaries (store.run_summary)."""
+    return Aggregate().add(runs).report()
+
+
+class Aggregate:
+    """The report's groups, fed run by run: after new records only their rows are worked out again, so
+    a rebuild after a write costs what the written chipsets hold, not the whole database."""
+
+    def __init__(self):
+        self.sections = {}
+        self.records = 0
+
+    def add(self, runs):
+        for run in runs:
+            section = self.sections.setdefault(run["model_sha256"], {"descriptions": Counter(), "groups": {}})
+            section["descriptions"][run["model_json"]] += 1
+            group = section["groups"].setdefault((run["kind"], run["chipset"]), {
+                "kind": run["kind"], "chipset": run["chipset"], "soc_models": set(), "devices": set(), "runs": 0,
+                "results": {}, "row": None})
+            if run["soc_model"]:
+                group["soc_models"].add(run["soc_model"])
+            group["devices"].add(run["device"])
+            group["runs"] += 1
+            group["row"] = None
+            for result in run["results"]:
+                group["results"].setdefault(result["accelerator"], []).append(result)
+            self.records += 1
+        return self
+
+    def report(self):
+        sections = []
+        for section in self.sections.values():
+            for group in section["groups"].values():
+                if group["row"] is None:
+                    group["row"] = _row(group)
+            # What most records say about the model (the first seen among equals): one record
+            # cannot retitle a section.
+            model = json.loads(section["descriptions"].most_common(1)[0][0])
+            sections.append(_section(model, [g["row"] for g in section["groups"].values()]))
+        sections.sort(key=lambda s: (s["model"]["file_name"], s["model"]["sha256"]))
+        return {"sections": sections, "records": self.records, "aggregation": AGGREGATION}
+
+
+def _section(model, rows):
     # Phones first, by chipset name; hosts after them.
-    rows.sort(key=lambda r: (r["kind"] != "phone", r["chipset"].lower()))
+    rows = sorted(rows, key=lambda r: (r["kind"] != "phone", r["chipset"].lower()))
     present = {a for r in rows for a in r["cells"]}
-    return {"model": section["model"], "accelerators": [a for a in ACCELERATORS if a in present], "rows": rows}
+    # Accelerators a newer schema adds go after the known ones rather than vanish.
+    order = [a for a in ACCELERATORS if a in present] + sorted(present - set(ACCELERATORS))
+    return {"model": model, "accelerators": order, "rows": rows}
 
 
 def _row(group):
@@ -81,36 +120,44 @@ def _row(group):
 
 
 def _cell(results):
-    ok = [r for r in results if r["status"] == "ok"]
+    ok = [r for r in results if r["status"] == "ok" and r["median_ms"] is not None]
     if not ok:
         statuses = [r["status"] for r in results]
         status = max(sorted(set(statuses)), key=statuses.count)
         reasons = sorted({r.get("reason") or "" for r in results if r["status"] == status} - {""})
         return {"status": status, "runs": 0, "attempts": len(results), "reasons": reasons}
-    samples = np.concatenate([np.asarray(r["samples_ms"], dtype=np.float64) for r in ok])
-    median = float(np.median(samples))
-    checks = [r["output_check"] for r in ok if "output_check" in r]
-    check = ("passed" if all(c["passed"] for c in checks) else "failed") if checks else None
-    finite_psnr = [c["psnr_db"] for c in checks if c["psnr_db"] is not None]
+    medians = np.array([r["median_ms"] for r in ok], dtype=np.float64)
+    median = float(np.median(medians))
+    checks = [r["check_passed"] for r in ok if r["check_passed"] is not None]
+    failed = checks.count(False)
+    check = ("failed" if 2 * failed >= len(checks) else "passed") if checks else None
+    psnr = [r["psnr_db"] for r in ok if r["psnr_db"] is not None]
     return {
         "status": "ok", "runs": len(ok), "attempts": len(results),
         "median_ms": median,
-        "p90_ms": float(np.percentile(samples, 90)),
+        "p90_ms": _median_of(ok, "p90_ms"),
         "fps": 1000.0 / median if median > 0 else None,
-        "init_ms": statistics.median(r["init_ms"] for r in ok),
+        "init_ms": _median_of(ok, "init_ms"),
         "output_check": check,
-        "min_psnr_db": min(finite_psnr) if finite_psnr else None,
-        "samples": len(samples),
-        "samples_ms": samples,
+        "checks": len(checks),
+        "checks_failed": failed,
+        "median_psnr_db": float(np.median(psnr)) if psnr else None,
+        "run_medians_ms": medians,
     }
 
 
-def to_json(report):
-    """The report without the raw samples (what GET /api/report returns)."""
-    def strip(cell):
-        return {k: v for k, v in cell.items() if k != "samples_ms"}
+def _median_of(results, key):
+    # A later schema version may leave out what version 1 requires of an ok result.
+    values = [r[key] for r in results if r[key] is not None]
+    return float(np.median(values)) if values else None
 
-    return {"records": report["records"], "sections": [
+
+def to_json(report):
+    """The report without the per-record medians (what GET /api/report returns)."""
+    def strip(cell):
+        return {k: v for k, v in cell.items() if k != "run_medians_ms"}
+
+    return {"records": report["records"], "aggregation": report["aggregation"], "sections": [
         {**s, "rows": [{**r, "cells": {a: strip(c) for a, c in r["cells"].items()}} for r in s["rows"]]}
         for s in report["sections"]]}
 
@@ -128,19 +175,36 @@ def _cell_text(cell, mark=True):
         return ""
     if cell["status"] != "ok":
         return cell["status"]
-    parts = [f"{_ms(cell['median_ms'])} ms (p90 {_ms(cell['p90_ms'])})"]
+    parts = [f"{_ms(cell['median_ms'])} ms" + (f" (p90 {_ms(cell['p90_ms'])})" if cell["p90_ms"] is not None else "")]
     if cell["fps"] is not None:
         parts.append(f"{cell['fps']:.1f} fps")
-    parts.append(f"init {cell['init_ms']:.0f} ms")
+    if cell["init_ms"] is not None:
+        parts.append(f"init {cell['init_ms']:.0f} ms")
     if mark:
-        parts.append(f"check {CHECK_MARKS[cell['output_check']]}")
+        parts.append(f"check {_check_text(cell)}")
     return " · ".join(parts)
+
+
+def _accelerator_label(accelerator):
+    # A schema version newer than this code may name accelerators it has no label for.
+    return ACCELERATOR_LABELS.get(accelerator, accelerator)
+
+
+def _accelerator_color(accelerator):
+    return ACCELERATOR_COLORS.get(accelerator, "#9c9c9c")
+
+
+def _check_text(cell):
+    text = CHECK_MARKS[cell["output_check"]]
+    if 0 < cell["checks_failed"] < cell["checks"]:
+        text += f" ({cell['checks_failed']} of {cell['checks']} failed)"
+    return text
 
 
 def _best_text(best):
     if best is None:
         return "–"
-    text = ACCELERATOR_LABELS[best["accelerator"]]
+    text = _accelerator_label(best["accelerator"])
     if best["speedup_vs_cpu"] is not None and best["accelerator"] != "cpu":
         text += f" (×{best['speedup_vs_cpu']:.1f} vs CPU)"
     return text
@@ -156,7 +220,7 @@ def _model_title(model):
 
 
 def _header(section):
-    return (["Chipset", "SoC", "Devices", "Runs"] + [ACCELERATOR_LABELS[a] for a in section["accelerators"]]
+    return (["Chipset", "SoC", "Devices", "Runs"] + [_accelerator_label(a) for a in section["accelerators"]]
             + ["Best"])
 
 
@@ -166,8 +230,9 @@ def _cells(section, row):
 
 
 LEGEND = ("Cells: median latency (p90) · frames per second · initialization time · output check against the "
-          "CPU reference (✓ passed, ✗ failed, – not checked). Best: the fastest accelerator whose output check "
-          "did not fail, and its speed-up over the CPU.")
+          "CPU reference (✓ passed, ✗ failed, – not checked). Each record counts once: a cell is the median over "
+          "records of each record's median (p90 likewise), and the check is the verdict of most records. Best: "
+          "the fastest accelerator whose output check did not fail, and its speed-up over the CPU.")
 EMPTY = "No records in the database yet."
 
 
@@ -176,13 +241,8 @@ def render_table(report):
         return EMPTY + "\n"
     out = []
     for section in report["sections"]:
-        rows = [_header(section)] + [_cells(section, r) for r in section["rows"]]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         out.append(_model_title(section["model"]))
-        for n, row in enumerate(rows):
-            out.append("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
-            if n == 0:
-                out.append("  ".join("-" * width for width in widths))
+        out.append(format_table(_header(section), [_cells(section, r) for r in section["rows"]]))
         out.append("")
     out.append(LEGEND)
     return "\n".join(out) + "\n"
@@ -213,7 +273,7 @@ def render_markdown(report):
 
 CSV_COLUMNS = ["model_file", "model_sha256", "kind", "chipset", "soc_models", "devices", "runs", "accelerator",
                "status", "accelerator_runs", "median_ms", "p90_ms", "fps", "init_ms", "output_check",
-               "min_psnr_db", "best", "best_speedup_vs_cpu", "reasons"]
+               "median_psnr_db", "checks_failed", "checks", "best", "best_speedup_vs_cpu", "reasons"]
 
 
 def _csv_safe(value):
@@ -240,7 +300,8 @@ def render_csv(report):
                     model["file_name"], model["sha256"], row["kind"], row["chipset"], ";".join(row["soc_models"]),
                     row["devices"], row["runs"], accelerator, cell["status"], cell["runs"],
                     _number(cell.get("median_ms")), _number(cell.get("p90_ms")), _number(cell.get("fps")),
-                    _number(cell.get("init_ms")), cell.get("output_check") or "", _number(cell.get("min_psnr_db")),
+                    _number(cell.get("init_ms")), cell.get("output_check") or "", _number(cell.get("median_psnr_db")),
+                    cell.get("checks_failed", ""), cell.get("checks", ""),
                     "yes" if best.get("accelerator") == accelerator else "",
                     _number(best.get("speedup_vs_cpu")) if best.get("accelerator") == accelerator else "",
                     " | ".join(cell.get("reasons", [])),
@@ -276,7 +337,7 @@ def _log_axis(axes):
 
 
 def _plots(section):
-    """(title, data URI) pairs: median latency per chipset and accelerator, and the sample distributions."""
+    """(title, data URI) pairs: median latency per chipset and accelerator, and how it spreads over records."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -301,10 +362,11 @@ def _plots(section):
             if cell and cell["status"] == "ok":
                 positions.append(i + (k - (len(accelerators) - 1) / 2) * width)
                 medians.append(cell["median_ms"])
-                errors.append(cell["p90_ms"] - cell["median_ms"])
+                # Records stored before the consistency checks may have a p90 under the median.
+                errors.append(max(0.0, (cell["p90_ms"] or cell["median_ms"]) - cell["median_ms"]))
         if positions:
             axes.barh(positions, medians, height=width, xerr=[[0] * len(errors), errors],
-                      color=ACCELERATOR_COLORS[accelerator], label=ACCELERATOR_LABELS[accelerator],
+                      color=_accelerator_color(accelerator), label=_accelerator_label(accelerator),
                       error_kw={"elinewidth": 1, "ecolor": "#333333"})
     axes.set_yticks(range(len(rows)), names, parse_math=False)
     axes.invert_yaxis()
@@ -324,18 +386,18 @@ def _plots(section):
     shown = ok[:MAX_CHART_ROWS]
     figure = Figure(figsize=(9, 1.0 + 0.35 * len(shown)))
     axes = figure.subplots()
-    boxes = axes.boxplot([r["cells"][a]["samples_ms"] for r, a in shown], orientation="horizontal", patch_artist=True,
+    boxes = axes.boxplot([r["cells"][a]["run_medians_ms"] for r, a in shown], orientation="horizontal", patch_artist=True,
                          showfliers=True, widths=0.6)
     for patch, (_, accelerator) in zip(boxes["boxes"], shown):
-        patch.set_facecolor(ACCELERATOR_COLORS[accelerator])
+        patch.set_facecolor(_accelerator_color(accelerator))
     axes.set_yticks(range(1, len(shown) + 1),
-                    [f"{_label(_row_name(r), 32)} · {ACCELERATOR_LABELS[a]}" for r, a in shown], parse_math=False)
+                    [f"{_label(_row_name(r), 32)} · {_accelerator_label(a)}" for r, a in shown], parse_math=False)
     axes.invert_yaxis()
-    if wide_range and all(r["cells"][a]["samples_ms"].min() > 0 for r, a in shown):
+    if wide_range and all(r["cells"][a]["run_medians_ms"].min() > 0 for r, a in shown):
         _log_axis(axes)
-    axes.set_xlabel("latency of each timed inference, ms")
+    axes.set_xlabel("median latency of each record, ms")
     axes.grid(axis="x", alpha=0.3)
-    title = "Distribution of latency samples"
+    title = "Distribution of per-record median latency"
     if len(ok) > len(shown):
         title += f" (first {len(shown)} of {len(ok)} chipset and accelerator pairs)"
     plots.append((title, _figure_data_uri(figure)))
@@ -368,13 +430,16 @@ def _html_cell(cell, is_best):
         reasons = "; ".join(cell["reasons"])
         return f'<td class="cell unavailable" title="{e(reasons)}">{e(cell["status"])}</td>'
     check = cell["output_check"]
-    check_html = {"passed": "check ✓", "failed": '<span class="fails">check ✗</span>', None: "check –"}[check]
-    if check == "failed" and cell["min_psnr_db"] is not None:
-        check_html = f'<span class="fails">check ✗ ({cell["min_psnr_db"]:.1f} dB)</span>'
+    check_html = f"check {e(_check_text(cell))}"
+    if check == "failed":
+        psnr = f' ({cell["median_psnr_db"]:.1f} dB)' if cell["median_psnr_db"] is not None else ""
+        check_html = f'<span class="fails">check {e(_check_text(cell))}{psnr}</span>'
+    p90 = f' (p90 {_ms(cell["p90_ms"])})' if cell["p90_ms"] is not None else ""
     fps = f"{cell['fps']:.1f} fps · " if cell["fps"] is not None else ""
-    return (f'<td class="cell{" bestcell" if is_best else ""}"><b>{_ms(cell["median_ms"])} ms</b> '
-            f'(p90 {_ms(cell["p90_ms"])})<br><span class="sub">{fps}init {cell["init_ms"]:.0f} ms · '
-            f'{check_html} · {cell["runs"]} run{"s" if cell["runs"] != 1 else ""}</span></td>')
+    init = f'init {cell["init_ms"]:.0f} ms · ' if cell["init_ms"] is not None else ""
+    return (f'<td class="cell{" bestcell" if is_best else ""}"><b>{_ms(cell["median_ms"])} ms</b>{p90}'
+            f'<br><span class="sub">{fps}{init}{check_html} · {cell["runs"]} of {cell["attempts"]} '
+            f'run{"s" if cell["attempts"] != 1 else ""}</span></td>')
 
 
 def render_html(report, dashboard=False):
@@ -416,7 +481,7 @@ def report_text(db, fmt="table"):
     """The report of the database at `db` in one of FORMATS."""
     if fmt not in RENDERERS:
         raise AbpnError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
-    return RENDERERS[fmt](build_report(Store(db, create=False).records()))
+    return RENDERERS[fmt](store_report(Store(db, create=False)))
 
 
 def write_report(db, fmt, out):

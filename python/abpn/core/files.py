@@ -5,6 +5,7 @@ cut can leave an empty or missing file after the rename has "succeeded". So the 
 before the rename and the folder after it, and only then is the write reported done.
 """
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -24,21 +25,18 @@ def _fsync_folder(folder):
         os.close(fd)
 
 
-def _default_mode():
-    # mkstemp creates 0600; a finished file gets the permissions any new file would. The umask can
-    # only be read by setting it.
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def write_atomically(path, content=None, *, write=None):
     """Replaces `path` with `content` (bytes or str, str as UTF-8), or with what `write(file)`
     writes into a binary file object. Raises OSError when the folder cannot be written."""
     if (content is None) == (write is None):
         raise TypeError("give either content or write")
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # Created with mode 0666 by os.open, the kernel applies the umask: the file gets the permissions
+    # any new file would, without reading the umask (which means setting it, process-wide, under
+    # other threads' feet; mkstemp would give 0600). The random name keeps concurrent writers apart,
+    # O_EXCL a planted file out.
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "wb") as file:
             if write is not None:
@@ -47,10 +45,9 @@ def write_atomically(path, content=None, *, write=None):
                 file.write(content.encode("utf-8") if isinstance(content, str) else content)
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temporary, _default_mode())
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     _fsync_folder(path.parent)
     return path

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from abpn import SCALE
+from abpn.core.table import format_table as columns
 from abpn.errors import AbpnError
 
 IMAGE_SUFFIXES = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -155,11 +156,10 @@ def format_table(result):
         f"pairing: {result['pairing']}",
         f"RGB: {CONVENTIONS['rgb']}; Y: {CONVENTIONS['y']}",
         "",
-        f"{'image':<28} {'PSNR-RGB':>9} {'SSIM-RGB':>9} {'PSNR-Y':>9} {'SSIM-Y':>9}",
+        columns(["image", "PSNR-RGB", "SSIM-RGB", "PSNR-Y", "SSIM-Y"],
+                [[row["hr"], _fmt(row["psnr_rgb"], 2), _fmt(row["ssim_rgb"], 4), _fmt(row["psnr_y"], 2),
+                  _fmt(row["ssim_y"], 4)]
+                 for row in [*result["images"], {"hr": f"mean of {len(result['images'])}", **result["mean"]}]],
+                align="<>>>>", rule=False),
     ]
-    for row in [*result["images"], {"hr": f"mean of {len(result['images'])}", **result["mean"]}]:
-        lines.append(
-            f"{row['hr']:<28} {_fmt(row['psnr_rgb'], 2):>9} {_fmt(row['ssim_rgb'], 4):>9} "
-            f"{_fmt(row['psnr_y'], 2):>9} {_fmt(row['ssim_y'], 4):>9}"
-        )
     return "\n".join(lines)
