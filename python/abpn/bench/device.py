@@ -335,7 +335,7 @@ class Phone:
         return [int(word) for word in result.output.split() if word.isdigit()] if result.ok else []
 
     def content_query(self, uri):
-        return self.shell("content", "query", "--uri", uri, stage="asking the app for the result")
+        return self.shell("content", "query", "--uri", uri, stage="waiting for the result")
 
     def content_read(self, uri):
         return self.shell("content", "read", "--uri", uri, stage="reading the result")
