@@ -405,8 +405,7 @@ class TestPhone:
             return f"{name}: {error}\n", 1
         return text, int(status) if not isinstance(status, bool) else (0 if status else 1)
 
-    def _denied(self, command, arg):
-        return f"{command}: {arg}: Permission denied\n", 1
+    # toybox reports a failed file with error_msg(): "<command>: <path>: <strerror(errno)>", exit status 1.
 
     def _sh_getprop(self, args):
         if args:
@@ -419,7 +418,7 @@ class TestPhone:
     def _sh_touch(self, args):
         for arg in args:
             if not self.shell_may_read(arg):
-                return self._denied("touch", arg)
+                return f"touch: {arg}: Permission denied\n", 1
             target = self.local(arg)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.touch()
@@ -526,9 +525,7 @@ class TestPhone:
         if args[:1] != ["keyevent"] or len(args) < 2:
             raise _Usage("only 'input keyevent KEYCODE' is available on the test phone")
         if args[1] in ("KEYCODE_WAKEUP", "224"):
-            if not self.screen_on:
-                self.log("I", "PowerManagerService", "Waking up from Asleep (uid=2000, reason=WAKE_REASON_UNKNOWN)")
-            self.screen_on = True
+            self.screen_on = True  # waking does not unlock: the keyguard stays
         return "", 0
 
     def _sh_dumpsys(self, args):
@@ -639,10 +636,6 @@ class TestPhone:
     def _main_pid(self):
         with self._lock:
             return next((pid for pid, name in self._processes.items() if name == PACKAGE), None)
-
-    def alive(self, pid):
-        with self._lock:
-            return pid in self._processes
 
     def _force_stop(self):
         """ActivityManager's forceStopPackage: every process of the package dies and its task goes away."""
@@ -775,10 +768,11 @@ class TestPhone:
         self.log("I", "ActivityManager", f"Process {PACKAGE} (pid {pid}) has died: fg  TOP ", 1000)
 
     def native_crash(self, pid, process_name, library):
-        """What debuggerd leaves in logcat when a process dies of SIGSEGV. The first line is bionic's
-        debuggerd_handler.cpp log_signal_summary(): "Fatal signal %d (%s), code %d (%s%s)%s in tid %d (%s),
-        pid %d (%s)" with ", fault addr %p"; the rest is libdebuggerd/tombstone.cpp's header, logged by
-        tombstoned under the DEBUG tag (system/core/debuggerd)."""
+        """What Android leaves in logcat when a process dies of SIGSEGV. The first line is the signal handler
+        linked into every process (system/core/debuggerd/handler/debuggerd_handler.cpp, log_signal_summary:
+        "Fatal signal %d (%s), code %d (%s%s)%s in tid %d (%s), pid %d (%s)" with ", fault addr %p"), logged
+        by bionic's async_safe_format_log under the libc tag; the rest is the tombstone's header from
+        system/core/debuggerd/libdebuggerd/tombstone.cpp ("*** *** ***" ...), logged under the DEBUG tag."""
         fingerprint = (f"{self.props['ro.product.manufacturer']}/{self.props['ro.product.name']}/"
                        f"{self.props['ro.product.device']}:{self.props['ro.build.version.release']}/"
                        "UQ1A.240105.004/11206848:user/release-keys")
@@ -858,9 +852,6 @@ class TestPhone:
                     "(DatabaseUtils.java:151)\n"), 0
         return target.read_text(), 0
 
-    def thermal(self):
-        return self.thermal_status
-
     def phone_state(self):
         """The app's view of the phone (the record's conditions before/after each accelerator)."""
         return {"screen_on": self.screen_on, "keyguard_locked": self.locked, "battery_pct": 80, "charging": True,
@@ -930,7 +921,7 @@ class _AppBenchmark:
         if self.cooldown_s:
             self.stopped.wait(self.cooldown_s)
         deadline = time.monotonic() + self.cooldown_max_s
-        while self.phone.thermal() > 0 and time.monotonic() < deadline:
+        while self.phone.thermal_status > 0 and time.monotonic() < deadline:
             self.stopped.wait(min(0.2, max(0.0, deadline - time.monotonic())))
             self._check_stopped()
         return round(time.monotonic() - start, 3)

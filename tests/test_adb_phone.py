@@ -1,6 +1,7 @@
 """The test phone itself: Google's adb client and adb-shell both work against it, its shell parses
 like sh (so missing quotes show) and keeps exit statuses, its Android tools print what Android's do,
 and its app writes real result records."""
+import io
 import json
 import os
 import shlex
@@ -136,9 +137,11 @@ def test_sync_service_with_adb_shell(adb_key, tmp_path):
     with TestPhone() as phone, _connect(phone, signer) as device:
         device.push(local, HOSTILE)
         assert phone.local(HOSTILE).read_bytes() == local.read_bytes()
-        assert device.stat(HOSTILE) == (0o100644, 200_000)
-        assert device.stat("/data/local/tmp/none") == (0, 0)
-        assert device.pull_bytes(HOSTILE) == local.read_bytes()
+        assert device.device.stat(HOSTILE)[:2] == (0o100644, 200_000)
+        assert device.device.stat("/data/local/tmp/none") == (0, 0, 0)
+        pulled = io.BytesIO()
+        device.device.pull(HOSTILE, pulled)
+        assert pulled.getvalue() == local.read_bytes()
         names = [f.filename.decode() for f in device.device.list("/data/local/tmp/abpn")]
         assert HOSTILE.rsplit("/", 1)[1] in names
         assert device.sha256(HOSTILE) == __import__("hashlib").sha256(local.read_bytes()).hexdigest()
@@ -204,7 +207,7 @@ def test_app_benchmark_writes_a_valid_record(adb_key, float_tflite_fixed):
             error = json.loads(device.content_read(URI + bad_id + ".error.json").output)
             missing = device.content_read(URI + str(uuid.uuid4()) + ".json")
             # Internal storage: the shell sees nothing there, only the provider does.
-            assert device.stat(f"/data/data/org.abpn.app/files/results/{run_id}.json") == (0, 0)
+            assert device.device.stat(f"/data/data/org.abpn.app/files/results/{run_id}.json") == (0, 0, 0)
     assert missing.ok and missing.output.startswith("Error while accessing provider:org.abpn.app.results\n"
                                                     "java.io.FileNotFoundException: ")
     assert record_errors(record) == []
@@ -278,7 +281,9 @@ def test_android_tools_speak_as_android(adb_key):
             "newer version; ignoring!]\n", 1)
         phone.local("/sdcard/Android/data/org.abpn.app/files/r.json").parent.mkdir(parents=True)
         phone.local("/sdcard/Android/data/org.abpn.app/files/r.json").write_text("{}")
-        assert device.stat("/sdcard/Android/data/org.abpn.app/files/r.json") == (0, 0)  # looks missing
+        assert device.device.stat("/sdcard/Android/data/org.abpn.app/files/r.json") == (0, 0, 0)  # looks missing
+        with pytest.raises(Exception, match="open failed: Permission denied"):
+            device.device.pull("/sdcard/Android/data/org.abpn.app/files/r.json", io.BytesIO())
         assert device.shell("ls", "/sdcard/Android/data/org.abpn.app").exit_code == 1
     with TestPhone(preinstall=True, results_provider=False) as phone, _connect(phone, signer) as device:
         answer = device.content_query(URI + str(uuid.uuid4()))

@@ -1,5 +1,5 @@
 """Driving one phone over ADB with adb-shell (TCP or USB): connecting, quoted shell commands with
-their exit status, pushes that skip files already on the phone, pulls, and small verbs over the
+their exit status, pushes, and small verbs over the
 shell (the phone's identity, free space, the package manager, the screen and keyguard, the app's
 results provider, logcat).
 
@@ -364,12 +364,6 @@ class Phone:
 
     # -- files
 
-    def stat(self, path, stage=None):
-        """(mode, size) of a file on the phone; mode 0 when it does not exist."""
-        mode, size, _ = self._call(stage or f"checking {path}", self.device.stat, path,
-                                   read_timeout_s=self.read_timeout_s)
-        return mode, size
-
     def push(self, local, remote, progress=None):
         ex = _adb_shell_errors()
         size = Path(local).stat().st_size
@@ -392,14 +386,3 @@ class Phone:
                 raise AbpnError(f"{self.target}: not enough space on the phone for {remote} ({message}). Free "
                                 "some space (apps, photos, old files in /data/local/tmp) and run again.") from error
             raise AbpnError(f"{self.target}: pushing {remote} failed: {message}") from error
-
-    def pull_bytes(self, remote):
-        import io
-
-        ex = _adb_shell_errors()
-        buffer = io.BytesIO()
-        try:
-            self._call(f"pulling {remote}", self.device.pull, remote, buffer, read_timeout_s=self.read_timeout_s)
-        except ex.AdbCommandFailureException as error:
-            raise AbpnError(f"{self.target}: pulling {remote} failed: {error}") from error
-        return buffer.getvalue()
