@@ -20,7 +20,8 @@ finish() when the run ends.
 Android's behaviour the host must survive, each a mode: reuse_task (the app's task stays alive, so
 `am start` without -S starts nothing), hide_android_data, crash_accelerator (that accelerator's
 process dies of SIGSEGV), screen_off, locked, thermal_status, signature_mismatch, results_provider=False
-(an app from before protocol v2). Faults: refuse_auth, pending_auth, drop_after_bytes (unplugged
+(an app from before protocol v2), delegates (an accelerator whose delegate takes only some nodes, the
+rest falling back to XNNPACK). Faults: refuse_auth, pending_auth, drop_after_bytes (unplugged
 mid-transfer), drop_during_run (unplugged while the app runs), crash_app (the main process dies
 mid-run), disk_free_bytes.
 
@@ -212,7 +213,7 @@ class TestPhone:
                  preinstall=False, refuse_auth=False, pending_auth=False, drop_after_bytes=None,
                  drop_during_run=False, crash_app=False, disk_free_bytes=None, reuse_task=False,
                  hide_android_data=False, crash_accelerator=None, screen_off=False, locked=False,
-                 thermal_status=0, signature_mismatch=False, results_provider=True):
+                 thermal_status=0, signature_mismatch=False, results_provider=True, delegates=None):
         self._own_sandbox = sandbox is None
         self.root = Path(sandbox or tempfile.mkdtemp(prefix="adb-phone-")).resolve()
         self.host, self.port = host, port
@@ -236,6 +237,8 @@ class TestPhone:
         self.signature_mismatch = signature_mismatch
         # False models an app built before protocol v2: no results provider in its manifest.
         self.results_provider = results_provider
+        # accelerator -> how many of the model's nodes its delegate takes; the rest fall back to XNNPACK.
+        self.delegates = dict(delegates or {})
         self.expansions = []  # what a real shell would have expanded: evidence of a missing quote
         self.shell_log = []  # every command line received, for the tests
         self.dropped = False
@@ -1000,12 +1003,45 @@ class _AppBenchmark:
                 return {"accelerator": accelerator, "options": {}, "status": "failed",
                         "reason": f"the {accelerator} process (pid {pid}) died: {log[0]}",
                         "crash": {"signal": 11, "signal_name": "SIGSEGV", "log": log}}
+            if accelerator in self.phone.delegates:
+                return self._delegated(accelerator, model_path, info, input_bytes, expected_path, pid)
             if accelerator != "cpu":
                 return {"accelerator": accelerator, "options": {}, "status": "unsupported",
                         "reason": UNSUPPORTED_REASON[accelerator]}
             return self._cpu(model_path, info, input_bytes, expected_path, pid)
         finally:
             self.phone._kill(pid)  # the service process exits after each accelerator
+
+    def _delegated(self, accelerator, model_path, info, input_bytes, expected_path, pid):
+        """A delegate that takes some of the graph; the nodes it leaves run on XNNPACK (here: all of them
+        really do). The counts are what TFLite logs when the delegate is applied."""
+        result = self._cpu(model_path, info, input_bytes, expected_path, pid)
+        result["accelerator"] = accelerator
+        if result["status"] != "ok":
+            return result
+        total = result["delegation"]["total_nodes"]
+        taken = min(self.phone.delegates[accelerator], total)
+        name = {"gpu": "TfLiteGpuDelegateV2", "nnapi": "TfLiteNnapiDelegate"}.get(accelerator, "QnnDelegate")
+        # tensorflow/lite/core/subgraph.cc, ReplaceNodeSubsetsWithDelegateKernels (logged in production builds
+        # on Android); the GPU delegate's "Initialized OpenCL-based API." names the backend it took.
+        evidence = (f"Replacing {taken} out of {total} node(s) with delegate ({name}) node, yielding "
+                    f"{2 if 0 < taken < total else 1} partitions for the whole graph.")
+        self.phone.log("I", "tflite", evidence, pid)
+        options = {}
+        if accelerator == "gpu":
+            self.phone.log("I", "tflite", "Initialized OpenCL-based API.", pid)
+            options["gpu_backend"] = "opencl"
+        if accelerator == "nnapi" and self.extras.get("nnapi_accelerator"):
+            options["nnapi_accelerator"] = self.extras["nnapi_accelerator"]
+        result["options"] = options
+        result["delegation"] = {"delegated_nodes": taken, "total_nodes": total,
+                                "fallback": "xnnpack" if taken < total else None, "evidence": evidence}
+        if taken == 0:
+            result.update(status="not_delegated",
+                          reason=f"the {accelerator} delegate took 0 of {total} nodes: everything ran on XNNPACK")
+        elif taken < total and self.extras.get("require_full_delegation"):
+            result.update(status="failed", reason=f"delegated {taken} of {total} nodes (require_full_delegation)")
+        return result
 
     def _cpu(self, model_path, info, input_bytes, expected_path, pid):
         import numpy as np
@@ -1401,6 +1437,9 @@ def main(argv=None):
                         help="PowerManager.getCurrentThermalStatus(): 0 none .. 6 shutdown")
     parser.add_argument("--signature-mismatch", action="store_true",
                         help="the installed app is signed with another key: pm install over it fails")
+    parser.add_argument("--delegate", action="append", default=[], metavar="NAME=N",
+                        help="that accelerator exists and its delegate takes N of the model's nodes (0: none); "
+                             "the rest fall back to XNNPACK")
     parser.add_argument("--no-results-provider", action="store_true",
                         help="the installed app predates protocol v2 and has no results provider")
     args = parser.parse_args(argv)
@@ -1412,7 +1451,8 @@ def main(argv=None):
                       crash_app=args.crash_app, disk_free_bytes=args.disk_free_bytes, reuse_task=args.reuse_task,
                       hide_android_data=args.hide_android_data, crash_accelerator=args.crash_accelerator,
                       screen_off=args.screen_off, locked=args.locked, thermal_status=args.thermal_status,
-                      signature_mismatch=args.signature_mismatch, results_provider=not args.no_results_provider)
+                      signature_mismatch=args.signature_mismatch, results_provider=not args.no_results_provider,
+                      delegates={name: int(count) for name, count in (d.split("=", 1) for d in args.delegate)})
     # SIGTERM ends it like Ctrl-C does, so a temporary sandbox is removed either way.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with phone:

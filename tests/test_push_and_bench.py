@@ -420,6 +420,27 @@ def test_a_collector_that_is_not_there_is_found_before_any_phone(workdir, float_
     assert "no phone was touched" in result.output
 
 
+def test_a_partial_delegation_is_not_reported_as_the_accelerator(workdir, float_tflite_fixed):
+    """The GPU delegate takes 3 nodes and the rest runs on XNNPACK; NNAPI takes none: the table says so,
+    and --require-full-delegation makes the partial one a failure."""
+    with TestPhone(delegates={"gpu": 3, "nnapi": 0}) as phone:
+        shown = bench(phone.serial, model=float_tflite_fixed, extra=["--nnapi-accelerator", "qti-htp"])
+        strict = bench(phone.serial, model=float_tflite_fixed, apk=None, extra=["--require-full-delegation"])
+    assert shown.exit_code == 0, shown.output
+    assert strict.exit_code == 0, strict.output
+    rows = {line.split()[0]: line for line in shown.output.splitlines() if line.split()[:1] in (["gpu"], ["nnapi"])}
+    total = json.loads(next((workdir / "out" / "raw").glob("*.json")).read_text())["results"][0]["delegation"][
+        "total_nodes"]
+    assert f" 3/{total} ({100 * 3 / total:.0f}%) " in rows["gpu"] and " ok " in rows["gpu"]
+    assert " not_delegated " in rows["nnapi"] and "took 0 of" in rows["nnapi"]
+    gpu_strict = next(line for line in strict.output.splitlines() if line.startswith("gpu "))
+    assert " failed " in gpu_strict and f"delegated 3 of {total} nodes (require_full_delegation)" in gpu_strict
+    records = [json.loads(raw.read_text()) for raw in (workdir / "out" / "raw").glob("*.json")]
+    first = next(r for r in records if r["results"][1]["status"] == "ok")
+    assert first["results"][2]["options"] == {"nnapi_accelerator": "qti-htp"}  # passed on as an extra
+    assert first["results"][1]["options"] == {"gpu_backend": "opencl"}
+
+
 def test_the_table_shows_the_delegated_share():
     from record_samples import ok_result, phone_record
 
