@@ -376,7 +376,7 @@ def test_a_sleeping_phone_is_woken_before_the_run(workdir, float_tflite_fixed):
         woke = phone.shell_log.index(next(line for line in phone.shell_log if "KEYCODE_WAKEUP" in line))
         start = phone.shell_log.index(next(line for line in phone.shell_log if line.startswith("am start")))
     assert result.exit_code == 0, result.output
-    assert woke < start and "the screen was off: woke it (awake now)" in result.output
+    assert woke < start and "the screen was asleep: woke it (awake now)" in result.output
     (run_id, _, _), = stored_rows()
     record = json.loads((workdir / "out" / "raw" / f"{run_id}.json").read_text())
     assert all(r["conditions"]["before"]["screen_on"] for r in record["results"])

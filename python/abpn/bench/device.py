@@ -1,7 +1,6 @@
 """Driving one phone over ADB with adb-shell (TCP or USB): connecting, quoted shell commands with
-their exit status, pushes, and small verbs over the
-shell (the phone's identity, free space, the package manager, the screen and keyguard, the app's
-results provider, logcat).
+their exit status, pushes, and small verbs over the shell (the phone's identity, free space, the
+package manager, the activity manager, the screen and keyguard, the app's results provider, logcat).
 
 Every failure a user can meet (unreachable, not authorized, USB held by an adb server, unplugged
 mid-run, disk full) becomes an AbpnError whose message says what to do.
@@ -44,7 +43,7 @@ _EXIT_SUFFIX = f'; echo "\n{EXIT_MARKER}$?"'
 # Awake, Asleep, Dreaming or Dozing (frameworks/base services/core/java/com/android/server/power/).
 _WAKEFULNESS = re.compile(r"^\s*mWakefulness=(\w+)", re.M)
 # KeyguardServiceDelegate.dump, part of PhoneWindowManager's `dumpsys window policy`, prints its TAG and
-# then "showing=" / "secure=" lines (services/core/java/com/android/server/policy/keyguard/).
+# then "showing=true|false" and more "name=value" lines (services/core/java/com/android/server/policy/keyguard/).
 _KEYGUARD_BLOCK = re.compile(r"^\s*KeyguardServiceDelegate\s*$((?:\n\s+\w+=.*$)*)", re.M)
 
 
@@ -76,9 +75,10 @@ def split_exit_status(raw):
 
 @dataclass(frozen=True)
 class ScreenState:
+    """None where the phone's dumpsys did not say."""
+
     screen_on: bool | None
     keyguard_locked: bool | None
-    keyguard_secure: bool | None
     wakefulness: str | None
 
 
@@ -350,12 +350,8 @@ class Phone:
         policy = self.shell("dumpsys", "window", "policy", stage="reading the keyguard state").output
         block = _KEYGUARD_BLOCK.search(policy)
         fields = dict(re.findall(r"^\s+(\w+)=(\S*)", block.group(1), re.M)) if block else {}
-
-        def flag(name):
-            return {"true": True, "false": False}.get(fields.get(name))
-
         return ScreenState(screen_on=None if wakefulness is None else wakefulness.group(1) == "Awake",
-                           keyguard_locked=flag("showing"), keyguard_secure=flag("secure"),
+                           keyguard_locked={"true": True, "false": False}.get(fields.get("showing")),
                            wakefulness=wakefulness.group(1) if wakefulness else None)
 
     def logcat(self, lines=400, buffer=None):

@@ -226,7 +226,7 @@ class DatabaseSink:
         self.where = str(self.path)
 
     def check(self):
-        pass
+        """Nothing to reach: the database file is opened when the sink is made."""
 
     def store(self, record):
         return self._database.add(record)
@@ -352,10 +352,11 @@ class _PhoneRun:
         locked one is refused unless --allow-locked: the benchmark screen cannot come up over the keyguard."""
         state = phone.screen_state()
         if state.screen_on is not True:
+            was = state.wakefulness.lower() if state.wakefulness else "in an unknown state"
             phone.wake_screen()
             state = phone.screen_state()
-            self.say(f"the screen was {'off' if state.wakefulness else 'in an unknown state'}: woke it "
-                     f"({'awake now' if state.screen_on else 'still ' + str(state.wakefulness or 'unknown')})")
+            self.say(f"the screen was {was}: woke it "
+                     f"({'awake now' if state.screen_on else 'still ' + (state.wakefulness or 'unknown').lower()})")
         if state.keyguard_locked and not self.plan.allow_locked:
             raise AbpnError(
                 f"{self.target}: the phone is locked (its lock screen is showing), so the benchmark screen cannot "
@@ -477,7 +478,8 @@ class _PhoneRun:
             alive = phone.pidof(PACKAGE)
             if row is None and not alive:
                 self._app_died(phone, f"the app is not running and has no record of run {run_id}")
-            if row is not None and row["pid"] not in alive:
+            # Asked again before concluding: the run may have ended, and its process gone, between the two looks.
+            if row is not None and row["pid"] not in alive and self._query(phone, uri) == row:
                 self._app_died(phone, f"the app's process {row['pid']} is gone while the run was at "
                                       f"'{row['progress']}'")
             if row is not None and row["progress"] != progress:
@@ -634,7 +636,7 @@ def am_start_problem(result):
     for line in lines:
         if line in AM_START_NOT_STARTED:
             return (f"Android did not start the benchmark: {AM_START_NOT_STARTED[line]} (am start printed "
-                    f"\"{line}\"). No run was started. Close the app (`am force-stop {PACKAGE}`) and run again.")
+                    f"\"{line}\"). No run was started. Close the app (`adb shell am force-stop {PACKAGE}`) and run again.")
     errors = [line for line in lines if line.startswith(("Error", "Exception", "java.", "Warning"))]
     if any("does not exist" in line for line in errors):
         return (f"the installed app has no benchmark activity ({'; '.join(errors)}): install the current APK "
