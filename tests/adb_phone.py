@@ -661,6 +661,11 @@ class TestPhone:
             return "", 0
         if not args or args[0] != "start":
             raise _Usage("only 'am start' and 'am force-stop' are available on the test phone")
+        def refused(exception):
+            # Intent.parseCommandArgs throws; BasicShellCommandHandler.exec prints this and exits 255
+            # (frameworks/libs/modules-utils java/com/android/modules/utils/BasicShellCommandHandler.java).
+            return f"\nException occurred while executing 'start':\n{exception}\n", 255
+
         component, extras, wait, stop, i = None, {}, False, False, 1
         while i < len(args):
             flag = args[i]
@@ -672,19 +677,19 @@ class TestPhone:
                 component, i = args[i + 1], i + 2
             elif flag in ("--es", "--ei", "--ez"):
                 if i + 2 >= len(args):
-                    return f"Error: {flag} needs a key and a value\n", 255
+                    return refused(f'java.lang.IllegalArgumentException: Argument expected after "{args[-1]}"')
                 key, value = args[i + 1], args[i + 2]
                 if flag == "--ei":
                     try:
                         value = int(value)
                     except ValueError:
-                        return f"Error: Invalid int value {value!r} for {key}\n", 255
+                        return refused(f'java.lang.NumberFormatException: For input string: "{value}"')
                 elif flag == "--ez":
                     value = value.lower() in ("true", "t", "1")
                 extras[key] = value
                 i += 3
             else:
-                return f"Error: Unknown option: {flag}\n", 255
+                return refused(f"java.lang.IllegalArgumentException: Unknown option: {flag}")
         # The wording below is ActivityManagerShellCommand.runStartActivity's (frameworks/base
         # services/core/java/com/android/server/am/ActivityManagerShellCommand.java); it returns 0 even
         # when it prints "Error: ...", so only the text tells a failure.
