@@ -775,7 +775,7 @@ class TestPhone:
             self._task_alive = False
         self.log("I", "ActivityManager", f"Process {PACKAGE} (pid {pid}) has died: fg  TOP ", 1000)
 
-    def native_crash(self, pid, process_name, library):
+    def native_crash(self, pid, process_name, library, caller):
         """What Android leaves in logcat when a process dies of SIGSEGV. The first line is the signal handler
         linked into every process (system/core/debuggerd/handler/debuggerd_handler.cpp, log_signal_summary:
         "Fatal signal %d (%s), code %d (%s%s)%s in tid %d (%s), pid %d (%s)" with ", fault addr %p"), logged
@@ -794,8 +794,7 @@ class TestPhone:
             ("F", "DEBUG", "signal 11 (SIGSEGV), code 1 (SEGV_MAPERR), fault addr 0x0000000000000000"),
             ("F", "DEBUG", "backtrace:"),
             ("F", "DEBUG", f"      #00 pc 00000000001d2f3c  /vendor/lib64/{library}"),
-            ("F", "DEBUG", "      #01 pc 00000000000a41b8  /data/app/org.abpn.app-1/lib/arm64/"
-                           "libtensorflowlite_gpu_jni.so"),
+            ("F", "DEBUG", f"      #01 pc 00000000000a41b8  /data/app/org.abpn.app-1/lib/arm64/{caller}"),
         ]
         for level, tag, text in lines:
             self.log(level, tag, text, pid if tag == "libc" else pid + 50, buffer="crash")
@@ -1004,7 +1003,8 @@ class _AppBenchmark:
         try:
             if accelerator == self.phone.crash_accelerator:
                 library = {"gpu": "libOpenCL.so", "nnapi": "libneuralnetworks.so"}.get(accelerator, "libQnnHtp.so")
-                log = self.phone.native_crash(pid, process_name, library)
+                caller = "libtensorflowlite_gpu_jni.so" if accelerator == "gpu" else "libtensorflowlite_jni.so"
+                log = self.phone.native_crash(pid, process_name, library, caller)
                 return {"accelerator": accelerator, "options": {}, "status": "failed",
                         "reason": f"the {accelerator} process (pid {pid}) died: {log[0]}",
                         "crash": {"signal": 11, "signal_name": "SIGSEGV", "log": log}}
@@ -1013,15 +1013,14 @@ class _AppBenchmark:
             if accelerator != "cpu":
                 return {"accelerator": accelerator, "options": {}, "status": "unsupported",
                         "reason": UNSUPPORTED_REASON[accelerator]}
-            return self._cpu(model_path, info, input_bytes, expected_path, pid)
+            return self._cpu(model_path, info, input_bytes, expected_path, pid, "cpu")
         finally:
             self.phone._kill(pid)  # the service process exits after each accelerator
 
     def _delegated(self, accelerator, model_path, info, input_bytes, expected_path, pid):
         """A delegate that takes some of the graph; the nodes it leaves run on XNNPACK (here: all of them
         really do). The counts are what TFLite logs when the delegate is applied."""
-        result = self._cpu(model_path, info, input_bytes, expected_path, pid)
-        result["accelerator"] = accelerator
+        result = self._cpu(model_path, info, input_bytes, expected_path, pid, accelerator)
         if result["status"] != "ok":
             return result
         total = result["delegation"]["total_nodes"]
@@ -1048,7 +1047,8 @@ class _AppBenchmark:
             result.update(status="failed", reason=f"delegated {taken} of {total} nodes (require_full_delegation)")
         return result
 
-    def _cpu(self, model_path, info, input_bytes, expected_path, pid):
+    def _cpu(self, model_path, info, input_bytes, expected_path, pid, accelerator):
+        """The XNNPACK run every accelerator here really is; `accelerator` names the row."""
         import numpy as np
 
         from abpn.bench import record as rec
@@ -1080,7 +1080,7 @@ class _AppBenchmark:
                 return native, (time.perf_counter() - begin) * 1000, output
 
             _, first_ms, y = timed()
-            self._progress("cpu: warm-up")
+            self._progress(f"{accelerator}: warm-up")
             made, warm_start = 0, time.perf_counter()
             # benchmark_model's rule: both the count and the minimum duration.
             while made < warmup or (time.perf_counter() - warm_start) * 1000 < warmup_min_ms:
@@ -1088,7 +1088,7 @@ class _AppBenchmark:
                 timed()
                 made += 1
             warmup_ms = (time.perf_counter() - warm_start) * 1000
-            self._progress("cpu: timed runs")
+            self._progress(f"{accelerator}: timed runs")
             native, wall, run_start = [], [], time.perf_counter()
             while len(native) < runs or (time.perf_counter() - run_start) * 1000 < run_min_ms:
                 self._check_stopped()
@@ -1096,7 +1096,7 @@ class _AppBenchmark:
                 native.append(n)
                 wall.append(w)
             delegated, total, evidence = _delegation(interpreter)
-            result = {"accelerator": "cpu", "options": options, "status": "ok", "init_ms": interpreter_ms,
+            result = {"accelerator": accelerator, "options": options, "status": "ok", "init_ms": interpreter_ms,
                       "first_inference_ms": first_ms, "warmup_runs": made, "runs": len(native),
                       "latency_ms": rec.latency_stats(native), "samples_ms": native,
                       "timing": rec.timing_section(delegate_create_ms=0.0, interpreter_create_ms=interpreter_ms,
@@ -1109,10 +1109,10 @@ class _AppBenchmark:
                 expected = np.frombuffer(expected_path.read_bytes(), dtype=out_detail["dtype"])
                 expected = expected.reshape(info.output_shape)
                 result["output_check"] = rec.output_check(upscaler.decode_output(y), upscaler.decode_output(expected))
-            self.phone.log("I", "ABPN", f"cpu: median {result['latency_ms']['median']:.2f} ms", pid)
+            self.phone.log("I", "ABPN", f"{accelerator}: median {result['latency_ms']['median']:.2f} ms", pid)
         except (ValueError, RuntimeError, AbpnError) as error:
-            result = {"accelerator": "cpu", "options": options, "status": "failed", "reason": str(error)}
-            self.phone.log("E", "ABPN", f"cpu failed: {error}", pid)
+            result = {"accelerator": accelerator, "options": options, "status": "failed", "reason": str(error)}
+            self.phone.log("E", "ABPN", f"{accelerator} failed: {error}", pid)
         return result
 
 
