@@ -6,15 +6,24 @@ simulated user taps "allow" for a new key), OPEN/OKAY/WRTE/CLSE streams with one
 WRTE at a time, `shell:` commands and the sync service (STAT, LIST, SEND, RECV, DATA, DONE, QUIT).
 
 The shell never runs a real shell. It splits command lines the way POSIX sh does (quotes,
-backslashes, `;` and `&&`) and implements the commands abpn-tool uses, so a host that forgets to
-quote a path sees what a phone would do with it: `a;touch pwned` runs `touch pwned`, and any `$(...)`,
-backtick or `$VAR` that a real shell would expand is refused and remembered in `phone.expansions`.
+backslashes, `;` and `&&`), keeps each command's exit status for `$?` and `&&`, and implements the
+commands abpn-tool uses with the wording and exit status Android's own tools have (each names its
+AOSP source). A host that forgets to quote a path sees what a phone would do with it: `a;touch pwned`
+runs `touch pwned`, and any `$(...)`, backtick or `$VAR` that a real shell would expand is refused and
+remembered in `phone.expansions`.
 
-The "app" behind `am start -n org.abpn.app/.BenchmarkActivity` follows docs/phone-protocol.md:
-CPU through the real TFLite runtime, a real result record, `unsupported` for the other accelerators.
+The "app" behind `am start -n org.abpn.app/.BenchmarkActivity` follows docs/phone-protocol.md (v2):
+a run registered in the app's results provider (`content query/read`), each accelerator in a process
+of its own, the CPU through the real TFLite runtime, `unsupported` for the other accelerators, and
+finish() when the run ends.
 
-Faults for the failure tests: refuse_auth, pending_auth, drop_after_bytes (unplugged mid-transfer),
-drop_during_run (unplugged while the app runs), crash_app, disk_free_bytes.
+Android's behaviour the host must survive, each a mode: reuse_task (the app's task stays alive, so
+`am start` without -S starts nothing), hide_android_data, crash_accelerator (that accelerator's
+process dies of SIGSEGV), screen_off, locked, thermal_status, signature_mismatch, results_provider=False
+(an app from before protocol v2), delegates (an accelerator whose delegate takes only some nodes, the
+rest falling back to XNNPACK). Faults: refuse_auth, pending_auth, drop_after_bytes (unplugged
+mid-transfer), drop_during_run (unplugged while the app runs), crash_app (the main process dies
+mid-run), disk_free_bytes.
 
     python tests/adb_phone.py --port 5555 [--sandbox DIR] [--preinstall] [--prop KEY=VALUE ...]
 """
@@ -54,7 +63,7 @@ S_IFDIR, S_IFREG = 0o040000, 0o100000
 PACKAGE = "org.abpn.app"
 ACTIVITY = f"{PACKAGE}/.BenchmarkActivity"
 ACTIVITY_FULL = f"{PACKAGE}/{PACKAGE}.BenchmarkActivity"
-RESULTS_DIR = f"/sdcard/Android/data/{PACKAGE}/files/results"
+RESULTS_AUTHORITY = f"{PACKAGE}.results"
 ACCELERATORS = ("cpu", "gpu", "nnapi", "qnn_htp", "qnn_dsp")
 UNSUPPORTED_REASON = {
     "gpu": "test phone has no GPU",
@@ -116,6 +125,8 @@ class ShellSyntaxError(Exception):
 
 
 _OPERATOR_CHARS = ";&|<>()"
+# `$?` stands in a word until the command runs, then becomes the previous command's exit status.
+LAST_STATUS = "\x00status\x00"
 _EXPANSION_STARTS = set("({?!#$@*-_") | set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
@@ -155,6 +166,10 @@ def split_command_line(line):
                     word.append(line[i + 1])
                     i += 2
                     continue
+                if line.startswith("$?", i):
+                    word.append(LAST_STATUS)
+                    i += 2
+                    continue
                 if c == "`" or (c == "$" and i + 1 < n and line[i + 1] in _EXPANSION_STARTS):
                     expansions.append(line[i:])
                 word.append(c)
@@ -174,6 +189,9 @@ def split_command_line(line):
             op = two if two in ("&&", "||", ">>") else c
             tokens.append((op,))
             i += len(op)
+        elif line.startswith("$?", i):
+            word.append(LAST_STATUS)
+            i += 2
         else:
             if c == "`" or (c == "$" and i + 1 < n and line[i + 1] in _EXPANSION_STARTS):
                 expansions.append(line[i:])
@@ -193,7 +211,9 @@ class TestPhone:
 
     def __init__(self, sandbox=None, *, host="127.0.0.1", port=0, props=None, trusted_keys=(),
                  preinstall=False, refuse_auth=False, pending_auth=False, drop_after_bytes=None,
-                 drop_during_run=False, crash_app=False, disk_free_bytes=None):
+                 drop_during_run=False, crash_app=False, disk_free_bytes=None, reuse_task=False,
+                 hide_android_data=False, crash_accelerator=None, screen_off=False, locked=False,
+                 thermal_status=0, signature_mismatch=False, results_provider=True, delegates=None):
         self._own_sandbox = sandbox is None
         self.root = Path(sandbox or tempfile.mkdtemp(prefix="adb-phone-")).resolve()
         self.host, self.port = host, port
@@ -204,19 +224,38 @@ class TestPhone:
         self.drop_during_run = drop_during_run
         self.crash_app = crash_app
         self.disk_free_bytes = disk_free_bytes
+        # The app's task stays alive after a run (a benchmark activity that never finishes, or one the
+        # user reopened): `am start` without -S then only brings the task to the front.
+        self.reuse_task = reuse_task
+        # Some Android 11+ phones hide /sdcard/Android/data from the shell (it looks empty, not forbidden).
+        self.hide_android_data = hide_android_data
+        self.crash_accelerator = crash_accelerator
+        self.screen_on = not screen_off
+        self.locked = locked
+        self.thermal_status = thermal_status
+        # The installed app was signed with another key than any APK the host will push.
+        self.signature_mismatch = signature_mismatch
+        # False models an app built before protocol v2: no results provider in its manifest.
+        self.results_provider = results_provider
+        # accelerator -> how many of the model's nodes its delegate takes; the rest fall back to XNNPACK.
+        self.delegates = dict(delegates or {})
         self.expansions = []  # what a real shell would have expanded: evidence of a missing quote
         self.shell_log = []  # every command line received, for the tests
         self.dropped = False
         self.auth_prompts = 0
+        self.runs_started = []  # run_ids the app really started
         self._written = 0
         self._file_bytes = 0
         self._lock = threading.Lock()
-        self._log_lines = []
+        self._log_lines = []  # (buffer, line)
         self._next_pid = 4000
+        self._processes = {}  # pid -> process name, as pidof sees them
+        self._task_alive = False
+        self._stop_app = threading.Event()  # force-stop: the app's threads end where they are
         self._app_threads = []
         self._server = None
         self._connections = set()
-        for folder in ("data/local/tmp", "data/app", "sdcard"):
+        for folder in ("data/local/tmp", "data/app", "data/data", "sdcard"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         if preinstall:
             self._install_bytes(b"preinstalled test APK")
@@ -246,6 +285,7 @@ class TestPhone:
             self._server = None
         for conn in list(self._connections):
             conn.close()
+        self._stop_app.set()
         for thread in self._app_threads:
             thread.join(timeout=60)
         if self._own_sandbox:
@@ -272,7 +312,8 @@ class TestPhone:
 
     # -- the file system (phone paths map into the sandbox; nothing escapes it)
 
-    def local(self, phone_path):
+    @staticmethod
+    def _normal(phone_path):
         path = PurePosixPath(phone_path)
         if not path.is_absolute():
             path = PurePosixPath("/") / path
@@ -283,7 +324,19 @@ class TestPhone:
                     parts.pop()
             elif part not in (".", ""):
                 parts.append(part)
-        return self.root.joinpath(*parts)
+        return parts
+
+    def local(self, phone_path):
+        return self.root.joinpath(*self._normal(phone_path))
+
+    def shell_may_read(self, phone_path):
+        """False for what the shell user cannot open: apps' internal storage always, and the apps'
+        external folders on phones that hide them."""
+        path = "/" + "/".join(self._normal(phone_path))
+        hidden = ("/data/data/", "/data/user/")
+        if self.hide_android_data:
+            hidden += ("/sdcard/Android/data/", "/storage/emulated/0/Android/data/")
+        return not any((path + "/").startswith(prefix) for prefix in hidden)
 
     def disk_free(self):
         budget = BIG_DISK_BYTES if self.disk_free_bytes is None else self.disk_free_bytes
@@ -307,15 +360,17 @@ class TestPhone:
 
     # -- logcat
 
-    def log(self, level, tag, message, pid=1000):
+    def log(self, level, tag, message, pid=1000, buffer="main"):
         stamp = time.strftime("%m-%d %H:%M:%S", time.localtime()) + f".{int(time.time() * 1000) % 1000:03d}"
         with self._lock:
             for line in message.splitlines() or [""]:
-                self._log_lines.append(f"{stamp} {pid:5d} {pid:5d} {level} {tag}: {line}")
+                self._log_lines.append((buffer, f"{stamp} {pid:5d} {pid:5d} {level} {tag}: {line}"))
 
     # -- the shell
 
     def run_shell(self, line):
+        """Runs a command line as sh would; returns what it printed. The exit status exists only where
+        sh has it: in `$?` for the next command (the legacy shell protocol does not carry it)."""
         self.shell_log.append(line)
         try:
             tokens, expansions = split_command_line(line)
@@ -324,7 +379,7 @@ class TestPhone:
         if expansions:
             self.expansions.extend(expansions)
             return "/system/bin/sh: the test phone does not expand $ or ` (a real shell would have)\n"
-        output, argv, run_next = [], [], True
+        output, argv, run_next, status = [], [], True, 0
         for token in tokens + [(";",)]:
             if isinstance(token, str):
                 argv.append(token)
@@ -333,38 +388,44 @@ class TestPhone:
             if op not in (";", "&&"):
                 return "".join(output) + f"/system/bin/sh: the test phone does not support '{op}'\n"
             if argv and run_next:
-                text, ok = self._command(argv)
+                text, status = self._command([word.replace(LAST_STATUS, str(status)) for word in argv])
                 output.append(text)
-                run_next = ok or op == ";"
+                run_next = status == 0 or op == ";"
             elif op == ";":
                 run_next = True
             argv = []
         return "".join(output)
 
     def _command(self, argv):
+        """(output, exit status) of one command."""
         name, args = argv[0], argv[1:]
         handler = getattr(self, f"_sh_{name.replace('-', '_')}", None)
         if handler is None:
-            return f"/system/bin/sh: {name}: inaccessible or not found\n", False
+            return f"/system/bin/sh: {name}: inaccessible or not found\n", 127
         try:
-            return handler(args)
+            text, status = handler(args)
         except _Usage as error:
-            return f"{name}: {error}\n", False
+            return f"{name}: {error}\n", 1
+        return text, int(status) if not isinstance(status, bool) else (0 if status else 1)
+
+    # toybox reports a failed file with error_msg(): "<command>: <path>: <strerror(errno)>", exit status 1.
 
     def _sh_getprop(self, args):
         if args:
-            return self.props.get(args[0], "") + "\n", True
-        return "".join(f"[{k}]: [{v}]\n" for k, v in sorted(self.props.items())), True
+            return self.props.get(args[0], "") + "\n", 0
+        return "".join(f"[{k}]: [{v}]\n" for k, v in sorted(self.props.items())), 0
 
     def _sh_echo(self, args):
-        return " ".join(args) + "\n", True
+        return " ".join(args) + "\n", 0
 
     def _sh_touch(self, args):
         for arg in args:
+            if not self.shell_may_read(arg):
+                return f"touch: {arg}: Permission denied\n", 1
             target = self.local(arg)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.touch()
-        return "", True
+        return "", 0
 
     def _sh_mkdir(self, args):
         parents = "-p" in args
@@ -372,57 +433,67 @@ class TestPhone:
             try:
                 self.local(arg).mkdir(parents=parents, exist_ok=parents)
             except (FileExistsError, FileNotFoundError) as error:
-                return f"mkdir: '{arg}': {error.strerror}\n", False
-        return "", True
+                return f"mkdir: '{arg}': {error.strerror}\n", 1
+        return "", 0
 
     def _sh_rm(self, args):
         paths = [a for a in args if not a.startswith("-")]
         flags = "".join(a for a in args if a.startswith("-"))
         force, recursive = "f" in flags, "r" in flags
-        out, ok = [], True
+        out, status = [], 0
         for arg in paths:
             target = self.local(arg)
-            if target.is_dir() and recursive:
+            if not self.shell_may_read(arg):
+                out.append(f"rm: {arg}: Permission denied\n")
+                status = 1
+            elif target.is_dir() and recursive:
                 shutil.rmtree(target)
             elif target.is_file():
                 target.unlink()
             elif not force:
                 out.append(f"rm: {arg}: No such file or directory\n")
-                ok = False
-        return "".join(out), ok
+                status = 1
+        return "".join(out), status
 
     def _sh_cat(self, args):
         out = []
         for arg in args:
+            if not self.shell_may_read(arg):
+                return "".join(out) + f"cat: {arg}: Permission denied\n", 1
             target = self.local(arg)
             if not target.is_file():
-                return "".join(out) + f"cat: {arg}: No such file or directory\n", False
+                return "".join(out) + f"cat: {arg}: No such file or directory\n", 1
             out.append(target.read_text(errors="replace"))
-        return "".join(out), True
+        return "".join(out), 0
 
     def _sh_ls(self, args):
         paths = [a for a in args if not a.startswith("-")] or ["/"]
         out = []
         for arg in paths:
+            if not self.shell_may_read(arg):
+                return "".join(out) + f"ls: {arg}: Permission denied\n", 1
             target = self.local(arg)
             if target.is_dir():
                 out.extend(f"{p.name}\n" for p in sorted(target.iterdir()))
             elif target.exists():
                 out.append(f"{arg}\n")
             else:
-                return "".join(out) + f"ls: {arg}: No such file or directory\n", False
-        return "".join(out), True
+                return "".join(out) + f"ls: {arg}: No such file or directory\n", 1
+        return "".join(out), 0
 
     def _sh_sha256sum(self, args):
-        out, ok = [], True
+        out, status = [], 0
         for arg in args:
             target = self.local(arg)
-            if target.is_file():
+            if not self.shell_may_read(arg):
+                out.append(f"sha256sum: {arg}: Permission denied\n")
+                status = 1
+            elif target.is_file():
                 out.append(f"{hashlib.sha256(target.read_bytes()).hexdigest()}  {arg}\n")
             else:
                 out.append(f"sha256sum: {arg}: No such file or directory\n")
-                ok = False
-        return "".join(out), ok
+                status = 1
+        return "".join(out), status
 
     def _sh_df(self, args):
         paths = [a for a in args if not a.startswith("-")] or ["/data"]
@@ -432,24 +503,72 @@ class TestPhone:
         percent = 0 if total_k == 0 else round(100 * used_k / total_k)
         out = ["Filesystem        1K-blocks    Used Available Use% Mounted on\n"]
         out.extend(f"/dev/block/dm-46 {total_k:>11} {used_k:>7} {free_k:>9} {percent:>3}% /data\n" for _ in paths)
-        return "".join(out), True
+        return "".join(out), 0
 
     def _sh_logcat(self, args):
         if "-c" in args:
             with self._lock:
                 self._log_lines.clear()
-            return "", True
+            return "", 0
+        buffers = {args[i + 1] for i, a in enumerate(args[:-1]) if a == "-b"} or {"main", "system", "crash"}
         with self._lock:
-            lines = list(self._log_lines)
+            lines = [line for buffer, line in self._log_lines if buffer in buffers or "all" in buffers]
         if "-t" in args:
             count = int(args[args.index("-t") + 1])
             lines = lines[-count:]
-        return "".join(line + "\n" for line in lines), True
+        return "".join(line + "\n" for line in lines), 0
+
+    def _sh_pidof(self, args):
+        # toybox pidof: the matching pids on one line, exit 1 when there is none.
+        with self._lock:
+            pids = [str(pid) for pid, name in sorted(self._processes.items()) if name in args]
+        return (" ".join(pids) + "\n", 0) if pids else ("", 1)
+
+    def _sh_input(self, args):
+        if args[:1] != ["keyevent"] or len(args) < 2:
+            raise _Usage("only 'input keyevent KEYCODE' is available on the test phone")
+        if args[1] in ("KEYCODE_WAKEUP", "224"):
+            self.screen_on = True  # waking does not unlock: the keyguard stays
+        return "", 0
+
+    def _sh_dumpsys(self, args):
+        service = args[0] if args else ""
+        if service == "power":
+            # PowerManagerService.dumpInternal: "mWakefulness=" + PowerManagerInternal.wakefulnessToString()
+            # (frameworks/base services/core/java/com/android/server/power/PowerManagerService.java).
+            wakefulness = "Awake" if self.screen_on else "Asleep"
+            return ("POWER MANAGER (dumpsys power)\n\nPower Manager State:\n"
+                    f"  mDirty=0x0\n  mWakefulness={wakefulness}\n  mWakefulnessChanging=false\n"
+                    f"  mIsPowered=true\n  mPlugType=2\n  mBatteryLevel=80\n"), 0
+        if service == "window":
+            # KeyguardServiceDelegate.dump(), printed by PhoneWindowManager.dump() under `dumpsys window
+            # policy` (services/core/java/com/android/server/policy/keyguard/KeyguardServiceDelegate.java).
+            showing = str(self.locked).lower()
+            return ("WINDOW MANAGER POLICY STATE (dumpsys window policy)\n"
+                    f"    mAwake={str(self.screen_on).lower()}\n"
+                    "    KeyguardServiceDelegate\n"
+                    f"      showing={showing}\n"
+                    f"      showingAndNotOccluded={showing}\n"
+                    f"      inputRestricted={showing}\n"
+                    "      occluded=false\n"
+                    f"      secure={showing}\n"
+                    "      dreaming=false\n"
+                    "      systemIsReady=true\n"
+                    "      deviceHasKeyguard=true\n"
+                    "      enabled=true\n"), 0
+        return f"Can't find service: {service}\n", 0
 
     # -- package manager
 
     def _app_dir(self):
         return self.local(f"/data/app/{PACKAGE}-1")
+
+    def _data_dir(self):
+        return self.local(f"/data/data/{PACKAGE}")
+
+    def _results_dir(self):
+        # The app's internal storage (filesDir/results): the shell cannot read it, only the provider can.
+        return self._data_dir() / "files" / "results"
 
     def installed_apk(self):
         apk = self._app_dir() / "base.apk"
@@ -460,6 +579,7 @@ class TestPhone:
         (self._app_dir() / "base.apk").write_bytes(content)
 
     def _sh_pm(self, args):
+        # PackageManagerShellCommand prints "Failure [" + message + "]" and exits 1 when an install fails.
         if not args:
             raise _Usage("usage: pm [list|path|install|uninstall] ...")
         sub, rest = args[0], args[1:]
@@ -467,99 +587,227 @@ class TestPhone:
         if sub == "list" and rest[:1] == ["packages"]:
             wanted = [a for a in rest[1:] if not a.startswith("-")]
             match = installed and (not wanted or wanted[0] in PACKAGE)
-            return (f"package:{PACKAGE}\n" if match else ""), True
+            return (f"package:{PACKAGE}\n" if match else ""), 0
         if sub == "path":
             if rest and rest[-1] == PACKAGE and installed:
-                return f"package:/data/app/{PACKAGE}-1/base.apk\n", True
-            return "", False
+                return f"package:/data/app/{PACKAGE}-1/base.apk\n", 0
+            return "", 1
         if sub == "install":
             paths = [a for a in rest if not a.startswith("-")]
             if not paths:
                 raise _Usage("no package specified")
             source = self.local(paths[-1])
             if not source.is_file():
-                return f"Error: Can't open file: {paths[-1]}\n", False
+                return f"Error: Can't open file: {paths[-1]}\n", 1
             if installed and "-r" not in rest:
-                return "Failure [INSTALL_FAILED_ALREADY_EXISTS]\n", False
+                return "Failure [INSTALL_FAILED_ALREADY_EXISTS]\n", 1
+            if installed and self.signature_mismatch:
+                # InstallPackageHelper/ReconcilePackageUtils throw PackageManagerException(
+                # INSTALL_FAILED_UPDATE_INCOMPATIBLE, "Existing package " + packageName + " signatures do not
+                # match newer version; ignoring!") (frameworks/base services/core/java/com/android/server/pm/).
+                return (f"Failure [INSTALL_FAILED_UPDATE_INCOMPATIBLE: Existing package {PACKAGE} signatures "
+                        "do not match newer version; ignoring!]\n"), 1
             content = source.read_bytes()
             if not self.reserve(len(content)):
-                return "Failure [INSTALL_FAILED_INSUFFICIENT_STORAGE]\n", False
+                return "Failure [INSTALL_FAILED_INSUFFICIENT_STORAGE]\n", 1
+            self._force_stop()  # an update kills the app's processes
             self._install_bytes(content)
             self.log("I", "PackageManager", f"installed {PACKAGE} from {paths[-1]}")
-            return "Success\n", True
+            return "Success\n", 0
         if sub == "uninstall":
             if rest and rest[-1] == PACKAGE and installed:
+                self._force_stop()
                 shutil.rmtree(self._app_dir())
-                return "Success\n", True
-            return "Failure [DELETE_FAILED_INTERNAL_ERROR]\n", False
+                shutil.rmtree(self._data_dir(), ignore_errors=True)  # the app's results go with it
+                return "Success\n", 0
+            return "Failure [DELETE_FAILED_INTERNAL_ERROR]\n", 1
         raise _Usage(f"unknown command '{sub}'")
+
+    # -- processes
+
+    def _spawn(self, name):
+        with self._lock:
+            self._next_pid += 1
+            pid = self._next_pid
+            self._processes[pid] = name
+        return pid
+
+    def _kill(self, pid):
+        with self._lock:
+            self._processes.pop(pid, None)
+
+    def _main_pid(self):
+        with self._lock:
+            return next((pid for pid, name in self._processes.items() if name == PACKAGE), None)
+
+    def _force_stop(self):
+        """ActivityManager's forceStopPackage: every process of the package dies and its task goes away."""
+        self._stop_app.set()
+        for thread in self._app_threads:
+            thread.join(timeout=60)
+        self._app_threads = [t for t in self._app_threads if t.is_alive()]
+        self._stop_app = threading.Event()
+        with self._lock:
+            for pid in [pid for pid, name in self._processes.items() if name.split(":")[0] == PACKAGE]:
+                del self._processes[pid]
+            self._task_alive = False
 
     # -- activity manager and the app
 
     def _sh_am(self, args):
+        if args[:1] == ["force-stop"] and len(args) == 2:
+            if args[1] == PACKAGE:
+                self._force_stop()
+            return "", 0
         if not args or args[0] != "start":
-            raise _Usage("only 'am start' is available on the test phone")
-        component, extras, i = None, {}, 1
+            raise _Usage("only 'am start' and 'am force-stop' are available on the test phone")
+        def refused(exception):
+            # Intent.parseCommandArgs throws; BasicShellCommandHandler.exec prints this and exits 255
+            # (frameworks/libs/modules-utils java/com/android/modules/utils/BasicShellCommandHandler.java).
+            return f"\nException occurred while executing 'start':\n{exception}\n", 255
+
+        component, extras, wait, stop, i = None, {}, False, False, 1
         while i < len(args):
             flag = args[i]
             if flag == "-W":
-                i += 1
+                wait, i = True, i + 1
+            elif flag == "-S":
+                stop, i = True, i + 1
             elif flag == "-n":
                 component, i = args[i + 1], i + 2
             elif flag in ("--es", "--ei", "--ez"):
                 if i + 2 >= len(args):
-                    return f"Error: {flag} needs a key and a value\n", False
+                    return refused(f'java.lang.IllegalArgumentException: Argument expected after "{args[-1]}"')
                 key, value = args[i + 1], args[i + 2]
                 if flag == "--ei":
                     try:
                         value = int(value)
                     except ValueError:
-                        return f"Error: Invalid int value {value!r} for {key}\n", False
+                        return refused(f'java.lang.NumberFormatException: For input string: "{value}"')
+                elif flag == "--ez":
+                    value = value.lower() in ("true", "t", "1")
                 extras[key] = value
                 i += 3
             else:
-                return f"Error: Unknown option: {flag}\n", False
-        out = f"Starting: Intent {{ cmp={component} (has extras) }}\n"
-        if component not in (ACTIVITY, ACTIVITY_FULL) or self.installed_apk() is None:
+                return refused(f"java.lang.IllegalArgumentException: Unknown option: {flag}")
+        # The wording below is ActivityManagerShellCommand.runStartActivity's (frameworks/base
+        # services/core/java/com/android/server/am/ActivityManagerShellCommand.java); it returns 0 even
+        # when it prints "Error: ...", so only the text tells a failure.
+        out = []
+        known = component in (ACTIVITY, ACTIVITY_FULL) and self.installed_apk() is not None
+        if stop:
+            out.append(f"Stopping: {component.split('/')[0] if component else PACKAGE}\n")
+            if component and component.split("/")[0] == PACKAGE:
+                self._force_stop()
+        out.append(f"Starting: Intent {{ cmp={component} (has extras) }}\n")
+        if not known:
             full = component.replace("/.", f"/{component.split('/')[0]}.") if component else None
-            return out + f"Error: Activity class {{{full}}} does not exist.\n", False
+            return "".join(out) + f"Error type 3\nError: Activity class {{{full}}} does not exist.\n", 0
         with self._lock:
-            self._next_pid += 1
-            pid = self._next_pid
-        thread = threading.Thread(target=self._app_main, args=(extras, pid), daemon=True)
+            task_alive = self._task_alive
+        if task_alive:
+            out.append("Warning: Activity not started, its current task has been brought to the front\n")
+            launch = "HOT"
+        else:
+            launch = "COLD" if self._main_pid() is None else "WARM"
+            pid = self._main_pid() or self._spawn(PACKAGE)
+            if launch == "COLD":
+                self.log("I", "ActivityManager", f"Start proc {pid}:{PACKAGE}/u0a321 for activity {{{ACTIVITY_FULL}}}")
+            with self._lock:
+                self._task_alive = True
+            self._start_run(extras, pid)
+        if wait:
+            out.append(f"Status: ok\nLaunchState: {launch}\nActivity: {ACTIVITY_FULL}\n")
+            out.append("TotalTime: 120\n" if launch != "HOT" else "")
+            out.append("WaitTime: 125\nComplete\n")
+        return "".join(out), 0
+
+    def _start_run(self, extras, pid):
+        run_id = str(extras.get("run_id", ""))
+        if _is_uuid(run_id):
+            self.runs_started.append(run_id)
+            # Registered before onCreate returns, so the provider knows the run once am start -W is back.
+            self._set_state(run_id, "running", pid, "starting")
+        thread = threading.Thread(target=self._app_main, args=(extras, pid, self._stop_app), daemon=True)
         self._app_threads.append(thread)
         thread.start()
-        return out + (f"Status: ok\nLaunchState: COLD\nActivity: {ACTIVITY_FULL}\nTotalTime: 120\nWaitTime: 125\n"
-                      "Complete\n"), True
 
-    def _app_main(self, extras, pid):
-        self.log("I", "ActivityManager", f"Start proc {pid}:{PACKAGE}/u0a321 for activity {{{ACTIVITY_FULL}}}")
-        if self.crash_app:
-            self._crash(pid, "java.lang.IllegalStateException: crash injected by the test phone (--crash-app)")
-            return
+    def _app_main(self, extras, pid, stopped):
         run_id = str(extras.get("run_id", ""))
         try:
-            record = _AppBenchmark(self, extras, pid).run()
+            if self.crash_app:
+                raise _MainCrash("java.lang.IllegalStateException: crash injected by the test phone (--crash-app)")
+            record = _AppBenchmark(self, extras, pid, stopped).run()
+        except _ForceStopped:
+            return
+        except _MainCrash as error:
+            self._crash(pid, str(error))
+            return
         except _BadRun as error:
             self.log("E", "ABPN", f"run {run_id}: {error}", pid)
             if _is_uuid(run_id):
                 self._write_result(f"{run_id}.error.json", {"run_id": run_id, "error": str(error)})
+                self._set_state(run_id, "error", pid, str(error)[:100])
+            self._finish()
             return
         except Exception as error:  # a bug in the double behaves like an app crash, visible in logcat
             self._crash(pid, f"java.lang.RuntimeException: {type(error).__name__}: {error}")
             return
+        if stopped.is_set():
+            return
         self._write_result(f"{run_id}.json", record)
+        self._set_state(run_id, "done", pid, "done")
         self.log("I", "ABPN", f"run {run_id}: result written", pid)
+        self._finish()
+
+    def _finish(self):
+        """The v2 activity calls finish() when its run ends; with reuse_task its task stays alive."""
+        if not self.reuse_task:
+            with self._lock:
+                self._task_alive = False
 
     def _crash(self, pid, exception):
-        self.log("E", "AndroidRuntime", "FATAL EXCEPTION: main", pid)
-        self.log("E", "AndroidRuntime", f"Process: {PACKAGE}, PID: {pid}", pid)
-        self.log("E", "AndroidRuntime", exception, pid)
-        self.log("E", "AndroidRuntime", "\tat org.abpn.app.BenchmarkActivity.onCreate(BenchmarkActivity.kt:42)", pid)
+        for line in ("FATAL EXCEPTION: main", f"Process: {PACKAGE}, PID: {pid}", exception,
+                     "\tat org.abpn.app.BenchmarkActivity.onCreate(BenchmarkActivity.kt:42)"):
+            self.log("E", "AndroidRuntime", line, pid, buffer="crash")
+        self._kill(pid)
+        with self._lock:
+            self._task_alive = False
         self.log("I", "ActivityManager", f"Process {PACKAGE} (pid {pid}) has died: fg  TOP ", 1000)
 
+    def native_crash(self, pid, process_name, library, caller):
+        """What Android leaves in logcat when a process dies of SIGSEGV. The first line is the signal handler
+        linked into every process (system/core/debuggerd/handler/debuggerd_handler.cpp, log_signal_summary:
+        "Fatal signal %d (%s), code %d (%s%s)%s in tid %d (%s), pid %d (%s)" with ", fault addr %p"), logged
+        by bionic's async_safe_format_log under the libc tag; the rest is the tombstone's header from
+        system/core/debuggerd/libdebuggerd/tombstone.cpp ("*** *** ***" ...), logged under the DEBUG tag."""
+        fingerprint = (f"{self.props['ro.product.manufacturer']}/{self.props['ro.product.name']}/"
+                       f"{self.props['ro.product.device']}:{self.props['ro.build.version.release']}/"
+                       "UQ1A.240105.004/11206848:user/release-keys")
+        lines = [
+            ("F", "libc", f"Fatal signal 11 (SIGSEGV), code 1 (SEGV_MAPERR), fault addr 0x0 in tid {pid + 7} "
+                          f"(GLThread {pid + 7}), pid {pid} ({process_name})"),
+            ("F", "DEBUG", "*** *** *** *** *** *** *** *** *** *** *** *** *** *** *** ***"),
+            ("F", "DEBUG", f"Build fingerprint: '{fingerprint}'"),
+            ("F", "DEBUG", "ABI: 'arm64'"),
+            ("F", "DEBUG", f"pid: {pid}, tid: {pid + 7}, name: GLThread {pid + 7}  >>> {process_name} <<<"),
+            ("F", "DEBUG", "signal 11 (SIGSEGV), code 1 (SEGV_MAPERR), fault addr 0x0000000000000000"),
+            ("F", "DEBUG", "backtrace:"),
+            ("F", "DEBUG", f"      #00 pc 00000000001d2f3c  /vendor/lib64/{library}"),
+            ("F", "DEBUG", f"      #01 pc 00000000000a41b8  /data/app/org.abpn.app-1/lib/arm64/{caller}"),
+        ]
+        for level, tag, text in lines:
+            self.log(level, tag, text, pid if tag == "libc" else pid + 50, buffer="crash")
+        self._kill(pid)
+        self.log("I", "ActivityManager", f"Process {process_name} (pid {pid}) has died: fg  SVC ", 1000)
+        return [text for _, _, text in lines]
+
+    def _set_state(self, run_id, state, pid, progress):
+        self._write_result(f"{run_id}.state.json", {"run_id": run_id, "state": state, "pid": pid,
+                                                    "progress": progress, "updated_ms": int(time.time() * 1000)})
+
     def _write_result(self, name, content):
-        folder = self.local(RESULTS_DIR)
+        folder = self._results_dir()
         folder.mkdir(parents=True, exist_ok=True)
         data = json.dumps(content, indent=1).encode()
         if not self.reserve(len(data)):
@@ -567,11 +815,55 @@ class TestPhone:
             return
         tmp = folder / f"{name}.tmp"
         tmp.write_bytes(data)
-        tmp.rename(folder / name)
+        tmp.replace(folder / name)
 
     def wait_idle(self, timeout=60):
         for thread in self._app_threads:
             thread.join(timeout=timeout)
+
+    # -- the app's results provider, through AOSP's `content` tool
+
+    def _sh_content(self, args):
+        """frameworks/base cmds/content/src/com/android/commands/content/Content.java: errors go to stderr
+        as "Error while accessing provider:" + authority and the exception, and the exit status is 0 anyway;
+        a query prints "Row: N col=value, col=value" per row, or "No result found."."""
+        if len(args) < 3 or args[0] not in ("query", "read") or args[1] != "--uri":
+            raise _Usage("the test phone's content knows only 'query --uri URI' and 'read --uri URI'")
+        if self.drop_during_run:
+            self.dropped = True  # unplugged while the host waits for the result
+            raise _Unplugged()
+        uri = args[2]
+        authority, _, path = uri.removeprefix("content://").partition("/")
+        if authority != RESULTS_AUTHORITY or not self.results_provider or self.installed_apk() is None:
+            return (f"Error while accessing provider:{authority}\n"
+                    f"java.lang.IllegalStateException: Could not find provider: {authority}\n"
+                    "\tat com.android.commands.content.Content$Command.execute(Content.java:521)\n"
+                    "\tat com.android.commands.content.Content.main(Content.java:735)\n"), 0
+        if self._main_pid() is None:  # a provider's process is started on demand, as Android does
+            pid = self._spawn(PACKAGE)
+            self.log("I", "ActivityManager", f"Start proc {pid}:{PACKAGE}/u0a321 for content provider "
+                                             f"{{{PACKAGE}/{PACKAGE}.ResultsProvider}}")
+        name = path.removeprefix("runs/")
+        if args[0] == "query":
+            state = self._results_dir() / f"{name}.state.json"
+            if not path.startswith("runs/") or not state.is_file():
+                return "No result found.\n", 0
+            row = json.loads(state.read_text())
+            return (f"Row: 0 run_id={row['run_id']}, state={row['state']}, pid={row['pid']}, "
+                    f"progress={row['progress']}, updated_ms={row['updated_ms']}\n"), 0
+        target = self._results_dir() / name
+        if not path.startswith("runs/") or "/" in name or not name.endswith(".json") or not target.is_file():
+            return (f"Error while accessing provider:{authority}\n"
+                    f"java.io.FileNotFoundException: {uri}\n"
+                    "\tat android.database.DatabaseUtils.readExceptionWithFileNotFoundExceptionFromParcel"
+                    "(DatabaseUtils.java:151)\n"), 0
+        return target.read_text(), 0
+
+    def phone_state(self):
+        """The app's view of the phone (the record's conditions before/after each accelerator)."""
+        return {"screen_on": self.screen_on, "keyguard_locked": self.locked, "battery_pct": 80, "charging": True,
+                "power_save": False, "thermal_status": self.thermal_status,
+                "thermal_headroom": 0.3 if self.thermal_status == 0 else 0.95, "battery_temp_c": 31.5}
 
 
 class _Usage(Exception):
@@ -579,6 +871,18 @@ class _Usage(Exception):
 
 
 class _BadRun(Exception):
+    pass
+
+
+class _MainCrash(Exception):
+    pass
+
+
+class _ForceStopped(Exception):
+    pass
+
+
+class _Unplugged(Exception):
     pass
 
 
@@ -590,10 +894,12 @@ def _is_uuid(text):
 
 
 class _AppBenchmark:
-    """The benchmark activity's work, as the Kotlin app does it, with the CPU as the only accelerator."""
+    """The v2 benchmark activity's work (docs/phone-protocol.md), as the Kotlin app does it: each
+    accelerator in a process of its own, the CPU through the real TFLite runtime (XNNPACK), the others
+    `unsupported` unless told to crash."""
 
-    def __init__(self, phone, extras, pid):
-        self.phone, self.extras, self.pid = phone, extras, pid
+    def __init__(self, phone, extras, pid, stopped):
+        self.phone, self.extras, self.pid, self.stopped = phone, extras, pid, stopped
 
     def _extra_path(self, key, required=True):
         value = self.extras.get(key)
@@ -606,28 +912,49 @@ class _AppBenchmark:
             raise _BadRun(f"{key} file {value} is not readable")
         return local
 
+    def _check_stopped(self):
+        if self.stopped.is_set():
+            raise _ForceStopped()
+
+    def _progress(self, text):
+        self.phone._set_state(self.run_id, "running", self.pid, text)
+
+    def _cooldown(self, position):
+        """Before each accelerator after the first: the fixed cooldown_s, then until thermal status NONE,
+        at most cooldown_max_s. Returns the seconds waited."""
+        if not position:
+            return 0.0
+        start = time.monotonic()
+        if self.cooldown_s:
+            self.stopped.wait(self.cooldown_s)
+        deadline = time.monotonic() + self.cooldown_max_s
+        while self.phone.thermal_status > 0 and time.monotonic() < deadline:
+            self.stopped.wait(min(0.2, max(0.0, deadline - time.monotonic())))
+            self._check_stopped()
+        return round(time.monotonic() - start, 3)
+
     def run(self):
-        import numpy as np
+        from abpn.bench import record as rec
+        from abpn.errors import AbpnError
+        from abpn.model.modelfile import inspect_model
 
         import tensorflow as tf
 
         from abpn import __version__
-        from abpn.bench import record as rec
-        from abpn.errors import AbpnError
-        from abpn.model.modelfile import TFLiteRunner, inspect_model
 
         extras = self.extras
-        run_id = str(extras.get("run_id", ""))
+        self.run_id = run_id = str(extras.get("run_id", ""))
         if not _is_uuid(run_id):
             raise _BadRun(f"run_id {run_id!r} is not a UUID")
         accelerators = str(extras.get("accelerators", "cpu")).split(",")
         unknown = [a for a in accelerators if a not in ACCELERATORS]
         if unknown:
             raise _BadRun(f"unknown accelerator(s): {', '.join(unknown)}")
-        threads, warmup, runs = extras.get("threads", 4), extras.get("warmup", 3), extras.get("runs", 20)
+        runs = extras.get("runs", 20)
         if not (isinstance(runs, int) and 1 <= runs <= 10000):
             raise _BadRun(f"runs must be 1..10000, got {runs!r}")
-        cooldown = extras.get("cooldown_s", 0)
+        self.cooldown_s = extras.get("cooldown_s", 0)
+        self.cooldown_max_s = extras.get("cooldown_max_s", 60)
         model_path = self._extra_path("model")
         input_bytes = self._extra_path("input").read_bytes()
         expected_path = self._extra_path("expected", required=False)
@@ -638,45 +965,14 @@ class _AppBenchmark:
 
         results = []
         for position, accelerator in enumerate(accelerators):
-            if position and cooldown:
-                time.sleep(cooldown)
-            if accelerator != "cpu":
-                results.append({"accelerator": accelerator, "options": {}, "status": "unsupported",
-                                "reason": UNSUPPORTED_REASON[accelerator]})
-                continue
-            options = {"threads": threads, "xnnpack": True}
-            try:
-                start = time.perf_counter()
-                upscaler = TFLiteRunner(model_path, threads=threads)
-                init_ms = (time.perf_counter() - start) * 1000
-                in_detail = upscaler.interpreter.get_input_details()[0]
-                out_detail = upscaler.interpreter.get_output_details()[0]
-                x = np.frombuffer(input_bytes, dtype=in_detail["dtype"]).reshape(info.input_shape)
-                start = time.perf_counter()
-                y = upscaler.invoke_raw(x)
-                first_ms = (time.perf_counter() - start) * 1000
-                for _ in range(warmup):
-                    upscaler.invoke_raw(x)
-                samples = []
-                for _ in range(runs):
-                    start = time.perf_counter()
-                    y = upscaler.invoke_raw(x)
-                    samples.append((time.perf_counter() - start) * 1000)
-                result = {"accelerator": "cpu", "options": options, "status": "ok", "init_ms": init_ms,
-                          "first_inference_ms": first_ms, "warmup_runs": warmup, "runs": runs,
-                          "latency_ms": rec.latency_stats(samples), "samples_ms": samples,
-                          "delegated_nodes": None, "total_nodes": None,
-                          "delegation_evidence": "XNNPACK is applied by default on the CPU"}
-                if expected_path is not None:
-                    expected = np.frombuffer(expected_path.read_bytes(), dtype=out_detail["dtype"])
-                    expected = expected.reshape(info.output_shape)
-                    result["output_check"] = rec.output_check(upscaler.decode_output(y),
-                                                              upscaler.decode_output(expected))
-                self.phone.log("I", "ABPN", f"cpu: median {result['latency_ms']['median']:.2f} ms", self.pid)
-            except (ValueError, RuntimeError, AbpnError) as error:
-                result = {"accelerator": "cpu", "options": options, "status": "failed", "reason": str(error)}
-                self.phone.log("E", "ABPN", f"cpu failed: {error}", self.pid)
+            waited = self._cooldown(position)
+            self._check_stopped()
+            before = self.phone.phone_state()
+            self._progress(f"{accelerator}: starting")
+            result = self._in_own_process(accelerator, model_path, info, input_bytes, expected_path)
+            result["conditions"] = {"before": before, "after": self.phone.phone_state(), "cooldown_waited_s": waited}
             results.append(result)
+            self._check_stopped()
 
         props = self.phone.props
         device = {
@@ -695,9 +991,129 @@ class _AppBenchmark:
                "runtime_version": tf.__version__}
         try:
             return rec.make_record(device=device, model=info.record_section(), app=app, results=results,
-                                   conditions={"cooldown_s": cooldown}, run_id=run_id)
+                                   conditions={"cooldown_s": self.cooldown_s}, run_id=run_id)
         except AbpnError as error:
             raise _BadRun(str(error)) from None
+
+    def _in_own_process(self, accelerator, model_path, info, input_bytes, expected_path):
+        """The accelerator runs in the app's ":accelerator" service process; when that process dies, the
+        main process sees the binder die and keeps the crash as this accelerator's row."""
+        process_name = f"{PACKAGE}:accelerator"
+        pid = self.phone._spawn(process_name)
+        try:
+            if accelerator == self.phone.crash_accelerator:
+                library = {"gpu": "libOpenCL.so", "nnapi": "libneuralnetworks.so"}.get(accelerator, "libQnnHtp.so")
+                caller = "libtensorflowlite_gpu_jni.so" if accelerator == "gpu" else "libtensorflowlite_jni.so"
+                log = self.phone.native_crash(pid, process_name, library, caller)
+                return {"accelerator": accelerator, "options": {}, "status": "failed",
+                        "reason": f"the {accelerator} process (pid {pid}) died: {log[0]}",
+                        "crash": {"signal": 11, "signal_name": "SIGSEGV", "log": log}}
+            if accelerator in self.phone.delegates:
+                return self._delegated(accelerator, model_path, info, input_bytes, expected_path, pid)
+            if accelerator != "cpu":
+                return {"accelerator": accelerator, "options": {}, "status": "unsupported",
+                        "reason": UNSUPPORTED_REASON[accelerator]}
+            return self._cpu(model_path, info, input_bytes, expected_path, pid, "cpu")
+        finally:
+            self.phone._kill(pid)  # the service process exits after each accelerator
+
+    def _delegated(self, accelerator, model_path, info, input_bytes, expected_path, pid):
+        """A delegate that takes some of the graph; the nodes it leaves run on XNNPACK (here: all of them
+        really do). The counts are what TFLite logs when the delegate is applied."""
+        result = self._cpu(model_path, info, input_bytes, expected_path, pid, accelerator)
+        if result["status"] != "ok":
+            return result
+        total = result["delegation"]["total_nodes"]
+        taken = min(self.phone.delegates[accelerator], total)
+        name = {"gpu": "TfLiteGpuDelegateV2", "nnapi": "TfLiteNnapiDelegate"}.get(accelerator, "QnnDelegate")
+        # tensorflow/lite/core/subgraph.cc, ReplaceNodeSubsetsWithDelegateKernels (logged in production builds
+        # on Android); the GPU delegate's "Initialized OpenCL-based API." names the backend it took.
+        evidence = (f"Replacing {taken} out of {total} node(s) with delegate ({name}) node, yielding "
+                    f"{2 if 0 < taken < total else 1} partitions for the whole graph.")
+        self.phone.log("I", "tflite", evidence, pid)
+        options = {}
+        if accelerator == "gpu":
+            self.phone.log("I", "tflite", "Initialized OpenCL-based API.", pid)
+            options["gpu_backend"] = "opencl"
+        if accelerator == "nnapi" and self.extras.get("nnapi_accelerator"):
+            options["nnapi_accelerator"] = self.extras["nnapi_accelerator"]
+        result["options"] = options
+        result["delegation"] = {"delegated_nodes": taken, "total_nodes": total,
+                                "fallback": "xnnpack" if taken < total else None, "evidence": evidence}
+        if taken == 0:
+            result.update(status="not_delegated",
+                          reason=f"the {accelerator} delegate took 0 of {total} nodes: everything ran on XNNPACK")
+        elif taken < total and self.extras.get("require_full_delegation"):
+            result.update(status="failed", reason=f"delegated {taken} of {total} nodes (require_full_delegation)")
+        return result
+
+    def _cpu(self, model_path, info, input_bytes, expected_path, pid, accelerator):
+        """The XNNPACK run every accelerator here really is; `accelerator` names the row."""
+        import numpy as np
+
+        from abpn.bench import record as rec
+        from abpn.bench.host import _delegation
+        from abpn.errors import AbpnError
+        from abpn.model.modelfile import TFLiteRunner
+
+        extras = self.extras
+        threads, warmup, runs = extras.get("threads", 4), extras.get("warmup", 3), extras.get("runs", 20)
+        warmup_min_ms, run_min_ms = extras.get("warmup_min_ms", 500), extras.get("run_min_ms", 1000)
+        options = {"threads": threads, "xnnpack": True}
+        try:
+            start = time.perf_counter()
+            upscaler = TFLiteRunner(model_path, threads=threads)
+            interpreter_ms = (time.perf_counter() - start) * 1000
+            interpreter = upscaler.interpreter
+            in_detail = interpreter.get_input_details()[0]
+            out_detail = interpreter.get_output_details()[0]
+            x = np.frombuffer(input_bytes, dtype=in_detail["dtype"]).reshape(info.input_shape)
+
+            def timed():
+                """(native ms, wall ms): invoke() alone stands for getLastNativeInferenceDurationNanoseconds."""
+                begin = time.perf_counter()
+                interpreter.set_tensor(in_detail["index"], x)
+                invoke_begin = time.perf_counter()
+                interpreter.invoke()
+                native = (time.perf_counter() - invoke_begin) * 1000
+                output = interpreter.get_tensor(out_detail["index"])
+                return native, (time.perf_counter() - begin) * 1000, output
+
+            _, first_ms, y = timed()
+            self._progress(f"{accelerator}: warm-up")
+            made, warm_start = 0, time.perf_counter()
+            # benchmark_model's rule: both the count and the minimum duration.
+            while made < warmup or (time.perf_counter() - warm_start) * 1000 < warmup_min_ms:
+                self._check_stopped()
+                timed()
+                made += 1
+            warmup_ms = (time.perf_counter() - warm_start) * 1000
+            self._progress(f"{accelerator}: timed runs")
+            native, wall, run_start = [], [], time.perf_counter()
+            while len(native) < runs or (time.perf_counter() - run_start) * 1000 < run_min_ms:
+                self._check_stopped()
+                n, w, y = timed()
+                native.append(n)
+                wall.append(w)
+            delegated, total, evidence = _delegation(interpreter)
+            result = {"accelerator": accelerator, "options": options, "status": "ok", "init_ms": interpreter_ms,
+                      "first_inference_ms": first_ms, "warmup_runs": made, "runs": len(native),
+                      "latency_ms": rec.latency_stats(native), "samples_ms": native,
+                      "timing": rec.timing_section(delegate_create_ms=0.0, interpreter_create_ms=interpreter_ms,
+                                                   warmup_ms=warmup_ms, wall_samples_ms=wall,
+                                                   warmup_min_ms=warmup_min_ms, run_min_ms=run_min_ms),
+                      "delegation": {"delegated_nodes": delegated, "total_nodes": total,
+                                     "fallback": None if delegated == total else "tflite cpu kernels",
+                                     "evidence": evidence}}
+            if expected_path is not None:
+                expected = np.frombuffer(expected_path.read_bytes(), dtype=out_detail["dtype"])
+                expected = expected.reshape(info.output_shape)
+                result["output_check"] = rec.output_check(upscaler.decode_output(y), upscaler.decode_output(expected))
+            self.phone.log("I", "ABPN", f"{accelerator}: median {result['latency_ms']['median']:.2f} ms", pid)
+        except (ValueError, RuntimeError, AbpnError) as error:
+            result = {"accelerator": accelerator, "options": options, "status": "failed", "reason": str(error)}
+            self.phone.log("E", "ABPN", f"{accelerator} failed: {error}", pid)
+        return result
 
 
 # ---------------------------------------------------------------- one ADB connection
@@ -890,7 +1306,10 @@ class _Stream:
 
 
 def _shell_worker(stream, service):
-    output = stream.conn.phone.run_shell(service[len("shell:") :])
+    try:
+        output = stream.conn.phone.run_shell(service[len("shell:") :])
+    except _Unplugged:
+        stream.conn.drop()  # raises _Closed: the cable is out
     stream.write(output.encode())
 
 
@@ -918,12 +1337,12 @@ def _sync_worker(stream, _service):
             fail("path too long")
             return
         path = stream.read_exact(length).decode("utf-8", "surrogateescape")
+        # adbd's file_sync_service.cpp: a failed lstat() answers STAT with zeros (so a file the shell may
+        # not see looks missing), a failed opendir() lists nothing, a failed open() is "open failed: " + errno.
+        readable = phone.shell_may_read(path.rpartition(",")[0] if tag == b"SEND" else path)
         if tag == b"STAT":
-            if phone.drop_during_run and path.startswith(RESULTS_DIR):
-                phone.dropped = True  # unplugged while the host waits for the result
-                conn.drop()
             target = phone.local(path)
-            if target.exists():
+            if readable and target.exists():
                 st = target.stat()
                 mode = (S_IFDIR | 0o771) if target.is_dir() else (S_IFREG | (st.st_mode & 0o777))
                 reply(b"STAT", mode, st.st_size & 0xFFFFFFFF, int(st.st_mtime))
@@ -931,8 +1350,9 @@ def _sync_worker(stream, _service):
                 reply(b"STAT", 0, 0, 0)
         elif tag == b"LIST":
             target = phone.local(path)
-            entries = sorted(target.iterdir()) if target.is_dir() else []
-            for entry in [target, target.parent] if target.is_dir() else []:
+            listable = readable and target.is_dir()
+            entries = sorted(target.iterdir()) if listable else []
+            for entry in [target, target.parent] if listable else []:
                 name = "." if entry == target else ".."
                 reply(b"DENT", S_IFDIR | 0o771, 4096, int(entry.stat().st_mtime), len(name), payload=name.encode())
             for entry in entries:
@@ -943,6 +1363,9 @@ def _sync_worker(stream, _service):
             reply(b"DONE", 0, 0, 0, 0)
         elif tag == b"RECV":
             target = phone.local(path)
+            if not readable:
+                fail("open failed: Permission denied")
+                continue
             if not target.is_file():
                 fail(f"remote object '{path}' does not exist")
                 continue
@@ -955,9 +1378,10 @@ def _sync_worker(stream, _service):
         else:  # SEND "path,mode", then DATA chunks and DONE <mtime>
             phone_path, _, mode = path.rpartition(",")
             target = phone.local(phone_path)
-            problem = None
+            problem = None if readable else "couldn't create file: Permission denied"
             try:
-                target.parent.mkdir(parents=True, exist_ok=True)
+                if problem is None:
+                    target.parent.mkdir(parents=True, exist_ok=True)
             except (FileExistsError, NotADirectoryError):
                 problem = f"secure_mkdirs() failed: Not a directory: {phone_path}"
             tmp = target.with_name(f".{target.name}.sync-tmp")
@@ -1004,16 +1428,36 @@ def main(argv=None):
     parser.add_argument("--drop-after-bytes", type=int, metavar="N", help="unplug after N bytes of file data")
     parser.add_argument("--drop-during-run", action="store_true",
                         help="unplug when the host first looks for the result")
-    parser.add_argument("--crash-app", action="store_true", help="the benchmark activity crashes on start")
+    parser.add_argument("--crash-app", action="store_true", help="the app's main process dies during the run")
     parser.add_argument("--disk-free-bytes", type=int, metavar="N", help="only N bytes free on /data")
+    parser.add_argument("--reuse-task", action="store_true",
+                        help="the app's task stays alive after a run: am start without -S starts nothing")
+    parser.add_argument("--hide-android-data", action="store_true",
+                        help="the shell cannot read /sdcard/Android/data (as on some Android 11+ phones)")
+    parser.add_argument("--crash-accelerator", choices=ACCELERATORS, metavar="NAME",
+                        help="that accelerator's process dies with SIGSEGV; the rest of the run completes")
+    parser.add_argument("--screen-off", action="store_true", help="the screen is off (asleep)")
+    parser.add_argument("--locked", action="store_true", help="the keyguard (a secure lock screen) is showing")
+    parser.add_argument("--thermal-status", type=int, default=0, choices=range(7), metavar="N",
+                        help="PowerManager.getCurrentThermalStatus(): 0 none .. 6 shutdown")
+    parser.add_argument("--signature-mismatch", action="store_true",
+                        help="the installed app is signed with another key: pm install over it fails")
+    parser.add_argument("--delegate", action="append", default=[], metavar="NAME=N",
+                        help="that accelerator exists and its delegate takes N of the model's nodes (0: none); "
+                             "the rest fall back to XNNPACK")
+    parser.add_argument("--no-results-provider", action="store_true",
+                        help="the installed app predates protocol v2 and has no results provider")
     args = parser.parse_args(argv)
     props = dict(p.split("=", 1) for p in args.prop)
     keys = [Path(k).read_text() for k in args.trust_key]
     phone = TestPhone(args.sandbox, host=args.host, port=args.port, props=props, trusted_keys=keys,
                       preinstall=args.preinstall, refuse_auth=args.refuse_auth, pending_auth=args.pending_auth,
                       drop_after_bytes=args.drop_after_bytes, drop_during_run=args.drop_during_run,
-                      crash_app=args.crash_app,
-                      disk_free_bytes=args.disk_free_bytes)
+                      crash_app=args.crash_app, disk_free_bytes=args.disk_free_bytes, reuse_task=args.reuse_task,
+                      hide_android_data=args.hide_android_data, crash_accelerator=args.crash_accelerator,
+                      screen_off=args.screen_off, locked=args.locked, thermal_status=args.thermal_status,
+                      signature_mismatch=args.signature_mismatch, results_provider=not args.no_results_provider,
+                      delegates={name: int(count) for name, count in (d.split("=", 1) for d in args.delegate)})
     # SIGTERM ends it like Ctrl-C does, so a temporary sandbox is removed either way.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with phone:

@@ -1,7 +1,7 @@
 """Valid result records for collector and report tests, built with abpn.bench.record (validated on creation)."""
 import numpy as np
 
-from abpn.bench.record import latency_stats, make_record
+from abpn.bench.record import latency_stats, make_record, timing_section
 
 MODEL_SHA = "a1" * 32
 OTHER_MODEL_SHA = "b2" * 32
@@ -27,10 +27,22 @@ def ok_result(accelerator, median_ms, *, runs=20, seed=0, psnr_db=48.0, passed=T
         "runs": runs,
         "latency_ms": latency_stats(samples),
         "samples_ms": samples,
-        "delegated_nodes": 12 if accelerator != "cpu" else None,
-        "total_nodes": 12,
+        "timing": timing_section(delegate_create_ms=0.0 if accelerator == "cpu" else 20.0,
+                                 interpreter_create_ms=init_ms if accelerator == "cpu" else init_ms - 20.0,
+                                 warmup_ms=median_ms * 3, wall_samples_ms=[s + 1.0 for s in samples],
+                                 warmup_min_ms=500, run_min_ms=1000),
+        "delegation": {"delegated_nodes": 12, "total_nodes": 12, "fallback": None,
+                       "evidence": "Replacing 12 out of 12 node(s) with delegate"},
+        "conditions": {"before": phone_state(), "after": phone_state(thermal_status=1, battery_temp_c=36.0),
+                       "cooldown_waited_s": 0.0},
         "output_check": {"psnr_db": psnr_db, "max_abs_diff": 1.0, "threshold_db": 30.0, "passed": passed},
     }
+
+
+def phone_state(**changes):
+    """A phone's state as the app records it before and after each accelerator."""
+    return {"screen_on": True, "keyguard_locked": False, "battery_pct": 80, "charging": True, "power_save": False,
+            "thermal_status": 0, "thermal_headroom": 0.4, "battery_temp_c": 31.0, **changes}
 
 
 def failed_result(accelerator, status="unsupported", reason="no such delegate on this phone"):

@@ -1,5 +1,7 @@
 """The test phone itself: Google's adb client and adb-shell both work against it, its shell parses
-like sh (so missing quotes show), and its app writes real result records."""
+like sh (so missing quotes show) and keeps exit statuses, its Android tools print what Android's do,
+and its app writes real result records."""
+import io
 import json
 import os
 import shlex
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from adb_phone import RESULTS_DIR, TestPhone, split_command_line
+from adb_phone import LAST_STATUS, TestPhone, split_command_line
 
 HOSTILE = "/data/local/tmp/abpn/a b;touch pwned'$(x)`y`\"z\""
 
@@ -86,6 +88,25 @@ def test_shell_parses_like_sh():
     assert tokens == ["echo", "a", (";",), "touch", "pwned", ("&&",), "rm", "x"]
     assert split_command_line("echo $(id) \"$HOME\" '$(safe)'")[1] == ["$(id) \"$HOME\" '$(safe)'", "$HOME\" '$(safe)'"]
     assert split_command_line(shlex.join(["cat", HOSTILE])) == (["cat", HOSTILE], [])
+    # `$?` is the one expansion the test phone does: the exit status the host reads back.
+    assert split_command_line('ls; echo "\nX$?"') == (["ls", (";",), "echo", f"\nX{LAST_STATUS}"], [])
+
+
+def test_exit_statuses_follow_sh(adb_key):
+    """`;` runs on, `&&` stops at a failure, `$?` is the last command's status; adb-shell's Phone.shell
+    reads it back through its marker."""
+    signer, _ = adb_key
+    with TestPhone() as phone:
+        assert phone.run_shell("ls /nothing; echo $?") == "ls: /nothing: No such file or directory\n1\n"
+        assert phone.run_shell("ls /nothing && echo reached; echo $?") == (
+            "ls: /nothing: No such file or directory\n1\n")
+        assert phone.run_shell("nosuchtool; echo $?").endswith("inaccessible or not found\n127\n")
+        with _connect(phone, signer) as device:
+            missing = device.shell("ls", "/data/local/tmp/none")
+            assert (missing.output, missing.exit_code) == ("ls: /data/local/tmp/none: No such file or directory\n", 1)
+            phone.local("/data/local/tmp/plain").write_text("no newline at the end")
+            assert device.shell("cat", "/data/local/tmp/plain").output == "no newline at the end"
+            assert device.pidof("org.abpn.app") == []  # pidof exits 1 with no app process
 
 
 def test_unquoted_paths_run_commands_on_the_test_phone_as_on_a_real_one():
@@ -116,9 +137,11 @@ def test_sync_service_with_adb_shell(adb_key, tmp_path):
     with TestPhone() as phone, _connect(phone, signer) as device:
         device.push(local, HOSTILE)
         assert phone.local(HOSTILE).read_bytes() == local.read_bytes()
-        assert device.stat(HOSTILE) == (0o100644, 200_000)
-        assert device.stat("/data/local/tmp/none") == (0, 0)
-        assert device.pull_bytes(HOSTILE) == local.read_bytes()
+        assert device.device.stat(HOSTILE)[:2] == (0o100644, 200_000)
+        assert device.device.stat("/data/local/tmp/none") == (0, 0, 0)
+        pulled = io.BytesIO()
+        device.device.pull(HOSTILE, pulled)
+        assert pulled.getvalue() == local.read_bytes()
         names = [f.filename.decode() for f in device.device.list("/data/local/tmp/abpn")]
         assert HOSTILE.rsplit("/", 1)[1] in names
         assert device.sha256(HOSTILE) == __import__("hashlib").sha256(local.read_bytes()).hexdigest()
@@ -138,41 +161,135 @@ def test_full_disk_fails_a_push_and_df_says_so(adb_key, tmp_path):
         assert not phone.local("/data/local/tmp/big.bin").exists()
 
 
-def test_app_benchmark_writes_a_valid_record(adb_key, float_tflite_fixed):
-    """am start runs the protocol's benchmark with the real TFLite runtime on the phone side."""
+def _stage_model(phone, float_tflite_fixed):
     import numpy as np
 
     from abpn.model.modelfile import TFLiteRunner
+
+    upscaler = TFLiteRunner(float_tflite_fixed)
+    x = upscaler.encode_input(np.random.default_rng(0).integers(0, 256, (36, 64, 3), dtype=np.uint8))
+    for name, content in (("m.tflite", float_tflite_fixed.read_bytes()), ("in.bin", x.tobytes()),
+                          ("exp.bin", upscaler.invoke_raw(x).tobytes())):
+        target = phone.local(f"/data/local/tmp/abpn/{name}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+
+
+BENCH_EXTRAS = ["--es", "model", "/data/local/tmp/abpn/m.tflite", "--es", "accelerators", "cpu,gpu",
+                "--ei", "runs", "3", "--ei", "warmup", "1", "--ei", "warmup_min_ms", "0", "--ei", "run_min_ms", "0",
+                "--es", "input", "/data/local/tmp/abpn/in.bin", "--es", "expected", "/data/local/tmp/abpn/exp.bin"]
+URI = "content://org.abpn.app.results/runs/"
+
+
+def test_app_benchmark_writes_a_valid_record(adb_key, float_tflite_fixed):
+    """am start runs the protocol's benchmark with the real TFLite runtime on the phone side; the results
+    provider serves it as AOSP's `content` tool prints rows and files."""
     from abpn.bench.record import record_errors
 
     signer, _ = adb_key
-    upscaler = TFLiteRunner(float_tflite_fixed)
-    x = upscaler.encode_input(np.random.default_rng(0).integers(0, 256, (36, 64, 3), dtype=np.uint8))
     with TestPhone(preinstall=True) as phone:
-        for name, content in (("m.tflite", float_tflite_fixed.read_bytes()), ("in.bin", x.tobytes()),
-                              ("exp.bin", upscaler.invoke_raw(x).tobytes())):
-            target = phone.local(f"/data/local/tmp/abpn/{name}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
+        _stage_model(phone, float_tflite_fixed)
         run_id, bad_id = str(uuid.uuid4()), str(uuid.uuid4())
         with _connect(phone, signer) as device:
-            started = device.shell("am", "start", "-W", "-n", "org.abpn.app/.BenchmarkActivity",
-                                   "--es", "model", "/data/local/tmp/abpn/m.tflite", "--es", "accelerators", "cpu,gpu",
-                                   "--ei", "runs", "3", "--ei", "warmup", "1", "--es", "run_id", run_id,
-                                   "--es", "input", "/data/local/tmp/abpn/in.bin",
-                                   "--es", "expected", "/data/local/tmp/abpn/exp.bin")
-            assert "Status: ok" in started
-            device.shell("am", "start", "-n", "org.abpn.app/.BenchmarkActivity", "--es", "model",
+            assert device.content_query(URI + run_id).output == "No result found.\n"
+            started = device.shell("am", "start", "-S", "-W", "-n", "org.abpn.app/.BenchmarkActivity",
+                                   "--es", "run_id", run_id, *BENCH_EXTRAS).output
+            assert started.startswith("Stopping: org.abpn.app\nStarting: Intent {") and "Status: ok" in started
+            phone.wait_idle()
+            row = device.content_query(URI + run_id).output
+            pid = device.pidof("org.abpn.app")[0]
+            assert row.startswith(f"Row: 0 run_id={run_id}, state=done, pid={pid}, progress=done, updated_ms=")
+            record = json.loads(device.content_read(URI + run_id + ".json").output)
+            device.shell("am", "start", "-S", "-W", "-n", "org.abpn.app/.BenchmarkActivity", "--es", "model",
                          "/data/local/tmp/abpn/missing.tflite", "--es", "run_id", bad_id)
             phone.wait_idle()
-            record = json.loads(device.pull_bytes(f"{RESULTS_DIR}/{run_id}.json"))
-            error = json.loads(device.pull_bytes(f"{RESULTS_DIR}/{bad_id}.error.json"))
+            assert f"state=error, pid={device.pidof('org.abpn.app')[0]}" in device.content_query(URI + bad_id).output
+            error = json.loads(device.content_read(URI + bad_id + ".error.json").output)
+            missing = device.content_read(URI + str(uuid.uuid4()) + ".json")
+            # Internal storage: the shell sees nothing there, only the provider does.
+            assert device.device.stat(f"/data/data/org.abpn.app/files/results/{run_id}.json") == (0, 0, 0)
+    assert missing.ok and missing.output.startswith("Error while accessing provider:org.abpn.app.results\n"
+                                                    "java.io.FileNotFoundException: ")
     assert record_errors(record) == []
     assert record["run_id"] == run_id and record["app"]["name"] == "adb-test-phone"
     cpu, gpu = record["results"]
     assert cpu["status"] == "ok" and cpu["runs"] == 3 and cpu["output_check"]["passed"]
-    assert gpu == {"accelerator": "gpu", "options": {}, "status": "unsupported", "reason": "test phone has no GPU"}
+    assert len(cpu["timing"]["wall_samples_ms"]) == 3 and cpu["delegation"]["delegated_nodes"] > 0
+    assert cpu["conditions"]["before"]["screen_on"] is True and cpu["conditions"]["cooldown_waited_s"] == 0
+    assert {k: gpu[k] for k in ("status", "reason")} == {"status": "unsupported", "reason": "test phone has no GPU"}
     assert "missing.tflite" in error["error"]
+
+
+def test_am_start_without_stop_on_a_live_task_starts_nothing(adb_key, float_tflite_fixed):
+    """Android's answer when the app's task is alive, with ActivityManagerShellCommand's wording; -S
+    force-stops the app and starts a real run."""
+    signer, _ = adb_key
+    with TestPhone(preinstall=True, reuse_task=True) as phone:
+        _stage_model(phone, float_tflite_fixed)
+        with _connect(phone, signer) as device:
+            ids = [str(uuid.uuid4()) for _ in range(3)]
+            device.shell("am", "start", "-W", "-n", "org.abpn.app/.BenchmarkActivity", "--es", "run_id", ids[0],
+                         *BENCH_EXTRAS)
+            phone.wait_idle()
+            again = device.shell("am", "start", "-W", "-n", "org.abpn.app/.BenchmarkActivity", "--es", "run_id",
+                                 ids[1], *BENCH_EXTRAS)
+            assert again.ok and again.output.splitlines()[1:3] == [
+                "Warning: Activity not started, its current task has been brought to the front", "Status: ok"]
+            assert device.content_query(URI + ids[1]).output == "No result found.\n"
+            device.shell("am", "start", "-S", "-W", "-n", "org.abpn.app/.BenchmarkActivity", "--es", "run_id",
+                         ids[2], *BENCH_EXTRAS)
+            phone.wait_idle()
+            assert "state=done" in device.content_query(URI + ids[2]).output
+    assert phone.runs_started == [ids[0], ids[2]]
+
+
+def test_a_crashing_accelerator_process_leaves_the_others(adb_key, float_tflite_fixed):
+    """The gpu's own process dies of SIGSEGV with debuggerd's lines in the crash buffer; the main process
+    keeps the crash as gpu's row and runs the CPU."""
+    signer, _ = adb_key
+    with TestPhone(preinstall=True, crash_accelerator="gpu") as phone:
+        _stage_model(phone, float_tflite_fixed)
+        run_id = str(uuid.uuid4())
+        with _connect(phone, signer) as device:
+            device.shell("am", "start", "-S", "-W", "-n", "org.abpn.app/.BenchmarkActivity", "--es", "run_id",
+                         run_id, *BENCH_EXTRAS)
+            phone.wait_idle()
+            record = json.loads(device.content_read(URI + run_id + ".json").output)
+            crash_log = device.logcat(50, buffer="crash")
+    cpu, gpu = record["results"]
+    assert cpu["status"] == "ok"
+    assert gpu["status"] == "failed" and gpu["crash"]["signal_name"] == "SIGSEGV"
+    assert gpu["crash"]["log"][0].startswith("Fatal signal 11 (SIGSEGV), code 1 (SEGV_MAPERR), fault addr 0x0 in tid")
+    assert any(" F libc: Fatal signal 11 (SIGSEGV)" in line for line in crash_log)
+    assert any(line.endswith(" F DEBUG: *** *** *** *** *** *** *** *** *** *** *** *** *** *** *** ***")
+               for line in crash_log)
+
+
+def test_android_tools_speak_as_android(adb_key):
+    """Screen, keyguard, package manager and provider answers, in AOSP's wording."""
+    signer, _ = adb_key
+    with TestPhone(preinstall=True, screen_off=True, locked=True, signature_mismatch=True,
+                   hide_android_data=True) as phone, _connect(phone, signer) as device:
+        state = device.screen_state()
+        assert (state.screen_on, state.keyguard_locked, state.wakefulness) == (False, True, "Asleep")
+        device.wake_screen()
+        assert device.screen_state().screen_on is True and device.screen_state().keyguard_locked is True
+        device.shell("touch", "/data/local/tmp/new.apk")
+        install = device.install_apk("/data/local/tmp/new.apk")
+        assert (install.output, install.exit_code) == (
+            "Failure [INSTALL_FAILED_UPDATE_INCOMPATIBLE: Existing package org.abpn.app signatures do not match "
+            "newer version; ignoring!]\n", 1)
+        phone.local("/sdcard/Android/data/org.abpn.app/files/r.json").parent.mkdir(parents=True)
+        phone.local("/sdcard/Android/data/org.abpn.app/files/r.json").write_text("{}")
+        assert device.device.stat("/sdcard/Android/data/org.abpn.app/files/r.json") == (0, 0, 0)  # looks missing
+        with pytest.raises(Exception, match="open failed: Permission denied"):
+            device.device.pull("/sdcard/Android/data/org.abpn.app/files/r.json", io.BytesIO())
+        assert device.shell("ls", "/sdcard/Android/data/org.abpn.app").exit_code == 1
+    with TestPhone(preinstall=True, results_provider=False) as phone, _connect(phone, signer) as device:
+        answer = device.content_query(URI + str(uuid.uuid4()))
+    assert answer.ok and answer.output.splitlines()[:2] == [
+        "Error while accessing provider:org.abpn.app.results",
+        "java.lang.IllegalStateException: Could not find provider: org.abpn.app.results"]
 
 
 def test_refused_auth_closes_and_dropped_phone_stays_gone(adb_key, tmp_path):

@@ -36,7 +36,10 @@ def test_json_record_matches_the_schema(float_tflite_fixed, float_tflite_dynamic
     assert result["output_check"]["passed"] and result["output_check"]["psnr_db"] is None
     assert float_tflite_dynamic.name in result["notes"]
     # the float ABPN: everything but the anchor's 9-input CONCATENATION
-    assert (result["delegated_nodes"], result["total_nodes"]) == (11, 12)
+    assert (result["delegation"]["delegated_nodes"], result["delegation"]["total_nodes"]) == (11, 12)
+    timing = result["timing"]
+    assert len(timing["wall_samples_ms"]) == 4  # the wall time adds the input/output copies to invoke()
+    assert all(wall >= native for wall, native in zip(timing["wall_samples_ms"], result["samples_ms"]))
 
 
 def test_dynamic_model_at_a_chosen_size_and_human_summary(float_tflite_dynamic):

@@ -1,10 +1,12 @@
 """push-and-bench against test phones (tests/adb_phone.py): real ADB protocol, real TFLite on the
-phone side, real SQLite; one test per failure the issue lists."""
+phone side, real SQLite; one test per failure the issues list, each failing without its fix."""
 import json
 import os
+import socket
 import sqlite3
 import stat
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -36,6 +38,7 @@ def workdir(tmp_path, monkeypatch, adb_home):
 
 def bench(*devices, model, extra=(), apk="app.apk"):
     args = ["push-and-bench", "--model", str(model), "--runs", "3", "--warmup", "1", "--accelerators", "cpu,gpu,nnapi",
+            "--warmup-min-ms", "0", "--run-min-ms", "0",
             "--db", "results.sqlite", "--out", "out", "--timeout", "30", "--auth-timeout", "2"]
     for device in devices:
         args += ["--device", device]
@@ -153,12 +156,18 @@ def test_authorization_refused_or_pending(workdir, float_tflite_fixed, fault):
     assert phone.auth_prompts == 1 and not phone.shell_log
 
 
-def test_app_crash_times_out_with_logcat(workdir, float_tflite_fixed):
+def test_app_death_is_said_at_once_with_its_crash(workdir, float_tflite_fixed):
+    """The main process dies mid-run: its pid leaves `pidof` while the provider still says running.
+    That is "app died", found without waiting out the timeout."""
+    import time
+
     with TestPhone(crash_app=True) as phone:
         phone.log("I", "WifiService", "scan done")
-        result = bench(phone.serial, model=float_tflite_fixed, extra=["--timeout", "2"])
+        started = time.monotonic()
+        result = bench(phone.serial, model=float_tflite_fixed, extra=["--timeout", "60"])
+    assert time.monotonic() - started < 30
     assert result.exit_code == 1
-    assert "no result after 2 s: the app crashed or never wrote its result" in result.output
+    assert "the app died during the benchmark: the app's process" in result.output
     assert "E AndroidRuntime: FATAL EXCEPTION: main" in result.output
     assert "WifiService" not in result.output  # only the app's lines
     assert stored_rows() == []
@@ -270,6 +279,179 @@ def test_a_collector_address_without_scheme_is_refused_before_any_phone(workdir,
         result = bench(phone.serial, model=float_tflite_fixed, apk=None, extra=["--collector", "127.0.0.1:8765"])
         assert result.exit_code != 0 and "http://" in result.output and "Traceback" not in result.output
         assert phone.shell_log == []
+
+
+def test_the_am_start_command_is_the_fixture_the_app_is_tested_with():
+    """tests/fixtures/am_start_benchmark.txt is what the Android app's own test parses: one source of truth."""
+    from abpn.bench.phone import BenchmarkRequest, am_start_command
+
+    request = BenchmarkRequest(
+        run_id="0f8c2f4e-6a1b-4c3d-9e8f-7a6b5c4d3e2f", model="/data/local/tmp/abpn/abpn_x3_int8.tflite",
+        input="/data/local/tmp/abpn/" + "ab" * 32 + ".input.bin",
+        expected="/data/local/tmp/abpn/" + "ab" * 32 + ".expected.bin",
+        accelerators=("cpu", "gpu", "nnapi", "qnn_htp"), threads=4, warmup=3, runs=20, cooldown_s=10,
+        cooldown_max_s=60, require_full_delegation=True, nnapi_accelerator="qti-htp")
+    fixture = Path(__file__).with_name("fixtures") / "am_start_benchmark.txt"
+    assert am_start_command(request) + "\n" == fixture.read_text()
+    assert am_start_command(request).startswith("am start -S -W -n org.abpn.app/.BenchmarkActivity ")
+
+
+def test_two_runs_in_a_row_on_a_live_task(workdir, float_tflite_fixed):
+    """The app's task stays alive after the first run: without -S the second am start starts nothing."""
+    with TestPhone(reuse_task=True) as phone:
+        first = bench(phone.serial, model=float_tflite_fixed)
+        second = bench(phone.serial, model=float_tflite_fixed, apk=None)
+    assert first.exit_code == 0, first.output
+    assert second.exit_code == 0, second.output
+    rows = stored_rows()
+    assert len(rows) == 2 and rows[0][0] != rows[1][0]
+    assert sorted(phone.runs_started) == sorted(r[0] for r in rows)  # each record is a run the app really made
+
+
+def test_the_brought_to_front_warning_is_an_error_that_says_so():
+    from abpn.bench.device import ShellResult
+    from abpn.bench.phone import am_start_problem
+
+    answer = ShellResult("Starting: Intent { cmp=org.abpn.app/.BenchmarkActivity (has extras) }\n"
+                         "Warning: Activity not started, its current task has been brought to the front\n"
+                         "Status: ok\nLaunchState: HOT\nActivity: org.abpn.app/.BenchmarkActivity\nWaitTime: 5\n"
+                         "Complete\n", 0)
+    problem = am_start_problem(answer)
+    assert problem.startswith("Android did not start the benchmark: the app's task was still open, so Android "
+                              "only brought it to the front")
+    assert am_start_problem(ShellResult(answer.output.replace(answer.output.splitlines()[1] + "\n", ""), 0)) is None
+    missing = am_start_problem(ShellResult("Starting: Intent { cmp=org.abpn.app/.BenchmarkActivity }\nError type 3\n"
+                                           "Error: Activity class {org.abpn.app/org.abpn.app.BenchmarkActivity} does "
+                                           "not exist.\n", 0))
+    assert "install the current APK with --apk" in missing
+
+
+def test_two_runs_when_the_shell_cannot_read_android_data(workdir, float_tflite_fixed):
+    with TestPhone(hide_android_data=True) as phone:
+        first = bench(phone.serial, model=float_tflite_fixed)
+        second = bench(phone.serial, model=float_tflite_fixed, apk=None)
+    assert first.exit_code == 0, first.output
+    assert second.exit_code == 0, second.output
+    assert len({r[0] for r in stored_rows()}) == 2
+
+
+def test_an_old_app_without_the_results_provider_cannot_be_read(workdir, float_tflite_fixed):
+    with TestPhone(preinstall=True, results_provider=False) as phone:
+        result = bench(phone.serial, model=float_tflite_fixed, apk=None, extra=["--timeout", "60"])
+    assert result.exit_code == 1
+    assert "cannot read the result from the phone" in result.output
+    assert "Could not find provider: org.abpn.app.results" in result.output
+    assert "This is not a missing result: the installed app has no results provider" in result.output
+
+
+def test_a_crashing_accelerator_costs_only_its_row(workdir, float_tflite_fixed):
+    with TestPhone(crash_accelerator="gpu") as phone:
+        result = bench(phone.serial, model=float_tflite_fixed)
+    assert result.exit_code == 0, result.output
+    (run_id, _, _), = stored_rows()
+    record = json.loads((workdir / "out" / "raw" / f"{run_id}.json").read_text())
+    cpu, gpu, nnapi = record["results"]
+    assert cpu["status"] == "ok" and len(cpu["samples_ms"]) == 3 and nnapi["status"] == "unsupported"
+    assert gpu["status"] == "failed" and gpu["crash"]["signal"] == 11
+    assert "gpu crashed (SIGSEGV); the other accelerators ran in processes of their own:" in result.output
+    assert "Fatal signal 11 (SIGSEGV), code 1 (SEGV_MAPERR)" in result.output
+
+
+def test_a_locked_phone_is_refused_with_how_to_unlock_it(workdir, float_tflite_fixed):
+    with TestPhone(locked=True) as phone:
+        refused = bench(phone.serial, model=float_tflite_fixed)
+        assert not phone.local("/data/local/tmp/abpn").exists() and phone.runs_started == []
+        allowed = bench(phone.serial, model=float_tflite_fixed, extra=["--allow-locked"])
+    assert refused.exit_code == 1
+    assert "the phone is locked (its lock screen is showing)" in refused.output
+    assert "Unlock the phone and run again" in refused.output and "Screen lock to None" in refused.output
+    assert allowed.exit_code == 0, allowed.output
+    (run_id, _, _), = stored_rows()
+    record = json.loads((workdir / "out" / "raw" / f"{run_id}.json").read_text())
+    assert record["results"][0]["conditions"]["before"]["keyguard_locked"] is True
+
+
+def test_a_sleeping_phone_is_woken_before_the_run(workdir, float_tflite_fixed):
+    with TestPhone(screen_off=True) as phone:
+        result = bench(phone.serial, model=float_tflite_fixed)
+        woke = phone.shell_log.index(next(line for line in phone.shell_log if "KEYCODE_WAKEUP" in line))
+        start = phone.shell_log.index(next(line for line in phone.shell_log if line.startswith("am start")))
+    assert result.exit_code == 0, result.output
+    assert woke < start and "the screen was asleep: woke it (awake now)" in result.output
+    (run_id, _, _), = stored_rows()
+    record = json.loads((workdir / "out" / "raw" / f"{run_id}.json").read_text())
+    assert all(r["conditions"]["before"]["screen_on"] for r in record["results"])
+
+
+def test_cooldown_waits_for_thermal_status_none_capped(workdir, float_tflite_fixed):
+    with TestPhone(thermal_status=2) as phone:
+        result = bench(phone.serial, model=float_tflite_fixed, extra=["--accelerators", "cpu,gpu",
+                                                                      "--cooldown-max", "1"])
+    assert result.exit_code == 0, result.output
+    (run_id, _, _), = stored_rows()
+    cpu, gpu = json.loads((workdir / "out" / "raw" / f"{run_id}.json").read_text())["results"]
+    assert cpu["conditions"]["cooldown_waited_s"] == 0 and cpu["conditions"]["after"]["thermal_status"] == 2
+    assert 1 <= gpu["conditions"]["cooldown_waited_s"] < 3  # capped by --cooldown-max
+    assert "cool-down s" in result.output
+
+
+def test_an_app_signed_with_another_key_is_never_uninstalled(workdir, float_tflite_fixed):
+    with TestPhone(preinstall=True, signature_mismatch=True) as phone:
+        result = bench(phone.serial, model=float_tflite_fixed)
+        assert phone.installed_apk().read_bytes() == b"preinstalled test APK"
+        assert not any("uninstall" in line for line in phone.shell_log)
+        assert not phone.local("/data/local/tmp/abpn/abpn-app.apk").exists()  # the pushed APK is removed
+    assert result.exit_code == 1
+    assert "the org.abpn.app installed on the phone is signed with another key than app.apk" in result.output
+    assert "INSTALL_FAILED_UPDATE_INCOMPATIBLE: Existing package org.abpn.app signatures do not match" in result.output
+    assert f"`adb -s {phone.serial} uninstall org.abpn.app` yourself" in result.output
+    assert "deletes the results it keeps on the phone" in result.output
+
+
+def test_a_collector_that_is_not_there_is_found_before_any_phone(workdir, float_tflite_fixed):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens once closed
+    with TestPhone(preinstall=True) as phone:
+        result = bench(phone.serial, model=float_tflite_fixed, apk=None,
+                       extra=["--collector", f"http://127.0.0.1:{port}"])
+        assert phone.shell_log == []
+    assert result.exit_code == 1
+    assert f"cannot reach the collector at http://127.0.0.1:{port}" in result.output
+    assert "no phone was touched" in result.output
+
+
+def test_a_partial_delegation_is_not_reported_as_the_accelerator(workdir, float_tflite_fixed):
+    """The GPU delegate takes 3 nodes and the rest runs on XNNPACK; NNAPI takes none: the table says so,
+    and --require-full-delegation makes the partial one a failure."""
+    with TestPhone(delegates={"gpu": 3, "nnapi": 0}) as phone:
+        shown = bench(phone.serial, model=float_tflite_fixed, extra=["--nnapi-accelerator", "qti-htp"])
+        strict = bench(phone.serial, model=float_tflite_fixed, apk=None, extra=["--require-full-delegation"])
+    assert shown.exit_code == 0, shown.output
+    assert strict.exit_code == 0, strict.output
+    rows = {line.split()[0]: line for line in shown.output.splitlines() if line.split()[:1] in (["gpu"], ["nnapi"])}
+    total = json.loads(next((workdir / "out" / "raw").glob("*.json")).read_text())["results"][0]["delegation"][
+        "total_nodes"]
+    assert f" 3/{total} ({100 * 3 / total:.0f}%) " in rows["gpu"] and " ok " in rows["gpu"]
+    assert " not_delegated " in rows["nnapi"] and "took 0 of" in rows["nnapi"]
+    gpu_strict = next(line for line in strict.output.splitlines() if line.startswith("gpu "))
+    assert " failed " in gpu_strict and f"delegated 3 of {total} nodes (require_full_delegation)" in gpu_strict
+    records = [json.loads(raw.read_text()) for raw in (workdir / "out" / "raw").glob("*.json")]
+    first = next(r for r in records if r["results"][1]["status"] == "ok")
+    assert first["results"][2]["options"] == {"nnapi_accelerator": "qti-htp"}  # passed on as an extra
+    assert first["results"][1]["options"] == {"gpu_backend": "opencl"}
+
+
+def test_the_table_shows_the_delegated_share():
+    from record_samples import ok_result, phone_record
+
+    from abpn.bench.phone import results_table
+
+    partial = ok_result("gpu", 200.0, seed=2)
+    partial["delegation"] = {"delegated_nodes": 7, "total_nodes": 12, "fallback": "xnnpack", "evidence": None}
+    table = results_table(phone_record(results=[ok_result("cpu", 800.0, seed=1), partial]))
+    gpu_row = next(line for line in table.splitlines() if line.startswith("gpu "))
+    assert "7/12 (58%)" in gpu_row
 
 
 def test_cpu_is_measured_first_so_fallbacks_can_be_compared_with_it():

@@ -321,6 +321,14 @@ def bench_host(model, threads, runs, warmup, input_hw, reference, as_json):
               help="Warm-up inferences after the first one.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, MAX_THREADS), help="CPU (XNNPACK) threads.")
 @click.option("--cooldown", default=0, show_default=True, help="Seconds to rest before each accelerator after the first.")
+@click.option("--cooldown-max", default=60, show_default=True,
+              help="Then wait until the phone's thermal status is none, at most this many seconds.")
+@click.option("--warmup-min-ms", default=500, show_default=True, help="Warm up at least this long (and --warmup runs).")
+@click.option("--run-min-ms", default=1000, show_default=True, help="Time at least this long (and --runs runs).")
+@click.option("--require-full-delegation", is_flag=True,
+              help="An accelerator that takes only part of the graph is 'failed' instead of timed.")
+@click.option("--nnapi-accelerator", metavar="NAME", help="The NNAPI device to use, e.g. qti-htp.")
+@click.option("--allow-locked", is_flag=True, help="Run on a phone whose lock screen is showing instead of refusing.")
 @click.option("--db", default="abpn-results.sqlite", show_default=True, type=click.Path(dir_okay=False),
               help="SQLite file the records are stored in (ignored with --collector).")
 @click.option("--collector", metavar="URL", help="Post the records to this collector instead of --db.")
@@ -331,7 +339,8 @@ def bench_host(model, threads, runs, warmup, input_hw, reference, as_json):
               help="Seconds to wait for a phone's result before giving up (and showing its logcat).")
 @click.option("--auth-timeout", default=60.0, show_default=True,
               help="Seconds to wait for someone to accept the 'Allow USB debugging?' prompt.")
-def push_and_bench(devices, model, apk, accelerators, runs, warmup, threads, cooldown, db, collector, token, out,
+def push_and_bench(devices, model, apk, accelerators, runs, warmup, threads, cooldown, cooldown_max, warmup_min_ms,
+                   run_min_ms, require_full_delegation, nnapi_accelerator, allow_locked, db, collector, token, out,
                    result_timeout, auth_timeout):
     """Benchmark MODEL on phones over ADB and store one result record per phone.
 
@@ -347,7 +356,10 @@ def push_and_bench(devices, model, apk, accelerators, runs, warmup, threads, coo
     if not targets[0]:
         raise AbpnError("no phone given: pass --device SERIAL or --device HOST:PORT, or set ANDROID_SERIAL")
     plan = prepare_plan(model, apk=apk, accelerators=accelerators, runs=runs, warmup=warmup, threads=threads,
-                        cooldown_s=cooldown, result_timeout_s=result_timeout, out_dir=out)
+                        cooldown_s=cooldown, result_timeout_s=result_timeout, out_dir=out, cooldown_max_s=cooldown_max,
+                        warmup_min_ms=warmup_min_ms, run_min_ms=run_min_ms,
+                        require_full_delegation=require_full_delegation, nnapi_accelerator=nnapi_accelerator,
+                        allow_locked=allow_locked)
     sink = CollectorSink(collector, token) if collector else DatabaseSink(db)
     outcomes = run(targets, plan, sink, auth_timeout_s=auth_timeout)
     failed = [o for o in outcomes if not o.ok]

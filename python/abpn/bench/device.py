@@ -1,5 +1,6 @@
-"""Driving one phone over ADB with adb-shell (TCP or USB): connecting, quoted shell commands,
-pushes that skip files already on the phone, pulls, the phone's identity and free space.
+"""Driving one phone over ADB with adb-shell (TCP or USB): connecting, quoted shell commands with
+their exit status, pushes, and small verbs over the shell (the phone's identity, free space, the
+package manager, the activity manager, the screen and keyguard, the app's results provider, logcat).
 
 Every failure a user can meet (unreachable, not authorized, USB held by an adb server, unplugged
 mid-run, disk full) becomes an AbpnError whose message says what to do.
@@ -7,6 +8,7 @@ mid-run, disk full) becomes an AbpnError whose message says what to do.
 import os
 import re
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 
 from abpn.errors import AbpnError
@@ -14,7 +16,7 @@ from abpn.errors import AbpnError
 PACKAGE = "org.abpn.app"
 BENCHMARK_ACTIVITY = f"{PACKAGE}/.BenchmarkActivity"
 PHONE_DIR = "/data/local/tmp/abpn"
-RESULTS_DIR = f"/sdcard/Android/data/{PACKAGE}/files/results"
+RESULTS_AUTHORITY = f"{PACKAGE}.results"
 # Readable by the app's user, which is not `shell` (see docs/phone-protocol.md).
 PUSH_MODE = 0o100644
 
@@ -32,10 +34,52 @@ IDENTITY_PROPS = {
 
 _SHA256 = re.compile(r"^([0-9a-f]{64})\s")
 _PROP_LINE = re.compile(r"^\[(.+?)\]: \[(.*)\]$")
+# adb-shell 0.4 speaks only the legacy shell protocol, which carries no exit status: the phone's shell
+# prints it after the command. The newline inside the quotes puts the marker on a line of its own even
+# when the command's output does not end with one; the parser removes exactly that newline again.
+EXIT_MARKER = "__ABPN_EXIT__"
+_EXIT_SUFFIX = f'; echo "\n{EXIT_MARKER}$?"'
+# PowerManagerService.dumpInternal prints "mWakefulness=" + PowerManagerInternal.wakefulnessToString():
+# Awake, Asleep, Dreaming or Dozing (frameworks/base services/core/java/com/android/server/power/).
+_WAKEFULNESS = re.compile(r"^\s*mWakefulness=(\w+)", re.M)
+# KeyguardServiceDelegate.dump, part of PhoneWindowManager's `dumpsys window policy`, prints its TAG and
+# then "showing=true|false" and more "name=value" lines (services/core/java/com/android/server/policy/keyguard/).
+_KEYGUARD_BLOCK = re.compile(r"^\s*KeyguardServiceDelegate\s*$((?:\n\s+\w+=.*$)*)", re.M)
 
 
 class Disconnected(AbpnError):
     """The phone went away in the middle of something."""
+
+
+@dataclass(frozen=True)
+class ShellResult:
+    """What a shell command printed (stdout and stderr together, as the legacy shell protocol merges them)
+    and its exit status."""
+
+    output: str
+    exit_code: int
+
+    @property
+    def ok(self):
+        return self.exit_code == 0
+
+
+def split_exit_status(raw):
+    """The ShellResult in a command's raw output (ending with the exit marker), or None without one."""
+    head, sep, tail = raw.rpartition(EXIT_MARKER)
+    if not sep or not head.endswith("\n") or not tail.strip().isdigit():
+        return None
+    # Phones whose adbd runs commands on a pty (before Android 7) end lines with \r\n.
+    return ShellResult(head.removesuffix("\n").removesuffix("\r"), int(tail.strip()))
+
+
+@dataclass(frozen=True)
+class ScreenState:
+    """None where the phone's dumpsys did not say."""
+
+    screen_on: bool | None
+    keyguard_locked: bool | None
+    wakefulness: str | None
 
 
 def quote_command(*argv):
@@ -220,16 +264,21 @@ class Phone:
     # -- shell
 
     def shell(self, *argv, stage=None, timeout_s=60):
-        """Runs one command, each argument quoted. `timeout_s` bounds the whole command, and also how long
-        it may stay silent (pm install prints nothing until it is done)."""
-        command = quote_command(*argv)
-        return self._call(stage or f"running `{argv[0]}`", self.device.shell, command,
-                          transport_timeout_s=max(self.transport_timeout_s, timeout_s),
-                          read_timeout_s=max(self.read_timeout_s, timeout_s), timeout_s=timeout_s)
+        """Runs one command, each argument quoted, and returns its ShellResult. `timeout_s` bounds the
+        whole command, and also how long it may stay silent (pm install prints nothing until it is done)."""
+        stage = stage or f"running `{argv[0]}`"
+        raw = self._call(stage, self.device.shell, quote_command(*argv) + _EXIT_SUFFIX,
+                         transport_timeout_s=max(self.transport_timeout_s, timeout_s),
+                         read_timeout_s=max(self.read_timeout_s, timeout_s), timeout_s=timeout_s)
+        result = split_exit_status(raw)
+        if result is None:
+            raise AbpnError(f"{self.target}: `{argv[0]}` ended without its exit status while {stage} (the phone's "
+                            f"shell stopped early). It printed: {raw.strip()[-500:] or 'nothing'}")
+        return result
 
     def getprops(self):
         props = {}
-        for line in self.shell("getprop", stage="reading its properties").splitlines():
+        for line in self.shell("getprop", stage="reading its properties").output.splitlines():
             match = _PROP_LINE.match(line.strip())
             if match:
                 props[match.group(1)] = match.group(2)
@@ -252,35 +301,64 @@ class Phone:
 
     def sha256(self, path):
         """The sha256 of a file on the phone, or None when it is missing (or sha256sum is absent)."""
-        output = self.shell("sha256sum", path, stage=f"checking {path}")
-        match = _SHA256.match(output.strip())
-        return match.group(1) if match else None
+        result = self.shell("sha256sum", path, stage=f"checking {path}")
+        match = _SHA256.match(result.output.strip())
+        return match.group(1) if result.ok and match else None
 
     def free_bytes(self, path):
         """Bytes available to `path`'s file system, from `df -k`; None when df says nothing usable."""
-        lines = [line.split() for line in self.shell("df", "-k", path, stage="checking free space").splitlines()]
+        lines = [line.split() for line in self.shell("df", "-k", path, stage="checking free space").output.splitlines()]
         rows = [parts for parts in lines if len(parts) >= 6 and parts[-3].isdigit()]
         return int(rows[-1][-3]) * 1024 if rows else None
 
     def installed_apk_sha256(self):
         """The sha256 of the installed app's base.apk, "" when its APK cannot be read, None when not installed."""
-        output = self.shell("pm", "path", PACKAGE, stage="checking the app")
-        paths = [line[len("package:"):].strip() for line in output.splitlines() if line.startswith("package:")]
-        if not paths:
+        result = self.shell("pm", "path", PACKAGE, stage="checking the app")
+        paths = [line[len("package:"):].strip() for line in result.output.splitlines() if line.startswith("package:")]
+        if not result.ok or not paths:
             return None
         base = next((p for p in paths if p.endswith("/base.apk")), paths[0])
         return self.sha256(base) or ""
 
-    def logcat(self, lines=400):
-        return self.shell("logcat", "-d", "-t", str(lines), stage="reading logcat").splitlines()
+    def install_apk(self, remote):
+        return self.shell("pm", "install", "-r", remote, stage="installing the app", timeout_s=300)
+
+    def remove(self, path):
+        return self.shell("rm", "-f", path, stage=f"removing {path}")
+
+    def start_activity(self, command_argv):
+        return self.shell(*command_argv, stage="starting the benchmark", timeout_s=120)
+
+    def pidof(self, package):
+        """The pids of `package`'s main process (pidof exits 1 when there is none)."""
+        result = self.shell("pidof", package, stage="checking the app's process")
+        return [int(word) for word in result.output.split() if word.isdigit()] if result.ok else []
+
+    def content_query(self, uri):
+        return self.shell("content", "query", "--uri", uri, stage="waiting for the result")
+
+    def content_read(self, uri):
+        return self.shell("content", "read", "--uri", uri, stage="reading the result")
+
+    def wake_screen(self):
+        return self.shell("input", "keyevent", "KEYCODE_WAKEUP", stage="waking the screen")
+
+    def screen_state(self):
+        """Screen and keyguard from `dumpsys power` and `dumpsys window policy`; None where they say nothing."""
+        power = self.shell("dumpsys", "power", stage="reading the screen state").output
+        wakefulness = _WAKEFULNESS.search(power)
+        policy = self.shell("dumpsys", "window", "policy", stage="reading the keyguard state").output
+        block = _KEYGUARD_BLOCK.search(policy)
+        fields = dict(re.findall(r"^\s+(\w+)=(\S*)", block.group(1), re.M)) if block else {}
+        return ScreenState(screen_on=None if wakefulness is None else wakefulness.group(1) == "Awake",
+                           keyguard_locked={"true": True, "false": False}.get(fields.get("showing")),
+                           wakefulness=wakefulness.group(1) if wakefulness else None)
+
+    def logcat(self, lines=400, buffer=None):
+        argv = ["logcat", "-d", *(["-b", buffer] if buffer else []), "-t", str(lines)]
+        return self.shell(*argv, stage="reading logcat").output.splitlines()
 
     # -- files
-
-    def stat(self, path, stage=None):
-        """(mode, size) of a file on the phone; mode 0 when it does not exist."""
-        mode, size, _ = self._call(stage or f"checking {path}", self.device.stat, path,
-                                   read_timeout_s=self.read_timeout_s)
-        return mode, size
 
     def push(self, local, remote, progress=None):
         ex = _adb_shell_errors()
@@ -304,14 +382,3 @@ class Phone:
                 raise AbpnError(f"{self.target}: not enough space on the phone for {remote} ({message}). Free "
                                 "some space (apps, photos, old files in /data/local/tmp) and run again.") from error
             raise AbpnError(f"{self.target}: pushing {remote} failed: {message}") from error
-
-    def pull_bytes(self, remote):
-        import io
-
-        ex = _adb_shell_errors()
-        buffer = io.BytesIO()
-        try:
-            self._call(f"pulling {remote}", self.device.pull, remote, buffer, read_timeout_s=self.read_timeout_s)
-        except ex.AdbCommandFailureException as error:
-            raise AbpnError(f"{self.target}: pulling {remote} failed: {error}") from error
-        return buffer.getvalue()

@@ -1,11 +1,13 @@
 """push-and-bench: benchmark one model on one or more phones over ADB and keep every result.
 
-For each phone, concurrently: read its identity, install or upgrade the app when its APK differs,
-push the model and the reference input/output unless the same bytes are already there, start the
-benchmark activity (docs/phone-protocol.md), wait for the result file, pull it, save the raw JSON,
-validate it and store it. One phone failing never stops the others or loses what they collected.
+For each phone, concurrently: read its identity, wake its screen and refuse a locked phone, install
+or upgrade the app when its APK differs, push the model and the reference input/output unless the
+same bytes are already there, start the benchmark activity (docs/phone-protocol.md), follow the run
+through the app's results provider, read the record, save the raw JSON, validate it and store it. One
+phone failing never stops the others or loses what they collected.
 """
 import json
+import re
 import threading
 import time
 import urllib.error
@@ -18,15 +20,35 @@ import click
 
 from abpn.core.files import write_atomically
 from abpn.core.table import format_table
-from abpn.bench.device import BENCHMARK_ACTIVITY, PHONE_DIR, RESULTS_DIR, Phone, load_signer, parse_target
+from abpn.bench.device import (BENCHMARK_ACTIVITY, PACKAGE, PHONE_DIR, RESULTS_AUTHORITY, Phone, load_signer,
+                               parse_target, quote_command)
 from abpn.errors import AbpnError
 from abpn.bench.record import ACCELERATORS
 
 DEFAULT_OUT = "abpn-results"
 # Room left beyond the files themselves: logs, the result file, the app's own cache.
 SPACE_MARGIN_BYTES = 8 * 1024 * 1024
-LOG_TAGS = ("ABPN", "AndroidRuntime")
+LOG_TAGS = ("ABPN", "AndroidRuntime", "DEBUG", "libc")
 PROGRESS_EVERY_S = 10.0
+# benchmark_model's defaults are warmup_min_secs 0.5 and min_secs 1 (tensorflow/lite/tools/benchmark).
+WARMUP_MIN_MS, RUN_MIN_MS = 500, 1000
+COOLDOWN_MAX_S = 60
+# One row of AOSP's `content query` (cmds/content Content.java: "Row: N " then "name=value" joined by ", ");
+# the app's columns come in this order, and progress is free text that may hold ", " itself.
+_RUN_ROW = re.compile(r"^Row: 0 run_id=(?P<run_id>\S+), state=(?P<state>\w+), pid=(?P<pid>-?\d+|NULL), "
+                      r"progress=(?P<progress>.*), updated_ms=(?P<updated_ms>\d+|NULL)\s*$", re.M)
+PROVIDER_ERROR = "Error while accessing provider:"
+# ActivityManagerShellCommand.runStartActivity prints these and still exits 0: each means no new run.
+AM_START_NOT_STARTED = {
+    "Warning: Activity not started, its current task has been brought to the front":
+        "the app's task was still open, so Android only brought it to the front",
+    "Warning: Activity not started, intent has been delivered to currently running top-most instance.":
+        "Android handed the request to the benchmark screen already open",
+    "Warning: Activity not started because the  current activity is being kept for the user.":
+        "the phone kept its current screen for the user",
+    "Warning: Activity not started because intent should be handled by the caller":
+        "Android returned the request to the caller",
+}
 
 
 @dataclass
@@ -45,6 +67,12 @@ class Plan:
     cooldown_s: int
     result_timeout_s: float
     out_dir: Path
+    cooldown_max_s: int = COOLDOWN_MAX_S
+    warmup_min_ms: int = WARMUP_MIN_MS
+    run_min_ms: int = RUN_MIN_MS
+    require_full_delegation: bool = False
+    nnapi_accelerator: str | None = None
+    allow_locked: bool = False
 
     @property
     def remote_model(self):
@@ -57,6 +85,59 @@ class Plan:
     @property
     def remote_expected(self):
         return f"{PHONE_DIR}/{self.model.sha256}.expected.bin"
+
+    def request(self, run_id):
+        return BenchmarkRequest(
+            run_id=run_id, model=self.remote_model, input=self.remote_input, expected=self.remote_expected,
+            accelerators=tuple(self.accelerators), threads=self.threads, warmup=self.warmup, runs=self.runs,
+            warmup_min_ms=self.warmup_min_ms, run_min_ms=self.run_min_ms, cooldown_s=self.cooldown_s,
+            cooldown_max_s=self.cooldown_max_s, require_full_delegation=self.require_full_delegation,
+            nnapi_accelerator=self.nnapi_accelerator)
+
+
+@dataclass(frozen=True)
+class BenchmarkRequest:
+    """What the benchmark activity is told: the extras of docs/phone-protocol.md, "Starting a run"."""
+
+    run_id: str
+    model: str
+    input: str
+    expected: str | None
+    accelerators: tuple
+    threads: int = 4
+    warmup: int = 3
+    runs: int = 20
+    warmup_min_ms: int = WARMUP_MIN_MS
+    run_min_ms: int = RUN_MIN_MS
+    cooldown_s: int = 0
+    cooldown_max_s: int = COOLDOWN_MAX_S
+    require_full_delegation: bool = False
+    nnapi_accelerator: str | None = None
+
+
+def am_start_argv(request):
+    """The one `am start` the host runs (tests/fixtures/am_start_benchmark.txt holds it for a fixed request,
+    for the app's own test). -S force-stops the app first: on a live task, am start without it starts
+    nothing. -W waits until the activity is up, so the run is registered when it returns."""
+    argv = ["am", "start", "-S", "-W", "-n", BENCHMARK_ACTIVITY,
+            "--es", "run_id", request.run_id,
+            "--es", "model", request.model,
+            "--es", "input", request.input]
+    if request.expected:
+        argv += ["--es", "expected", request.expected]
+    argv += ["--es", "accelerators", ",".join(request.accelerators),
+             "--ei", "threads", request.threads, "--ei", "warmup", request.warmup, "--ei", "runs", request.runs,
+             "--ei", "warmup_min_ms", request.warmup_min_ms, "--ei", "run_min_ms", request.run_min_ms,
+             "--ei", "cooldown_s", request.cooldown_s, "--ei", "cooldown_max_s", request.cooldown_max_s,
+             "--ez", "require_full_delegation", "true" if request.require_full_delegation else "false"]
+    if request.nnapi_accelerator:
+        argv += ["--es", "nnapi_accelerator", request.nnapi_accelerator]
+    return [str(arg) for arg in argv]
+
+
+def am_start_command(request):
+    """The command line as the phone's shell receives it (every value quoted)."""
+    return quote_command(*am_start_argv(request))
 
 
 @dataclass
@@ -86,7 +167,9 @@ def parse_accelerators(text):
 
 
 def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", runs=20, warmup=3, threads=4,
-                 cooldown_s=0, result_timeout_s=600.0, out_dir=DEFAULT_OUT):
+                 cooldown_s=0, result_timeout_s=600.0, out_dir=DEFAULT_OUT, cooldown_max_s=COOLDOWN_MAX_S,
+                 warmup_min_ms=WARMUP_MIN_MS, run_min_ms=RUN_MIN_MS, require_full_delegation=False,
+                 nnapi_accelerator=None, allow_locked=False):
     """Checks the model (an x3 image model with a fixed input size) and computes the reference input
     and expected output on the host with the same model. Nothing touches a phone here."""
     from abpn.bench.host import real_image
@@ -99,8 +182,9 @@ def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", 
                         "fixed-shape model. Export one with a fixed input size (the deployment shape is 1x360x640x3).")
     if not 1 <= runs <= 10000:
         raise AbpnError(f"--runs must be from 1 to 10000, got {runs}")
-    if warmup < 0 or threads < 1 or cooldown_s < 0:
-        raise AbpnError("--warmup and --cooldown must be 0 or more, --threads 1 or more")
+    if min(warmup, cooldown_s, cooldown_max_s, warmup_min_ms, run_min_ms) < 0 or threads < 1:
+        raise AbpnError("--warmup, --cooldown, --cooldown-max, --warmup-min-ms and --run-min-ms must be 0 or more, "
+                        "--threads 1 or more")
     if not result_timeout_s > 0:
         raise AbpnError(f"--timeout must be a positive number of seconds, got {result_timeout_s:g}")
     apk_path = None
@@ -123,7 +207,9 @@ def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", 
     return Plan(model=info, input_path=input_path, expected_path=expected_path, apk=apk_path,
                 apk_sha256=file_sha256(apk_path) if apk_path else None, accelerators=accelerators,
                 runs=runs, warmup=warmup, threads=threads, cooldown_s=cooldown_s,
-                result_timeout_s=result_timeout_s, out_dir=out_dir)
+                result_timeout_s=result_timeout_s, out_dir=out_dir, cooldown_max_s=cooldown_max_s,
+                warmup_min_ms=warmup_min_ms, run_min_ms=run_min_ms, require_full_delegation=require_full_delegation,
+                nnapi_accelerator=nnapi_accelerator, allow_locked=allow_locked)
 
 
 # ---------------------------------------------------------------- where records go
@@ -136,6 +222,9 @@ class DatabaseSink:
         self.path = Path(path)
         self._database = Store(self.path)
         self.where = str(self.path)
+
+    def check(self):
+        """Nothing to reach: the database file is opened when the sink is made."""
 
     def store(self, record):
         return self._database.add(record)
@@ -151,6 +240,22 @@ class CollectorSink:
         self.token = token
         self.timeout_s = timeout_s
         self.where = url
+
+    def check(self):
+        """A cheap GET before any phone is touched: a collector that is not there would otherwise only
+        show after every phone has run."""
+        request = urllib.request.Request(self.url + "?limit=1", method="GET")
+        try:
+            with urllib.request.urlopen(request, timeout=min(self.timeout_s, 10.0)) as response:
+                response.read(0)
+        except urllib.error.HTTPError as error:
+            with error:
+                raise AbpnError(f"the collector at {self.where} answered {error.code} to GET {self.url}: is it an "
+                                "abpn-tool collector (`abpn-tool serve`)? No phone was touched.") from error
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise AbpnError(f"cannot reach the collector at {self.where} ({reason}). Start it (`abpn-tool serve`) "
+                            "or fix --collector; no phone was touched.") from error
 
     def store(self, record):
         headers = {"Content-Type": "application/json"}
@@ -222,11 +327,11 @@ class _PhoneRun:
         return self.outcome
 
     def _bench(self, phone):
-        plan = self.plan
         device = phone.identity()
         self.outcome.chipset = device["chipset_name"]
         self.say(f"{device['manufacturer']} {device['model']}, {device['chipset_name'] or 'unknown chipset'}, "
                  f"Android {device['android_release']} (SDK {device['sdk_int']}), {device['abi']}")
+        self._awake_and_unlocked(phone)
 
         install = self._app_needs_install(phone)
         pushes = self._files_to_push(phone, install)
@@ -239,11 +344,30 @@ class _PhoneRun:
         run_id = self._start(phone)
         self._collect(phone, run_id)
 
+    def _awake_and_unlocked(self, phone):
+        """A sleeping phone is woken (a benchmark behind a dark screen runs throttled, or not at all); a
+        locked one is refused unless --allow-locked: the benchmark screen cannot come up over the keyguard."""
+        state = phone.screen_state()
+        if state.screen_on is not True:
+            was = state.wakefulness.lower() if state.wakefulness else "in an unknown state"
+            phone.wake_screen()
+            state = phone.screen_state()
+            self.say(f"the screen was {was}: woke it "
+                     f"({'awake now' if state.screen_on else 'still ' + (state.wakefulness or 'unknown').lower()})")
+        if state.keyguard_locked and not self.plan.allow_locked:
+            raise AbpnError(
+                f"{self.target}: the phone is locked (its lock screen is showing), so the benchmark screen cannot "
+                "come up. Unlock the phone and run again. For unattended runs, set Settings > Security > Screen "
+                f"lock to None (or `adb -s {self.target} shell locksettings clear --old YOUR_PIN`) and turn on "
+                "Developer options > Stay awake. --allow-locked runs anyway.")
+        if state.keyguard_locked:
+            self.say("the phone is locked; running anyway (--allow-locked)")
+
     def _app_needs_install(self, phone):
         installed = phone.installed_apk_sha256()
         if self.plan.apk is None:
             if installed is None:
-                raise AbpnError(f"{self.target}: the ABPN app ({BENCHMARK_ACTIVITY.split('/')[0]}) is not installed; "
+                raise AbpnError(f"{self.target}: the ABPN app ({PACKAGE}) is not installed; "
                                 "pass --apk path/to/abpn.apk to install it")
             return False
         if installed == self.plan.apk_sha256:
@@ -295,34 +419,36 @@ class _PhoneRun:
     def _install(self, phone):
         remote = f"{PHONE_DIR}/abpn-app.apk"
         self.say("installing the app")
-        output = phone.shell("pm", "install", "-r", remote, stage="installing the app", timeout_s=300)
-        phone.shell("rm", "-f", remote, stage="removing the pushed APK")
-        if "Success" not in output:
-            detail = output.strip() or "no output"
-            if "INSUFFICIENT_STORAGE" in detail:
-                raise AbpnError(f"{self.target}: not enough space on the phone to install the app ({detail}). "
-                                "Free some space and run again.")
-            raise AbpnError(f"{self.target}: installing the app failed: {detail}")
+        installed = phone.install_apk(remote)
+        removed = phone.remove(remote)
+        if not removed.ok:
+            self.say(f"could not remove {remote} ({removed.output.strip() or f'exit status {removed.exit_code}'}); "
+                     "it is left on the phone")
+        if installed.ok and "Success" in installed.output:
+            return
+        detail = installed.output.strip() or f"no output, exit status {installed.exit_code}"
+        if "INSTALL_FAILED_UPDATE_INCOMPATIBLE" in detail:
+            raise AbpnError(
+                f"{self.target}: the {PACKAGE} installed on the phone is signed with another key than "
+                f"{self.plan.apk.name}, so Android refuses to update it ({detail}). Uninstalling it deletes the "
+                f"results it keeps on the phone, so abpn-tool never does that itself: to replace it, run "
+                f"`adb -s {self.target} uninstall {PACKAGE}` yourself and run again, or pass an APK signed with "
+                "the installed app's key.")
+        if "INSUFFICIENT_STORAGE" in detail:
+            raise AbpnError(f"{self.target}: not enough space on the phone to install the app ({detail}). "
+                            "Free some space and run again.")
+        raise AbpnError(f"{self.target}: installing the app failed: {detail}")
 
     def _start(self, phone):
         from abpn.bench.record import new_run_id
 
         plan = self.plan
         run_id = new_run_id()
-        output = phone.shell(
-            "am", "start", "-W", "-n", BENCHMARK_ACTIVITY,
-            "--es", "model", plan.remote_model,
-            "--es", "accelerators", ",".join(plan.accelerators),
-            "--ei", "threads", plan.threads, "--ei", "warmup", plan.warmup, "--ei", "runs", plan.runs,
-            "--es", "run_id", run_id,
-            "--es", "input", plan.remote_input,
-            "--es", "expected", plan.remote_expected,
-            "--ei", "cooldown_s", plan.cooldown_s,
-            stage="starting the benchmark")
-        errors = [line for line in output.splitlines() if line.startswith(("Error", "Exception"))]
-        if errors or ("Status: ok" not in output and "Complete" not in output):
-            raise AbpnError(f"{self.target}: the phone could not start the benchmark: "
-                            f"{'; '.join(errors) or output.strip() or 'no answer from am start'}")
+        phone.wake_screen()  # the screen may have timed out during the pushes
+        started = phone.start_activity(am_start_argv(plan.request(run_id)))
+        problem = am_start_problem(started)
+        if problem:
+            raise AbpnError(f"{self.target}: {problem}")
         self.say(f"benchmark started (run {run_id}, {', '.join(plan.accelerators)}, "
                  f"{plan.warmup} warm-up + {plan.runs} runs)")
         return run_id
@@ -331,31 +457,44 @@ class _PhoneRun:
         from abpn.bench.record import record_errors
 
         plan = self.plan
-        result, failure = f"{RESULTS_DIR}/{run_id}.json", f"{RESULTS_DIR}/{run_id}.error.json"
+        uri = f"content://{RESULTS_AUTHORITY}/runs/{run_id}"
         start = time.monotonic()
         next_report = start + PROGRESS_EVERY_S
+        progress = None
         while True:
-            if phone.stat(result, stage="waiting for the result")[0]:
+            row = self._query(phone, uri)
+            if row is not None and row["state"] == "done":
                 break
-            if phone.stat(failure, stage="waiting for the result")[0]:
-                content = phone.pull_bytes(failure).decode("utf-8", "replace")
+            if row is not None and row["state"] == "error":
+                content = self._read(phone, f"{uri}.error.json")
                 try:
                     message = json.loads(content).get("error", content)
                 except (ValueError, AttributeError):
                     message = content
                 raise AbpnError(f"{self.target}: the app could not run the benchmark: {message}")
+            alive = phone.pidof(PACKAGE)
+            if row is None and not alive:
+                self._app_died(phone, f"the app is not running and has no record of run {run_id}")
+            # Asked again before concluding: the run may have ended, and its process gone, between the two looks.
+            if row is not None and row["pid"] not in alive and self._query(phone, uri) == row:
+                self._app_died(phone, f"the app's process {row['pid']} is gone while the run was at "
+                                      f"'{row['progress']}'")
+            if row is not None and row["progress"] != progress:
+                progress = row["progress"]
+                self.say(f"  {progress}")
             elapsed = time.monotonic() - start
             if elapsed > plan.result_timeout_s:
                 lines = _relevant_log_lines(phone.logcat())
                 shown = "\n".join(f"    {line}" for line in lines) or "    (no lines from the app in logcat)"
-                raise AbpnError(f"{self.target}: no result after {plan.result_timeout_s:g} s: the app crashed or "
-                                f"never wrote its result. Relevant logcat lines:\n{shown}")
+                state = f"still running at '{progress}'" if row else "running, but it never registered the run"
+                raise AbpnError(f"{self.target}: no result after {plan.result_timeout_s:g} s: the app is {state}. "
+                                f"Raise --timeout for slow phones. Relevant logcat lines:\n{shown}")
             if time.monotonic() >= next_report:
                 self.say(f"waiting for the result: {elapsed:.0f} s (timeout {plan.result_timeout_s:g} s)")
                 next_report += PROGRESS_EVERY_S
             time.sleep(min(1.0, max(0.05, plan.result_timeout_s / 20)))
 
-        content = phone.pull_bytes(result)
+        content = self._read(phone, f"{uri}.json").encode()
         # The raw file first: whatever happens next (bad JSON, collector down), the run is not lost.
         raw_dir = plan.out_dir / "raw"
         raw_dir.mkdir(parents=True, exist_ok=True)
@@ -365,7 +504,7 @@ class _PhoneRun:
         try:
             record = json.loads(content)
         except ValueError as error:
-            raise AbpnError(f"{self.target}: the result file is not JSON ({error}); kept as {saved}") from error
+            raise AbpnError(f"{self.target}: the result is not JSON ({error}); kept as {saved}") from error
         problems = record_errors(record)
         if not problems and record["run_id"].lower() != run_id:
             problems = [f"run_id {record['run_id']} instead of {run_id}"]
@@ -378,7 +517,54 @@ class _PhoneRun:
         except AbpnError as error:
             raise AbpnError(f"{self.target}: {error}; the result is kept as {saved}") from error
         self.say(f"result saved as {saved}, stored in {self.sink.where} ({self.outcome.stored})")
-        self.console.block(f"[{self.target}] results:\n{results_table(record)}")
+        self.console.block(f"[{self.target}] results:\n{results_table(record)}{crash_details(record)}")
+
+    def _query(self, phone, uri):
+        """The run's row from the app's results provider, or None when it has none."""
+        answer = phone.content_query(uri)
+        self._refuse_unreadable(answer, uri)
+        match = _RUN_ROW.search(answer.output)
+        if match is None:
+            if "No result found." in answer.output:
+                return None
+            raise AbpnError(f"{self.target}: the app's results provider answered something unexpected for {uri}: "
+                            f"{answer.output.strip()[:500]}")
+        row = match.groupdict()
+        row["pid"] = int(row["pid"]) if row["pid"] != "NULL" else None
+        return row
+
+    def _read(self, phone, uri):
+        answer = phone.content_read(uri)
+        self._refuse_unreadable(answer, uri)
+        return answer.output
+
+    def _refuse_unreadable(self, answer, uri):
+        """`content` prints the provider's exception after "Error while accessing provider:" and exits 0."""
+        if PROVIDER_ERROR not in answer.output and answer.ok:
+            return
+        lines = answer.output.strip().splitlines()
+        cause = next((line for line in lines if line.startswith(("java.", "android."))), lines[0] if lines else
+                     f"exit status {answer.exit_code}")
+        if "Could not find provider" in cause:
+            fix = ("the installed app has no results provider: it predates protocol v2. Install the current APK "
+                   "with --apk")
+        elif "Permission Denial" in cause or "SecurityException" in cause:
+            fix = ("the phone refused the shell access to the app's results (they are guarded by "
+                   "android.permission.DUMP, which the shell holds on Android phones): check that the installed "
+                   "app is this project's, or reinstall it with --apk")
+        else:
+            fix = "the run may have finished on the phone; its results stay in the app until it is uninstalled"
+        raise AbpnError(f"{self.target}: cannot read the result from the phone: `content` could not read {uri} "
+                        f"({cause}). This is not a missing result: {fix}.")
+
+    def _app_died(self, phone, what):
+        """The app's main process is gone: say so, with the crash as logcat keeps it."""
+        crash = [line for line in phone.logcat(200, buffer="crash") if PACKAGE in line or " DEBUG" in line
+                 or " AndroidRuntime" in line or " libc" in line]
+        lines = crash[-30:] or _relevant_log_lines(phone.logcat())
+        shown = "\n".join(f"    {line}" for line in lines) or "    (nothing in logcat)"
+        raise AbpnError(f"{self.target}: the app died during the benchmark: {what}. No result was written. "
+                        f"The phone's crash log:\n{shown}")
 
 
 # ---------------------------------------------------------------- tables
@@ -388,8 +574,19 @@ def _ms(value):
     return f"{value:.2f}" if isinstance(value, (int, float)) else "-"
 
 
+def delegated_share(result):
+    """"7/12 (58%)" from a v2 result's delegation, "-" when unknown: a delegate that took part of the graph
+    is not the accelerator's speed, the rest ran on the fallback."""
+    delegation = result.get("delegation") or {}
+    done, total = delegation.get("delegated_nodes"), delegation.get("total_nodes")
+    if done is None or not total:
+        return "-"
+    return f"{done}/{total}" + ("" if done == total else f" ({100 * done / total:.0f}%)")
+
+
 def results_table(record):
-    """One row per accelerator: status, median/p90 ms, fps, init ms, output check (or the reason)."""
+    """One row per accelerator: status, median/p90 ms, fps, init ms, delegated share, cool-down waited,
+    output check (or the reason)."""
     rows = []
     for result in record["results"]:
         latency = result.get("latency_ms") or {}
@@ -403,10 +600,42 @@ def results_table(record):
         if result["status"] != "ok":
             check_text = result.get("reason") or "-"
         fps = f"{1000 / median:.1f}" if median else "-"
+        waited = (result.get("conditions") or {}).get("cooldown_waited_s")
         rows.append([result["accelerator"], result["status"], _ms(median), _ms(latency.get("p90")), fps,
-                     _ms(result.get("init_ms")), check_text])
-    return format_table(["accelerator", "status", "median ms", "p90 ms", "fps", "init ms", "output check / reason"],
-                         rows)
+                     _ms(result.get("init_ms")), delegated_share(result), "-" if waited is None else f"{waited:.0f}",
+                     check_text])
+    return format_table(["accelerator", "status", "median ms", "p90 ms", "fps", "init ms", "delegated", "cool-down s",
+                         "output check / reason"], rows)
+
+
+def crash_details(record):
+    """The top of each accelerator process's crash, under the table."""
+    parts = []
+    for result in record["results"]:
+        crash = result.get("crash")
+        if crash:
+            shown = "\n".join(f"    {line}" for line in crash["log"][:12])
+            parts.append(f"\n{result['accelerator']} crashed ({crash['signal_name'] or 'signal ' + str(crash['signal'])}"
+                         f"); the other accelerators ran in processes of their own:\n{shown}")
+    return "".join(parts)
+
+
+def am_start_problem(result):
+    """What went wrong in `am start`'s answer, or None when the activity was launched. am start exits 0 even
+    when it prints "Error: ..." (ActivityManagerShellCommand.runStartActivity), so its text decides."""
+    lines = [line.strip() for line in result.output.splitlines()]
+    for line in lines:
+        if line in AM_START_NOT_STARTED:
+            return (f"Android did not start the benchmark: {AM_START_NOT_STARTED[line]} (am start printed "
+                    f"\"{line}\"). No run was started. Close the app (`adb shell am force-stop {PACKAGE}`) and run again.")
+    errors = [line for line in lines if line.startswith(("Error", "Exception", "java.", "Warning"))]
+    if any("does not exist" in line for line in errors):
+        return (f"the installed app has no benchmark activity ({'; '.join(errors)}): install the current APK "
+                "with --apk")
+    if errors or not result.ok or "Complete" not in lines:
+        shown = "; ".join(errors) or result.output.strip() or "no answer"
+        return f"the phone could not start the benchmark (am start exit status {result.exit_code}): {shown}"
+    return None
 
 
 def _short_error(outcome, limit=120):
@@ -435,6 +664,7 @@ def push_and_bench(targets, plan, sink, *, auth_timeout_s=60.0):
     signer = load_signer()
     console = _Console()
     options = {"auth_timeout_s": auth_timeout_s}
+    sink.check()
     model = plan.model
     console.block(f"model {model.file_name}: {model.input_shape} {model.input_dtype} -> {model.output_shape} "
                   f"{model.output_dtype}, sha256 {model.sha256[:12]}…; {len(targets)} phone(s)")

@@ -18,7 +18,7 @@ from abpn import __version__
 from abpn.errors import AbpnError
 
 SCHEMA_PATH = Path(__file__).parents[1] / "schema" / "result_record.schema.json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # The schema's accelerator enum, for the code that checks names before a record exists.
 ACCELERATORS = ("cpu", "gpu", "nnapi", "qnn_htp", "qnn_dsp")
 # Further than this from the CPU reference, an accelerator computes wrong pixels
@@ -75,6 +75,21 @@ def latency_stats(samples_ms):
         "p90": float(np.percentile(samples, 90)),
         "max": float(samples.max()),
         "std": float(samples.std()),
+    }
+
+
+def timing_section(*, delegate_create_ms, interpreter_create_ms, warmup_ms, wall_samples_ms, warmup_min_ms=None,
+                   run_min_ms=None):
+    """A result's `timing`: the stages behind init_ms, and the wall time of each timed run (input and output
+    copies included) next to samples_ms, the interpreter's own invoke time."""
+    return {
+        "delegate_create_ms": delegate_create_ms,
+        "interpreter_create_ms": interpreter_create_ms,
+        "warmup_ms": warmup_ms,
+        "wall_samples_ms": list(wall_samples_ms),
+        "wall_latency_ms": latency_stats(wall_samples_ms),
+        "warmup_min_ms": warmup_min_ms,
+        "run_min_ms": run_min_ms,
     }
 
 
