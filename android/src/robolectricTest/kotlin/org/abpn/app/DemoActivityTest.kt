@@ -85,7 +85,7 @@ class DemoActivityTest {
         assertEquals(View.INVISIBLE, bar.visibility)
         assertEquals(4, bar.progress)
 
-        // The host's tiling rule (python/abpn tiling.axis_spans) for a 1000x500 photo and 640x360 tiles
+        // The host's tiling rule (axis_spans in abpn's tiling module) for a 1000x500 photo and 640x360 tiles
         // overlapping by 7: columns start at 0 and 360, rows at 0 and 140, row by row.
         val photo = decodeResource("pattern_1000x500.png")
         val engine = engines.created.single()
