@@ -97,11 +97,14 @@ class AcceleratorMeasurement(private val context: Context, private val job: Acce
             // The factory's call covers the delegate's creation and then the interpreter's; the engine times the latter.
             delegateCreateMs = Math.max(0.0, createNs / 1e6 - interpreterMs),
             interpreterCreateMs = interpreterMs,
-            firstInferenceMs = if (nativeMissing) first.wallMs else first.nativeMs ?: first.wallMs,
+            // The schema's first_inference_ms is the wall time of the first run() after init.
+            firstInferenceMs = first.wallMs,
             warmupRuns = warm.inferences.size,
             warmupMs = warm.elapsedMs,
             samplesMs = samples,
             wallSamplesMs = timed.inferences.map { it.wallMs },
+            warmupMinMs = request.warmupMinMs,
+            runMinMs = request.runMinMs,
         )
         return Timed(timing, outBuf, nativeMissing)
     }

@@ -10,9 +10,9 @@ class ResultRecordTest {
     @Test fun okResultCarriesTimingsStatisticsAndChecks() {
         val json = SampleRecords.ok().toJson()
         assertTrue(json.startsWith("{\"schema_version\":2,\"run_id\":\"0f8c2a4e-1b2c-4d5e-8f90-123456789abc\",\"created_at\":\"2026-11-24T15:00:00.123Z\""))
-        assertTrue(json.contains("\"latency_ms\":{\"min\":349.75,\"median\":350.75,"))
-        assertTrue(json.contains("\"wall\":{\"min\":351,\"median\":352.75,"))
-        assertTrue(json.contains("\"timing\":{\"delegate_create_ms\":0,\"interpreter_create_ms\":41.5,\"init_ms\":41.5,\"first_inference_ms\":380.25,\"warmup_runs\":3,\"warmup_ms\":1051,\"runs\":4,\"samples_ms\":[350,351.5,349.75,360],\"wall_samples_ms\":[352,353.5,351,362.5]}"))
+        assertTrue(json.contains("\"init_ms\":41.5,\"first_inference_ms\":380.25,\"warmup_runs\":3,\"runs\":4,\"latency_ms\":{\"min\":349.75,\"median\":350.75,"))
+        assertTrue(json.contains("\"samples_ms\":[350,351.5,349.75,360],\"timing\":{\"delegate_create_ms\":0,\"interpreter_create_ms\":41.5,\"warmup_ms\":1051,\"wall_samples_ms\":[352,353.5,351,362.5],\"wall_latency_ms\":{\"min\":351,\"median\":352.75,"))
+        assertTrue(json.contains("\"warmup_min_ms\":500,\"run_min_ms\":1000}"))
         assertTrue(json.contains("\"model\":\"Pixel 8 \\\"Pro\\\"\""))
         assertTrue(json.contains("\"app\":{\"name\":\"abpn-android\""))
     }
@@ -29,8 +29,9 @@ class ResultRecordTest {
 
     @Test fun initIncludesTheDelegateCreation() {
         val gpu = SampleRecords.ok().results[1].toJsonMap()
+        assertEquals(900.0, gpu["init_ms"])
         @Suppress("UNCHECKED_CAST") val timing = gpu["timing"] as Map<String, Any?>
-        assertEquals(900.0, timing["init_ms"])
+        assertEquals(120.5, timing["delegate_create_ms"])
         @Suppress("UNCHECKED_CAST") val d = gpu["delegation"] as Map<String, Any?>
         assertEquals(mapOf("delegated_nodes" to 10, "total_nodes" to 12, "fallback" to "xnnpack"), d - "evidence")
     }

@@ -27,14 +27,14 @@ object SampleRecords {
         listOf(
             AcceleratorResult(
                 Accelerator.CPU, linkedMapOf("threads" to 4, "xnnpack" to true), Status.OK,
-                timing = Timing(0.0, 41.5, 380.25, 3, 1051.0, listOf(350.0, 351.5, 349.75, 360.0), listOf(352.0, 353.5, 351.0, 362.5)),
+                timing = Timing(0.0, 41.5, 380.25, 3, 1051.0, listOf(350.0, 351.5, 349.75, 360.0), listOf(352.0, 353.5, 351.0, 362.5), 500, 1000),
                 delegation = Delegation(12, 12, null, "TFLite log: 12 of 12 node(s) replaced by delegate (TfLiteXNNPackDelegate)"),
                 outputCheck = OutputCheck(null, 0, OutputCheck.THRESHOLD_DB),
                 conditions = AcceleratorConditions(cool, warm, 0.0),
             ),
             AcceleratorResult(
                 Accelerator.GPU, linkedMapOf("gpu_backend" to "opencl", "fallback" to "xnnpack", "require_full_delegation" to false), Status.OK,
-                timing = Timing(120.5, 779.5, 120.0, 3, 505.0, listOf(30.0, 31.0), listOf(34.0, 35.5)),
+                timing = Timing(120.5, 779.5, 120.0, 3, 505.0, listOf(30.0, 31.0), listOf(34.0, 35.5), 500, 1000),
                 delegation = Delegation(10, 12, "xnnpack", "TFLite log: 10 of 12 node(s) replaced by delegate (TfLiteGpuDelegateV2)"),
                 outputCheck = OutputCheck.compare(byteArrayOf(1, 2, 3, 4), byteArrayOf(1, 2, 3, 9)),
                 conditions = AcceleratorConditions(cool, warm, 42.5),
@@ -43,7 +43,7 @@ object SampleRecords {
                 Accelerator.NNAPI, linkedMapOf("nnapi_accelerator" to "qti-htp", "fallback" to "xnnpack"), Status.NOT_DELEGATED,
                 reason = "the nnapi delegate took 0 of 12 nodes: everything ran on the CPU (XNNPACK)",
                 notes = "NNAPI is deprecated from Android 15; measured because phones still ship it",
-                timing = Timing(3.0, 2000.0, 100.0, 0, 0.0, listOf(95.0), listOf(96.0)),
+                timing = Timing(3.0, 2000.0, 100.0, 0, 0.0, listOf(95.0), listOf(96.0), 0, 0),
                 delegation = Delegation(0, 12, "xnnpack", "TFLite log: 0 of 12 node(s) replaced by delegate (TfLiteNnapiDelegate)"),
                 conditions = AcceleratorConditions(old, old, 60.0),
             ),
