@@ -2,7 +2,7 @@
 
 android/build-offline compiles the Kotlin core, runs org.abpn.core.SampleRecords and leaves an ok,
 an unsupported and a failed record (plus a record-less error file) in
-android/build/offline/kotlin-records/. This test validates them with the same JSON Schema the
+android/offline-out/kotlin-records/. This test validates them with the same JSON Schema the
 Python side and the collector use.
 """
 import json
@@ -13,7 +13,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "python" / "abpn" / "schema" / "result_record.schema.json"
-RECORDS = ROOT / "android" / "build" / "offline" / "kotlin-records"
+RECORDS = ROOT / "android" / "offline-out" / "kotlin-records"
 
 pytestmark = pytest.mark.skipif(
     not RECORDS.is_dir(),

@@ -1,7 +1,7 @@
 """The Android demo tiles photos exactly as the host does (python/abpn/tiling.py).
 
 android/build-offline runs org.abpn.core.TilingSpans, which writes the Kotlin spans for many axis
-lengths to android/build/offline/kotlin-tiling/spans.json; this test recomputes them in Python.
+lengths to android/offline-out/kotlin-tiling/spans.json; this test recomputes them in Python.
 """
 import json
 import pathlib
@@ -12,7 +12,7 @@ import pytest
 from abpn.core.tiling import axis_spans, pad_to_tile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SPANS = ROOT / "android" / "build" / "offline" / "kotlin-tiling" / "spans.json"
+SPANS = ROOT / "android" / "offline-out" / "kotlin-tiling" / "spans.json"
 
 pytestmark = pytest.mark.skipif(
     not SPANS.is_file(), reason=f"{SPANS.relative_to(ROOT)} does not exist: run android/build-offline first"

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Merges the manifest entries that libraries (AARs) declare into the app's manifest.
 
-  merge_manifest.py APP_MANIFEST OUT PACKAGE [AAR_MANIFEST ...]
+  merge_manifest.py [--sdk MIN TARGET] [--version CODE NAME] APP_MANIFEST OUT PACKAGE [AAR_MANIFEST ...]
 
 Sets the package (the Gradle build takes it from `namespace`) and android:extractNativeLibs="true"
 (Gradle's useLegacyPackaging does the same: QNN loads its skel libraries from nativeLibraryDir), then adds each library's
 <uses-permission>, <uses-feature> and <application> children that the app does not declare yet
 (same element and android:name). A library's <uses-sdk> and package are dropped, as Gradle's merger does.
+--sdk and --version write <uses-sdk> and the version attributes (aapt2 takes them as flags, but
+Robolectric reads this text manifest: the target SDK decides behaviour such as edge-to-edge).
 """
 import sys
 import xml.etree.ElementTree as ET
@@ -21,10 +23,25 @@ def key(el):
 
 
 def main():
-    app_path, out, package, *libs = sys.argv[1:]
+    args = sys.argv[1:]
+    sdk = version = None
+    while args and args[0].startswith("--"):
+        if args[0] == "--sdk":
+            sdk, args = args[1:3], args[3:]
+        elif args[0] == "--version":
+            version, args = args[1:3], args[3:]
+        else:
+            sys.exit(f"unknown option {args[0]}")
+    app_path, out, package, *libs = args
     tree = ET.parse(app_path)
     root = tree.getroot()
     root.set("package", package)
+    if version:
+        root.set(A + "versionCode", version[0])
+        root.set(A + "versionName", version[1])
+    if sdk:
+        uses_sdk = ET.Element("uses-sdk", {A + "minSdkVersion": sdk[0], A + "targetSdkVersion": sdk[1]})
+        root.insert(0, uses_sdk)
     application = root.find("application")
     application.set(A + "extractNativeLibs", "true")
     have = {key(e) for e in root} | {key(e) for e in application}

@@ -11,8 +11,11 @@ import android.view.View
 
 /** Input (pixels repeated x3) left of the divider, the network's output right of it, same crop. */
 class BeforeAfterView(context: Context) : View(context) {
-    private var before: Bitmap? = null
-    private var after: Bitmap? = null
+    /** Public so tests (and accessibility tools) can tell what is on screen. */
+    var before: Bitmap? = null
+        private set
+    var after: Bitmap? = null
+        private set
     private var split = 0.5f
     private val pixelated = Paint().apply { isFilterBitmap = false }
     private val smooth = Paint(Paint.FILTER_BITMAP_FLAG)

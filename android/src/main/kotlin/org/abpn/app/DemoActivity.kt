@@ -2,6 +2,7 @@ package org.abpn.app
 
 import android.Manifest
 import android.app.Activity
+import android.content.ActivityNotFoundException
 import android.content.Intent
 import android.content.pm.PackageManager
 import android.graphics.Bitmap
@@ -10,8 +11,10 @@ import android.graphics.ImageDecoder
 import android.net.Uri
 import android.os.Build
 import android.os.Bundle
+import android.os.ext.SdkExtensions
 import android.provider.MediaStore
 import android.view.View
+import android.view.WindowInsets
 import android.view.WindowManager
 import android.widget.ArrayAdapter
 import android.widget.Button
@@ -65,6 +68,13 @@ class DemoActivity : Activity() {
         setContentView(LinearLayout(this).apply {
             orientation = LinearLayout.VERTICAL
             setPadding(pad, pad, pad, pad)
+            // Targeting API 35 makes the window edge-to-edge on Android 15: without this the buttons
+            // sit under the status bar and the slider under the navigation bar.
+            setOnApplyWindowInsetsListener { v, insets ->
+                val bars = systemBarInsets(insets)
+                v.setPadding(pad + bars[0], pad + bars[1], pad + bars[2], pad + bars[3])
+                insets
+            }
             addView(buttons)
             addView(status)
             addView(progress, LinearLayout.LayoutParams(LinearLayout.LayoutParams.MATCH_PARENT, LinearLayout.LayoutParams.WRAP_CONTENT))
@@ -97,15 +107,39 @@ class DemoActivity : Activity() {
         }.start()
     }
 
+    /** Left, top, right, bottom: the system bars and the display cutout. */
+    private fun systemBarInsets(insets: WindowInsets): IntArray = if (Build.VERSION.SDK_INT >= 30) {
+        val i = insets.getInsets(WindowInsets.Type.systemBars() or WindowInsets.Type.displayCutout())
+        intArrayOf(i.left, i.top, i.right, i.bottom)
+    } else {
+        @Suppress("DEPRECATION")
+        intArrayOf(insets.systemWindowInsetLeft, insets.systemWindowInsetTop, insets.systemWindowInsetRight, insets.systemWindowInsetBottom)
+    }
+
+    /**
+     * The photo picker where the phone has it (Android 13+, or 11+ with the MediaProvider module
+     * update), else any app that offers images, as when the picker's activity is missing.
+     */
     private fun pickPhoto() {
         if (busy) return
-        val intent = if (Build.VERSION.SDK_INT >= 33) {
-            Intent(MediaStore.ACTION_PICK_IMAGES)
-        } else {
-            Intent(Intent.ACTION_OPEN_DOCUMENT).addCategory(Intent.CATEGORY_OPENABLE).setType("image/*")
+        if (photoPickerAvailable()) {
+            try {
+                @Suppress("DEPRECATION") startActivityForResult(Intent(MediaStore.ACTION_PICK_IMAGES), PICK)
+                return
+            } catch (e: ActivityNotFoundException) {
+                // Some builds ship without the picker's activity; fall through to the generic chooser.
+            }
         }
-        @Suppress("DEPRECATION") startActivityForResult(intent, PICK)
+        val getContent = Intent(Intent.ACTION_GET_CONTENT).addCategory(Intent.CATEGORY_OPENABLE).setType("image/*")
+        try {
+            @Suppress("DEPRECATION") startActivityForResult(getContent, PICK)
+        } catch (e: ActivityNotFoundException) {
+            status.text = "No app on this phone can pick a photo."
+        }
     }
+
+    private fun photoPickerAvailable(): Boolean =
+        Build.VERSION.SDK_INT >= 33 || (Build.VERSION.SDK_INT >= 30 && SdkExtensions.getExtensionVersion(Build.VERSION_CODES.R) >= 2)
 
     @Deprecated("Activity result API of the framework; AndroidX is not used")
     override fun onActivityResult(requestCode: Int, resultCode: Int, data: Intent?) {
@@ -125,7 +159,12 @@ class DemoActivity : Activity() {
         status.text = "Decoding the photo…"
         Thread {
             try {
-                val (photo, note) = decode(uri)
+                val (photo, note) = try {
+                    decode(uri)
+                } catch (e: Exception) {
+                    runOnUiThread { status.text = "Cannot read this photo: ${e.message ?: e}" }
+                    return@Thread
+                }
                 runOnUiThread { status.text = "Upscaling ${photo.width}x${photo.height} on ${accelerator.id}…${note ?: ""}" }
                 val start = System.nanoTime()
                 val out = PhotoUpscaler(this).upscale(photo, accelerator, Runtime.getRuntime().availableProcessors().coerceAtMost(4)) { done, total ->
