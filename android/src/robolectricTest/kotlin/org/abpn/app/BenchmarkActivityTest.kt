@@ -71,7 +71,7 @@ class BenchmarkActivityTest {
     }
 
     @After fun tearDown() {
-        engines.gate.let { while (it.count > 0) it.countDown() }
+        if (::engines.isInitialized) engines.gate.let { while (it.count > 0) it.countDown() }
         Engines.factory = previousFactory
         ShadowBinder.reset()
     }
@@ -79,11 +79,16 @@ class BenchmarkActivityTest {
     // --- the intent of the host's command line --------------------------------------------------
 
     private fun fixtureText(): String {
-        // The class folder lies inside the repository (android/build/...): walk up to tests/fixtures.
-        var dir: File? = File(javaClass.protectionDomain.codeSource.location.toURI())
-        while (dir != null && !File(dir, "tests/fixtures/am_start_benchmark.txt").isFile) dir = dir.parentFile
-        val f = File(dir ?: File("."), "tests/fixtures/am_start_benchmark.txt")
-        return f.readLines().filter { !it.trimStart().startsWith("#") }.joinToString("\n")
+        // The test classes lie inside the repository (android/offline-out/...), as does the working
+        // folder when run from a checkout: walk up from either to tests/fixtures.
+        val name = "tests/fixtures/am_start_benchmark.txt"
+        val starts = listOfNotNull(javaClass.getResource("/tiny3ops.tflite")?.let { File(it.toURI()) }, File("").absoluteFile)
+        for (start in starts) {
+            var dir: File? = start
+            while (dir != null && !File(dir, name).isFile) dir = dir.parentFile
+            if (dir != null) return File(dir, name).readText()
+        }
+        error("$name not found above $starts")
     }
 
     private fun local(phonePath: String): String = phonePath.replace("/data/local/tmp/abpn/", "${work.path}/")
