@@ -185,6 +185,9 @@ class BenchmarkActivityTest {
         assertTrue(cpu.getInt("warmup_runs") >= 3)
         val timing = cpu.getJSONObject("timing")
         assertTrue(timing.getDouble("warmup_ms") >= 500)
+        // init = delegate creation + interpreter creation: the engine's 2 ms are the interpreter's part.
+        assertEquals(2.0, timing.getDouble("interpreter_create_ms"), 1e-9)
+        assertEquals(cpu.getDouble("init_ms"), timing.getDouble("delegate_create_ms") + 2.0, 1e-9)
         assertEquals(cpu.getJSONArray("samples_ms").length(), timing.getJSONArray("wall_samples_ms").length())
         assertEquals(true, cpu.getJSONObject("options").getBoolean("require_full_delegation"))
         assertTrue(cpu.getJSONObject("output_check").getBoolean("passed"))

@@ -47,6 +47,8 @@ class ScriptedEngines(
 
     private fun crash(context: Context): Nothing {
         val am = context.getSystemService(Context.ACTIVITY_SERVICE) as android.app.ActivityManager
+        // The builder variant leaves out what getHistoricalProcessExitReasons filters on in 4.16.1.
+        @Suppress("DEPRECATION")
         Shadow.extract<ShadowActivityManager>(am).addApplicationExitInfo(
             "org.abpn.app:accelerator", Process.myPid(), ApplicationExitInfo.REASON_CRASH_NATIVE, 11,
         )
