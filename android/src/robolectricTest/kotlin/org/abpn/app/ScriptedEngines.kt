@@ -47,7 +47,7 @@ class ScriptedEngines(
 
     private fun crash(context: Context): Nothing {
         val am = context.getSystemService(Context.ACTIVITY_SERVICE) as android.app.ActivityManager
-        // The builder variant leaves out what getHistoricalProcessExitReasons filters on in 4.16.1.
+        // This variant: an entry made with ApplicationExitInfoBuilder is not returned by the lookup here (4.16.1).
         @Suppress("DEPRECATION")
         Shadow.extract<ShadowActivityManager>(am).addApplicationExitInfo(
             "org.abpn.app:accelerator", Process.myPid(), ApplicationExitInfo.REASON_CRASH_NATIVE, 11,
