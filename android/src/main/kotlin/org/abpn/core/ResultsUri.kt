@@ -20,7 +20,6 @@ sealed class ResultsPath {
     }
 
     companion object {
-        const val AUTHORITY = "org.abpn.app.results"
         private val SAFE = Regex("^[A-Za-z0-9_-]{1,100}$")
 
         fun parse(segments: List<String>): ResultsPath? {
