@@ -188,7 +188,11 @@ class BenchmarkActivityTest {
         // init = delegate creation + interpreter creation: the engine's 2 ms are the interpreter's part.
         assertEquals(2.0, timing.getDouble("interpreter_create_ms"), 1e-9)
         assertEquals(cpu.getDouble("init_ms"), timing.getDouble("delegate_create_ms") + 2.0, 1e-9)
-        assertEquals(cpu.getJSONArray("samples_ms").length(), timing.getJSONArray("wall_samples_ms").length())
+        val native = cpu.getJSONArray("samples_ms")
+        val wall = timing.getJSONArray("wall_samples_ms")
+        assertEquals(native.length(), wall.length())
+        // The headline is the runtime's own invoke time; the wall time of run() around it is longer.
+        for (i in 0 until native.length()) assertTrue("$native vs $wall", native.getDouble(i) < wall.getDouble(i))
         assertEquals(true, cpu.getJSONObject("options").getBoolean("require_full_delegation"))
         assertTrue(cpu.getJSONObject("output_check").getBoolean("passed"))
         assertTrue(cpu.getJSONObject("conditions").getJSONObject("before").has("thermal_status"))
