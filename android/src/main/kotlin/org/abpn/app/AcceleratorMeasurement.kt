@@ -94,8 +94,9 @@ class AcceleratorMeasurement(private val context: Context, private val job: Acce
         val samples = timed.inferences.map { if (nativeMissing) it.wallMs else it.nativeMs!! }
         val interpreterMs = engine.initNanos / 1e6
         val timing = Timing(
-            // The factory's call covers the delegate's creation and then the interpreter's; the engine times the latter.
-            delegateCreateMs = Math.max(0.0, createNs / 1e6 - interpreterMs),
+            // The factory's call covers the delegate's creation and then the interpreter's; the engine
+            // times the latter. The CPU has no delegate: the interpreter applies XNNPACK itself.
+            delegateCreateMs = if (acc == Accelerator.CPU) 0.0 else Math.max(0.0, createNs / 1e6 - interpreterMs),
             interpreterCreateMs = interpreterMs,
             // The schema's first_inference_ms is the wall time of the first run() after init.
             firstInferenceMs = first.wallMs,
