@@ -86,7 +86,10 @@ class AcceleratorClient(private val context: Context) {
                         }
                     }
                     is Event.Started -> pid = e.pid
-                    is Event.Disconnected -> return Outcome.Died(pid)
+                    is Event.Disconnected -> {
+                        pid = pid ?: lateStart(events)
+                        return Outcome.Died(pid)
+                    }
                     is Event.Result -> {
                         @Suppress("DEPRECATION") val r = e.data.getSerializable(AcceleratorService.KEY_RESULT) as AcceleratorResult
                         return Outcome.Measured(r, e.data.getString(AcceleratorService.KEY_RUNTIME_VERSION))
@@ -100,10 +103,29 @@ class AcceleratorClient(private val context: Context) {
         }
     }
 
+    /**
+     * The process's "started" reply and the notice of its death travel separately (a reply through its
+     * Handler, the death straight from a binder thread): a process that died at once may still have
+     * its pid on the way.
+     */
+    private fun lateStart(events: LinkedBlockingQueue<Event>): Int? {
+        val until = System.currentTimeMillis() + LATE_START_MS
+        while (true) {
+            val left = until - System.currentTimeMillis()
+            if (left <= 0) return null
+            val e = events.poll(left, TimeUnit.MILLISECONDS) ?: return null
+            if (e is Event.Started) return e.pid
+        }
+    }
+
     /** The next accelerator must not be bound to a process that is still on its way out. */
     private fun awaitExit(pid: Int) {
         if (pid == Process.myPid()) return
         val until = System.currentTimeMillis() + 5000
         while (File("/proc/$pid").exists() && System.currentTimeMillis() < until) Thread.sleep(50)
+    }
+
+    private companion object {
+        const val LATE_START_MS = 1000L
     }
 }
