@@ -46,7 +46,6 @@ class ScriptedEngines(
     }
 
     private fun crash(context: Context): Nothing {
-        // The application's ActivityManager: the one the main process asks (a service's own context may hold another shadow).
         val am = context.applicationContext.getSystemService(Context.ACTIVITY_SERVICE) as android.app.ActivityManager
         // This variant: an entry made with ApplicationExitInfoBuilder is not returned by the lookup here (4.16.1).
         @Suppress("DEPRECATION")
