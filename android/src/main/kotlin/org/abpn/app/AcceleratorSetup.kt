@@ -26,23 +26,22 @@ sealed class Setup {
 }
 
 /**
- * Builds each accelerator's interpreter options from the real TFLite and QNN classes. Each accelerator
- * gets its own interpreter. Apart from the CPU run, XNNPACK is off: nodes an accelerator refuses then
- * run on TFLite's built-in kernels and the only "Replacing ... nodes" log line is the accelerator's own.
- * Exceptions propagate: the caller records them as `failed`.
+ * Builds each accelerator's interpreter options from the real TFLite and QNN classes. Nodes a
+ * delegate refuses run on XNNPACK, as TFLite does by default (Interpreter::ApplyLazyDelegateProviders
+ * applies XNNPACK at AllocateTensors to whatever the delegates left) and as benchmark_model measures;
+ * the record names that fallback. Exceptions propagate: the caller records them as `failed`.
  */
 object AcceleratorSetup {
-    fun prepare(context: Context, accelerator: Accelerator, threads: Int): Setup = when (accelerator) {
+    fun prepare(context: Context, accelerator: Accelerator, threads: Int, nnapiAccelerator: String? = null): Setup = when (accelerator) {
         Accelerator.CPU -> cpu(threads)
         Accelerator.GPU -> gpu(threads)
-        Accelerator.NNAPI -> nnapi(threads)
+        Accelerator.NNAPI -> nnapi(threads, nnapiAccelerator)
         Accelerator.QNN_HTP -> QnnSupport.htp(context, fallbackOptions(threads))
         Accelerator.QNN_DSP -> QnnSupport.dsp(context, fallbackOptions(threads))
     }
 
-    /** Options for nodes an accelerator leaves to the CPU. */
-    fun fallbackOptions(threads: Int): Interpreter.Options =
-        Interpreter.Options().setNumThreads(threads).setUseXNNPACK(false)
+    /** Options for the nodes an accelerator leaves to the CPU: XNNPACK with [threads], TFLite's default. */
+    fun fallbackOptions(threads: Int): Interpreter.Options = Interpreter.Options().setNumThreads(threads).setUseXNNPACK(true)
 
     private fun cpu(threads: Int): Setup {
         val options = Interpreter.Options().setNumThreads(threads).setUseXNNPACK(true)
@@ -50,7 +49,7 @@ object AcceleratorSetup {
     }
 
     private fun gpu(threads: Int): Setup {
-        val record = linkedMapOf<String, Any?>("cpu_fallback_threads" to threads, "xnnpack" to false)
+        val record = linkedMapOf<String, Any?>("fallback" to "xnnpack", "fallback_threads" to threads)
         val best = CompatibilityList().use { list ->
             if (!list.isDelegateSupportedOnThisDevice) {
                 return Setup.Unsupported(
@@ -64,15 +63,17 @@ object AcceleratorSetup {
         record["quantized_models_allowed"] = true
         record["precision_loss_allowed"] = best.isPrecisionLossAllowed
         record["inference_preference"] = "sustained_speed"
-        record["backend"] = best.forceBackend?.name?.lowercase() ?: "auto"
+        // What was asked; GpuDelegateFactory.Options defaults to GpuBackend.UNSET (let the delegate
+        // choose). The backend it chose (gpu_backend) is read from its log after creation.
+        record["forced_backend"] = best.forceBackend.name.lowercase()
         val delegate = GpuDelegate(best)
         return Setup.Ready(fallbackOptions(threads).addDelegate(delegate), delegate, record, null)
     }
 
-    private fun nnapi(threads: Int): Setup {
+    private fun nnapi(threads: Int, acceleratorName: String?): Setup {
         val record = linkedMapOf<String, Any?>(
             "use_nnapi_cpu" to false, "allow_fp16" to false, "execution_preference" to "sustained_speed",
-            "cpu_fallback_threads" to threads, "xnnpack" to false,
+            "nnapi_accelerator" to acceleratorName, "fallback" to "xnnpack", "fallback_threads" to threads,
         )
         val notes = if (Build.VERSION.SDK_INT >= 35) {
             "NNAPI is deprecated from Android 15 (API 35) but this phone still ships it; measured anyway"
@@ -82,12 +83,13 @@ object AcceleratorSetup {
         if (Build.VERSION.SDK_INT < 27) {
             return Setup.Unsupported("NNAPI needs Android 8.1 (API 27); this phone runs API ${Build.VERSION.SDK_INT}", record, notes)
         }
-        val delegate = NnApiDelegate(
-            NnApiDelegate.Options()
-                .setUseNnapiCpu(false)
-                .setAllowFp16(false)
-                .setExecutionPreference(NnApiDelegate.Options.EXECUTION_PREFERENCE_SUSTAINED_SPEED),
-        )
+        val options = NnApiDelegate.Options()
+            .setUseNnapiCpu(false)
+            .setAllowFp16(false)
+            .setExecutionPreference(NnApiDelegate.Options.EXECUTION_PREFERENCE_SUSTAINED_SPEED)
+        // benchmark_model's nnapi_accelerator_name: one NNAPI device (e.g. qti-htp) instead of NNAPI's own choice.
+        if (acceleratorName != null) options.setAcceleratorName(acceleratorName)
+        val delegate = NnApiDelegate(options)
         return Setup.Ready(fallbackOptions(threads).addDelegate(delegate), delegate, record, notes)
     }
 }

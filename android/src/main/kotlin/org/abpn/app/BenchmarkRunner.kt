@@ -3,158 +3,112 @@ package org.abpn.app
 import android.content.Context
 import android.content.pm.ApplicationInfo
 import android.util.Log
-import org.abpn.core.Accelerator
+import org.abpn.core.AcceleratorConditions
 import org.abpn.core.AcceleratorResult
 import org.abpn.core.AppInfo
 import org.abpn.core.BenchRequest
 import org.abpn.core.Conditions
-import org.abpn.core.DelegationLog
-import org.abpn.core.LatencyStats
+import org.abpn.core.Cooldown
+import org.abpn.core.CrashLog
 import org.abpn.core.ModelInfo
-import org.abpn.core.OutputCheck
-import org.abpn.core.PixelDecoding
 import org.abpn.core.ResultRecord
 import org.abpn.core.Status
 import org.abpn.core.TfliteModelFile
-import org.abpn.core.Timing
-import org.tensorflow.lite.Interpreter
-import org.tensorflow.lite.TensorFlowLite
 import java.io.File
 import java.io.FileInputStream
-import java.io.IOException
-import java.nio.ByteBuffer
-import java.nio.ByteOrder
 
 /** Raised when the run cannot start at all; becomes the `<run_id>.error.json` file. */
 class RunCannotStart(message: String) : Exception(message)
 
-/** One benchmark run of docs/phone-protocol.md: every requested accelerator, each in its own interpreter. */
-class BenchmarkRunner(private val context: Context, private val request: BenchRequest, private val status: (String) -> Unit) {
+/**
+ * One benchmark run of docs/phone-protocol.md (v2), in the main process: checks the files, then
+ * hands each accelerator to its own process ([AcceleratorClient]) with a cool-down before it and
+ * the phone's state read before and after it. The main process never loads TFLite's native code,
+ * so no accelerator can take the run down with it.
+ */
+class BenchmarkRunner(
+    private val context: Context,
+    private val request: BenchRequest,
+    private val progress: (String) -> Unit,
+    private val client: AcceleratorClient = AcceleratorClient(context),
+) {
     private val debuggable = (context.applicationInfo.flags and ApplicationInfo.FLAG_DEBUGGABLE) != 0
 
     fun run(): ResultRecord {
         val modelFile = File(request.modelPath)
         if (!modelFile.canRead()) throw RunCannotStart("cannot read the model ${request.modelPath} (push it with mode 0644)")
-        val model = ModelFile.map(modelFile)
-        val totalNodes = runCatching { TfliteModelFile.mainSubgraphOperatorCount(model) }.getOrNull()
-        val modelInfo = probeModel(modelFile, model)
-        val input = readExact(request.inputPath, "input", modelInfo.inputBytes)
-        val expected = request.expectedPath?.let { readExact(it, "expected", modelInfo.outputBytes) }
-
-        val tempBefore = DeviceProbe.batteryTemperatureC(context)
-        val results = ArrayList<AcceleratorResult>()
-        var cpuMedian: Double? = null
-        for ((i, acc) in request.accelerators.withIndex()) {
-            if (i > 0 && request.cooldownS > 0) {
-                status("cooling down ${request.cooldownS} s before ${acc.id}")
-                Thread.sleep(request.cooldownS * 1000L)
-            }
-            status("measuring ${acc.id} (${i + 1}/${request.accelerators.size})")
-            val r = measure(acc, model, input, expected, modelInfo, totalNodes, cpuMedian)
-            if (acc == Accelerator.CPU && r.status == Status.OK) cpuMedian = LatencyStats.of(r.timing!!.samplesMs).median
-            Log.i(ResultFiles.TAG, "${acc.id}: ${r.status.id} ${r.reason ?: ""}")
-            results.add(r)
+        val mapped = ModelFile.map(modelFile)
+        val (input, output) = try {
+            TfliteModelFile.io(mapped)
+        } catch (e: IllegalArgumentException) {
+            throw RunCannotStart("${modelFile.path} is not a model the benchmark can run: ${e.message}")
         }
-        val tempAfter = DeviceProbe.batteryTemperatureC(context)
+        val inputBytes = input.bytes ?: throw RunCannotStart("the model's input ${input.shape} ${input.dtype} has no fixed size")
+        val outputBytes = output.bytes ?: throw RunCannotStart("the model's output ${output.shape} ${output.dtype} has no fixed size")
+        checkSize(request.inputPath, "input", inputBytes)
+        request.expectedPath?.let { checkSize(it, "expected", outputBytes) }
+        val totalNodes = runCatching { TfliteModelFile.mainSubgraphOperatorCount(mapped) }.getOrNull()
+        val modelInfo = ModelInfo(
+            modelFile.name, ModelFile.sha256(FileInputStream(modelFile)), modelFile.length(),
+            input.shape, input.dtype, output.shape, output.dtype,
+        )
+        val pageProblem = DeviceProbe.pageSizeProblem(context)
+
+        val tempBefore = DeviceProbe.phoneState(context).batteryTempC
+        var runtimeVersion: String? = null
+        val results = ArrayList<AcceleratorResult>()
+        for ((i, acc) in request.accelerators.withIndex()) {
+            val waited = if (i == 0) 0.0 else {
+                progress("cooling down before ${acc.id}")
+                Cooldown.wait(request.cooldownS, request.cooldownMaxS, { DeviceProbe.phoneState(context) }, System::currentTimeMillis, Thread::sleep)
+            }
+            progress("measuring ${acc.id} (${i + 1}/${request.accelerators.size})")
+            val before = DeviceProbe.phoneState(context)
+            val row = if (pageProblem != null) {
+                AcceleratorResult.unsupported(acc, emptyMap(), pageProblem)
+            } else {
+                val started = System.currentTimeMillis()
+                when (val o = client.measure(AcceleratorJob(request, acc, totalNodes, debuggable), TIMEOUT_MS)) {
+                    is Outcome.Measured -> o.result.also { runtimeVersion = runtimeVersion ?: o.runtimeVersion }
+                    is Outcome.Died -> crashed(acc, o.pid, started)
+                    is Outcome.NoAnswer -> AcceleratorResult(acc, emptyMap(), Status.FAILED, reason = o.reason)
+                }
+            }
+            val after = DeviceProbe.phoneState(context)
+            Log.i(ResultFiles.TAG, "${acc.id}: ${row.status.id} ${row.reason ?: ""}")
+            results.add(row.copy(conditions = AcceleratorConditions(before, after, waited)))
+        }
+        val tempAfter = DeviceProbe.phoneState(context).batteryTempC
         return ResultRecord(
-            request.runId, System.currentTimeMillis(), DeviceProbe.deviceInfo(), modelInfo.info, appInfo(), results,
+            request.runId, System.currentTimeMillis(), DeviceProbe.deviceInfo(), modelInfo, appInfo(runtimeVersion, pageProblem == null), results,
             Conditions(tempBefore, tempAfter, if (tempBefore != null || tempAfter != null) "battery" else null, request.cooldownS.toDouble()),
         )
     }
 
-    private class ProbedModel(val info: ModelInfo, val inputBytes: Int, val outputBytes: Int, val outputDecoding: PixelDecoding)
-
-    /** Shapes and types from a plain CPU interpreter: proves the model loads before any accelerator runs. */
-    private fun probeModel(file: File, model: ByteBuffer): ProbedModel {
-        val interpreter = try {
-            Interpreter(model, Interpreter.Options().setNumThreads(1))
-        } catch (e: Exception) {
-            throw RunCannotStart("TFLite cannot load ${file.path}: ${e.message}")
-        }
-        interpreter.use {
-            if (it.inputTensorCount != 1 || it.outputTensorCount != 1) {
-                throw RunCannotStart("the benchmark expects one input and one output tensor, the model has ${it.inputTensorCount} and ${it.outputTensorCount}")
-            }
-            val inT = it.getInputTensor(0)
-            val outT = it.getOutputTensor(0)
-            val info = ModelInfo(
-                file.name, ModelFile.sha256(FileInputStream(file)), file.length(),
-                inT.shape().toList(), ModelFile.dtypeName(inT.dataType()), outT.shape().toList(), ModelFile.dtypeName(outT.dataType()),
-            )
-            val q = outT.quantizationParams()
-            return ProbedModel(info, inT.numBytes(), outT.numBytes(), PixelDecoding(info.outputDtype, q.scale, q.zeroPoint))
-        }
+    private fun crashed(acc: org.abpn.core.Accelerator, pid: Int?, sinceMs: Long): AcceleratorResult {
+        // crash_dump has logged the tombstone by the time the process is gone; the exit record may lag a little.
+        Thread.sleep(CRASH_SETTLE_MS)
+        val signal = pid?.let { DeviceProbe.exitSignal(context, it) }
+        val crash = CrashLog.parse(if (pid != null) DeviceProbe.crashLogLines() else emptyList(), pid ?: -1, sinceMs, signal)
+        return AcceleratorResult.crashed(acc, emptyMap(), crash)
     }
 
-    private fun readExact(path: String, what: String, size: Int): ByteArray {
+    private fun checkSize(path: String, what: String, size: Int) {
         val f = File(path)
         if (!f.canRead()) throw RunCannotStart("cannot read the $what file $path (push it with mode 0644)")
         if (f.length() != size.toLong()) throw RunCannotStart("the $what file $path has ${f.length()} bytes, the model's tensor needs $size")
-        return try { f.readBytes() } catch (e: IOException) { throw RunCannotStart("cannot read $path: ${e.message}") }
     }
 
-    private fun appInfo(): AppInfo {
+    private fun appInfo(reportedRuntime: String?, runtimeLoads: Boolean): AppInfo {
         val version = context.packageManager.getPackageInfo(context.packageName, 0).versionName ?: "unknown"
-        val runtime = runCatching { TensorFlowLite.runtimeVersion() }.getOrDefault("unknown")
-        return AppInfo(version, "tflite", runtime)
+        // Asking the runtime here loads its native library in the main process: only when it can load.
+        val runtime = reportedRuntime ?: if (runtimeLoads) runCatching { Engines.factory.runtimeVersion() }.getOrNull() else null
+        return AppInfo(version, Engines.factory.runtimeName, runtime ?: "unknown")
     }
 
-    private fun measure(
-        acc: Accelerator, model: ByteBuffer, input: ByteArray, expected: ByteArray?, probed: ProbedModel,
-        totalNodes: Int?, cpuMedian: Double?,
-    ): AcceleratorResult {
-        var setup: Setup? = null
-        var options: Map<String, Any?> = emptyMap()
-        try {
-            setup = AcceleratorSetup.prepare(context, acc, request.threads)
-            options = LinkedHashMap(setup.recordOptions).apply { if (debuggable) put("debuggable_build", true) }
-            val notes = listOfNotNull(setup.notes, if (debuggable) "debuggable build: timings are distorted" else null)
-                .joinToString("; ").ifEmpty { null }
-            if (setup is Setup.Unsupported) return AcceleratorResult.unsupported(acc, options, setup.reason, notes)
-            val ready = setup as Setup.Ready
-            val logSince = System.currentTimeMillis() - 5
-
-            val t = System.nanoTime()
-            val interpreter = Interpreter(model, ready.options)
-            interpreter.use {
-                it.allocateTensors()
-                val initMs = msSince(t)
-                val inBuf = ByteBuffer.allocateDirect(input.size).order(ByteOrder.nativeOrder())
-                inBuf.put(input)
-                val outBuf = ByteBuffer.allocateDirect(probed.outputBytes).order(ByteOrder.nativeOrder())
-                fun once(): Double {
-                    inBuf.rewind(); outBuf.rewind()
-                    val s = System.nanoTime()
-                    it.run(inBuf, outBuf)
-                    return msSince(s)
-                }
-                val firstMs = once()
-                repeat(request.warmup) { once() }
-                val samples = List(request.runs) { once() }
-                val check = expected?.let { ref ->
-                    val out = ByteArray(probed.outputBytes)
-                    outBuf.rewind(); outBuf.get(out)
-                    OutputCheck.compare(out, ref, probed.outputDecoding)
-                }
-                val delegation = DelegationLog.summarize(
-                    acc, DelegationLog.parse(DeviceProbe.ownLogLines(), logSince), totalNodes,
-                    LatencyStats.of(samples).median, cpuMedian,
-                )
-                return AcceleratorResult(
-                    acc, options, Status.OK, notes = notes,
-                    timing = Timing(initMs, firstMs, request.warmup, samples),
-                    delegation = delegation, outputCheck = check,
-                )
-            }
-        } catch (e: Throwable) {
-            // Native delegate errors surface as IllegalArgumentException/RuntimeException, missing
-            // libraries as UnsatisfiedLinkError: all are this accelerator's failure, not the run's.
-            Log.w(ResultFiles.TAG, "${acc.id} failed", e)
-            return AcceleratorResult.failed(acc, options, e, setup?.notes)
-        } finally {
-            (setup as? Setup.Ready)?.delegate?.let { d -> runCatching { d.close() } }
-        }
+    companion object {
+        /** benchmark_model's 150 s cap for each of the warm-up and timed phases, plus creation and the first run. */
+        const val TIMEOUT_MS = 10 * 60 * 1000L
+        const val CRASH_SETTLE_MS = 500L
     }
-
-    private fun msSince(startNs: Long) = (System.nanoTime() - startNs) / 1e6
 }

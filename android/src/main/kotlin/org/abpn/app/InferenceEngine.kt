@@ -61,6 +61,13 @@ interface EngineFactory {
 
     /** [model] must stay valid until the engine is closed (the runtime may read it in place). */
     fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int): EngineCreation
+
+    /**
+     * The benchmark's variant: [nnapiAccelerator] names one NNAPI device (benchmark_model's
+     * nnapi_accelerator_name, e.g. qti-htp). A factory without such a setting ignores it.
+     */
+    fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int, nnapiAccelerator: String?): EngineCreation =
+        create(context, model, accelerator, threads)
 }
 
 object Engines {
@@ -74,8 +81,11 @@ object TfliteEngines : EngineFactory {
 
     override fun runtimeVersion(): String = TensorFlowLite.runtimeVersion()
 
-    override fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int): EngineCreation {
-        val setup = AcceleratorSetup.prepare(context, accelerator, threads)
+    override fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int): EngineCreation =
+        create(context, model, accelerator, threads, null)
+
+    override fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int, nnapiAccelerator: String?): EngineCreation {
+        val setup = AcceleratorSetup.prepare(context, accelerator, threads, nnapiAccelerator)
         if (setup is Setup.Unsupported) return EngineCreation.Unavailable(setup.reason, setup.recordOptions, setup.notes)
         val ready = setup as Setup.Ready
         try {

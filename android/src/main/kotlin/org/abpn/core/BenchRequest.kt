@@ -1,6 +1,6 @@
 package org.abpn.core
 
-/** Raised for intent extras that break docs/phone-protocol.md; the message says what to fix. */
+/** Raised for intent extras that break docs/phone-protocol.md (v2); the message says what to fix. */
 class BadRequestException(message: String) : Exception(message)
 
 /** A benchmark run as requested by the host over `am start` extras. */
@@ -16,10 +16,17 @@ data class BenchRequest(
     val cooldownS: Int,
     val collectorUrl: String?,
     val collectorToken: String?,
-) {
+    val warmupMinMs: Int = 500,
+    val runMinMs: Int = 1000,
+    val requireFullDelegation: Boolean = false,
+    val nnapiAccelerator: String? = null,
+    val cooldownMaxS: Int = 60,
+) : java.io.Serializable {
     companion object {
         private val UUID_RE = Regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
         private val SAFE_NAME_RE = Regex("^[A-Za-z0-9._-]{1,100}$")
+        // No dots: the provider serves runs/<id>, runs/<id>.json and runs/<id>.error.json (ResultsPath).
+        private val SAFE_RUN_ID_RE = Regex("^[A-Za-z0-9_-]{1,100}$")
 
         /**
          * Parses the extras of an intent, given as a map (an Android Bundle's keys and values).
@@ -41,7 +48,20 @@ data class BenchRequest(
                 throw BadRequestException("collector_url '$url' must start with http:// or https://")
             }
             val token = optionalString(extras, "collector_token")
-            return BenchRequest(model, accelerators, threads, warmup, runs, runId, input, expected, cooldown, url, token)
+            // Defaults of benchmark_model's warmup_min_secs (0.5) and min_secs (1.0):
+            // tensorflow/lite/tools/benchmark/benchmark_model.cc, DefaultParams().
+            val warmupMinMs = int(extras, "warmup_min_ms", 500, 0..600_000)
+            val runMinMs = int(extras, "run_min_ms", 1000, 0..600_000)
+            val requireFull = bool(extras, "require_full_delegation", false)
+            val nnapiAccelerator = optionalString(extras, "nnapi_accelerator")
+            if (nnapiAccelerator != null && !SAFE_NAME_RE.matches(nnapiAccelerator)) {
+                throw BadRequestException("nnapi_accelerator '$nnapiAccelerator' is not a device name such as qti-htp")
+            }
+            val cooldownMax = int(extras, "cooldown_max_s", 60, 0..3600)
+            return BenchRequest(
+                model, accelerators, threads, warmup, runs, runId, input, expected, cooldown, url, token,
+                warmupMinMs, runMinMs, requireFull, nnapiAccelerator, cooldownMax,
+            )
         }
 
         /**
@@ -50,7 +70,7 @@ data class BenchRequest(
          */
         fun errorFileStem(extras: Map<String, Any?>): String {
             val raw = extras["run_id"] as? String
-            return if (raw != null && SAFE_NAME_RE.matches(raw) && raw != "." && raw != "..") raw else "invalid-run-id"
+            return if (raw != null && SAFE_RUN_ID_RE.matches(raw)) raw else "invalid-run-id"
         }
 
         fun parseAccelerators(csv: String): List<Accelerator> {
@@ -80,6 +100,15 @@ data class BenchRequest(
 
         private fun checkAbsolute(key: String, path: String) {
             if (!path.startsWith("/")) throw BadRequestException("extra '$key' must be an absolute path on the phone, got '$path'")
+        }
+
+        /** `--ez` gives a Boolean; "true"/"false" passed with `--es` are accepted too. */
+        private fun bool(extras: Map<String, Any?>, key: String, default: Boolean): Boolean = when (val raw = extras[key]) {
+            null -> default
+            is Boolean -> raw
+            "true" -> true
+            "false" -> false
+            else -> throw BadRequestException("extra '$key' must be a boolean (--ez $key true|false), got '$raw'")
         }
 
         private fun int(extras: Map<String, Any?>, key: String, default: Int, range: IntRange): Int {

@@ -2,12 +2,29 @@ package org.abpn.core
 
 /**
  * The TFLite Java API does not say how many nodes a delegate took. The runtime logs it
- * ("Replacing N out of M node(s) with delegate (NAME) node, yielding P partitions ..."), and an
- * app may read its own log, so the benchmark reads those lines back (logcat -v epoch --pid).
+ * ("Replacing N out of M node(s) with delegate (NAME) node, yielding P partitions ...",
+ * tensorflow/lite/core/subgraph.cc), and an app may read its own log, so the benchmark reads those
+ * lines back (logcat -v epoch --pid) right after the interpreter is created: read after the timed
+ * runs, the line could have rotated out of the log buffer.
  */
 data class DelegationLine(val timeMs: Long, val delegated: Int, val total: Int, val delegate: String, val partitions: Int?)
 
+/**
+ * What the accelerator took. Nodes a delegate refuses run on XNNPACK, TFLite's default
+ * (Interpreter::ApplyLazyDelegateProviders applies it to whatever is not yet delegated): [fallback].
+ */
+data class Delegation(val delegatedNodes: Int?, val totalNodes: Int?, val fallback: String?, val evidence: String?) : java.io.Serializable {
+    fun toJsonMap(): Map<String, Any?> = linkedMapOf(
+        "delegated_nodes" to delegatedNodes,
+        "total_nodes" to totalNodes,
+        "fallback" to fallback,
+        "evidence" to clip(evidence, 2000),
+    )
+}
+
 object DelegationLog {
+    const val XNNPACK = "xnnpack"
+
     private val EPOCH = Regex("^\\s*(\\d+)\\.(\\d{3})")
     private val REPLACING = Regex(
         "Replacing (\\d+) out of (\\d+) node\\(s\\) with delegate \\(([^)]*)\\) node(?:, yielding (\\d+) partitions?)?"
@@ -32,37 +49,50 @@ object DelegationLog {
     private fun isXnnpack(name: String) = name.contains("XNNPack", ignoreCase = true)
 
     /**
-     * What the accelerator took. [totalNodes] comes from the model file; [medianMs] and
-     * [cpuMedianMs] (when the CPU ran in the same run) make a silent fallback visible when the
-     * log says nothing.
+     * What [accelerator] took of the model's [totalNodes] (from the model file). The CPU's own
+     * "delegate" is XNNPACK; any other accelerator's is the first non-XNNPACK line, XNNPACK's later
+     * line being the fallback for the rest.
      */
-    fun summarize(
-        accelerator: Accelerator,
-        lines: List<DelegationLine>,
-        totalNodes: Int?,
-        medianMs: Double?,
-        cpuMedianMs: Double?,
-    ): Delegation {
-        val mine = lines.filter { if (accelerator == Accelerator.CPU) isXnnpack(it.delegate) else !isXnnpack(it.delegate) }
-        val line = mine.lastOrNull()
-        val timing = timingEvidence(accelerator, medianMs, cpuMedianMs)
+    fun summarize(accelerator: Accelerator, lines: List<DelegationLine>, totalNodes: Int?): Delegation {
+        val cpu = accelerator == Accelerator.CPU
+        val line = lines.firstOrNull { if (cpu) isXnnpack(it.delegate) else !isXnnpack(it.delegate) }
+        val fallback = if (cpu) null else XNNPACK
         if (line == null) {
-            val what = if (accelerator == Accelerator.CPU) "XNNPACK" else "the ${accelerator.id} delegate"
-            val evidence = "no 'Replacing N out of M node(s) with delegate' log line for $what was found" +
-                (timing?.let { "; $it" } ?: "")
-            return Delegation(null, totalNodes, evidence)
+            val what = if (cpu) "XNNPACK" else "the ${accelerator.id} delegate"
+            return Delegation(null, totalNodes, fallback, "no 'Replacing N out of M node(s) with delegate' log line for $what right after the interpreter was created")
         }
         val parts = line.partitions?.let { ", $it partition(s)" } ?: ""
-        val rest = if (line.delegated < line.total) "; the other ${line.total - line.delegated} node(s) ran on the CPU" else ""
-        val evidence = "TFLite log: ${line.delegated} of ${line.total} node(s) replaced by delegate (${line.delegate})$parts$rest" +
-            (timing?.let { "; $it" } ?: "")
-        return Delegation(line.delegated, line.total, evidence)
+        val rest = if (!cpu && line.delegated < line.total) "; the other ${line.total - line.delegated} node(s) ran on XNNPACK/the CPU" else ""
+        return Delegation(
+            line.delegated, line.total, fallback,
+            "TFLite log: ${line.delegated} of ${line.total} node(s) replaced by delegate (${line.delegate})$parts$rest",
+        )
     }
 
-    private fun timingEvidence(accelerator: Accelerator, medianMs: Double?, cpuMedianMs: Double?): String? {
-        if (accelerator == Accelerator.CPU || medianMs == null || cpuMedianMs == null || cpuMedianMs <= 0.0) return null
-        val ratio = medianMs / cpuMedianMs
-        val base = "median %.2f ms vs CPU %.2f ms (x%.2f)".format(java.util.Locale.US, medianMs, cpuMedianMs, ratio)
-        return if (Math.abs(ratio - 1.0) <= 0.1) "$base: timing matches the CPU, a likely CPU fallback" else base
+    /**
+     * The GPU delegate's backend as the TFLite GPU delegate logs it when it initialises
+     * (delegates/gpu/delegate.cc: "Initialized OpenCL-based API." / "Initialized OpenGL-based API.").
+     */
+    fun gpuBackend(lines: Iterable<String>): String {
+        var backend = "unknown"
+        for (l in lines) {
+            if (l.contains("Initialized OpenCL-based API")) backend = "opencl"
+            else if (l.contains("Initialized OpenGL-based API")) backend = "opengl"
+        }
+        return backend
+    }
+}
+
+/** The row status a delegation earns, and the reason when it is not plainly ok. */
+object DelegationVerdict {
+    fun judge(accelerator: Accelerator, d: Delegation, requireFull: Boolean): Pair<Status, String?> {
+        if (accelerator == Accelerator.CPU) return Status.OK to null
+        val n = d.delegatedNodes
+        val m = d.totalNodes
+        if (n == 0) return Status.NOT_DELEGATED to "the ${accelerator.id} delegate took 0 of ${m ?: "?"} nodes: everything ran on the CPU (XNNPACK)"
+        if (!requireFull) return Status.OK to null
+        if (n == null) return Status.FAILED to "the TFLite log did not say how many nodes the ${accelerator.id} delegate took (require_full_delegation)"
+        if (m != null && n < m) return Status.FAILED to "delegated $n of $m nodes (require_full_delegation)"
+        return Status.OK to null
     }
 }

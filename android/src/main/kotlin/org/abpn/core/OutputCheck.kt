@@ -48,7 +48,7 @@ class PixelDecoding(dtype: String, scale: Float, private val zeroPoint: Int) {
  * (peak 255) and the largest absolute difference, as python/abpn/record.py `output_check`. A
  * delegate that silently computes wrong pixels ends up below [THRESHOLD_DB].
  */
-data class OutputCheck(val psnrDb: Double?, val maxAbsDiff: Int, val thresholdDb: Double) {
+data class OutputCheck(val psnrDb: Double?, val maxAbsDiff: Int, val thresholdDb: Double) : java.io.Serializable {
     val passed: Boolean get() = psnrDb == null || psnrDb >= thresholdDb
 
     fun toJsonMap(): Map<String, Any?> = linkedMapOf(

@@ -5,7 +5,9 @@ import java.util.Date
 import java.util.Locale
 import java.util.TimeZone
 
-// The result record of python/abpn/schema/result_record.schema.json, schema_version 1.
+// The result record of python/abpn/schema/result_record.schema.json, schema_version 2
+// (docs/phone-protocol.md). Results cross from the accelerator process to the main process as
+// Java-serialized objects, hence Serializable.
 // Strings are clipped to the schema's lengths here so a long exception message can never make
 // the whole record invalid.
 
@@ -74,18 +76,43 @@ data class AppInfo(val version: String, val runtime: String, val runtimeVersion:
     companion object { const val NAME = "abpn-android" }
 }
 
-enum class Status(val id: String) { OK("ok"), UNSUPPORTED("unsupported"), FAILED("failed") }
+/** not_delegated: the delegate was created but took no node, so the row measured the CPU. */
+enum class Status(val id: String) { OK("ok"), NOT_DELEGATED("not_delegated"), UNSUPPORTED("unsupported"), FAILED("failed") }
 
-/** Timings of one accelerator that ran to the end. */
+/**
+ * Timings of one accelerator that ran to the end, in benchmark_model's terms: init includes the
+ * delegate's creation (BenchmarkTfLiteModel::Init), samples are the runtime's invoke time only
+ * (Interpreter.getLastNativeInferenceDurationNanoseconds), wall samples the whole run() call with
+ * its input and output copies.
+ */
 data class Timing(
-    val initMs: Double,
+    val delegateCreateMs: Double,
+    val interpreterCreateMs: Double,
     val firstInferenceMs: Double,
     val warmupRuns: Int,
+    val warmupMs: Double,
     val samplesMs: List<Double>,
-)
+    val wallSamplesMs: List<Double>,
+    val warmupMinMs: Int?,
+    val runMinMs: Int?,
+) : java.io.Serializable {
+    init {
+        require(samplesMs.isNotEmpty() && samplesMs.size == wallSamplesMs.size) { "one native and one wall sample per timed run" }
+    }
 
-/** Which part of the graph the accelerator took, and how that was learned. */
-data class Delegation(val delegatedNodes: Int?, val totalNodes: Int?, val evidence: String?)
+    val initMs: Double get() = delegateCreateMs + interpreterCreateMs
+
+    /** The schema's `timing` object; the v1 fields (init_ms, samples_ms, ...) stay on the result itself. */
+    fun toJsonMap(): Map<String, Any?> = linkedMapOf(
+        "delegate_create_ms" to delegateCreateMs,
+        "interpreter_create_ms" to interpreterCreateMs,
+        "warmup_ms" to warmupMs,
+        "wall_samples_ms" to wallSamplesMs,
+        "wall_latency_ms" to LatencyStats.of(wallSamplesMs).toJsonMap(),
+        "warmup_min_ms" to warmupMinMs,
+        "run_min_ms" to runMinMs,
+    )
+}
 
 data class AcceleratorResult(
     val accelerator: Accelerator,
@@ -96,9 +123,11 @@ data class AcceleratorResult(
     val timing: Timing? = null,
     val delegation: Delegation? = null,
     val outputCheck: OutputCheck? = null,
-) {
+    val conditions: AcceleratorConditions? = null,
+    val crash: Crash? = null,
+) : java.io.Serializable {
     init {
-        require(status != Status.OK || timing != null) { "an ok result needs its timings" }
+        require((status != Status.OK && status != Status.NOT_DELEGATED) || timing != null) { "a ${status.id} result needs its timings" }
         require(status == Status.OK || !reason.isNullOrEmpty()) { "a ${status.id} result needs a reason" }
         for ((k, v) in options) {
             require(OPTION_KEY.matches(k)) { "option name '$k' does not match ${OPTION_KEY.pattern}" }
@@ -120,15 +149,15 @@ data class AcceleratorResult(
             m["first_inference_ms"] = it.firstInferenceMs
             m["warmup_runs"] = it.warmupRuns
             m["runs"] = it.samplesMs.size
+            // The headline is the native invoke time, as benchmark_model reports; timing's wall stats add the copies.
             m["latency_ms"] = LatencyStats.of(it.samplesMs).toJsonMap()
             m["samples_ms"] = it.samplesMs
+            m["timing"] = it.toJsonMap()
         }
-        delegation?.let {
-            m["delegated_nodes"] = it.delegatedNodes
-            m["total_nodes"] = it.totalNodes
-            m["delegation_evidence"] = clip(it.evidence, REASON_MAX)
-        }
+        delegation?.let { m["delegation"] = it.toJsonMap() }
         outputCheck?.let { m["output_check"] = it.toJsonMap() }
+        conditions?.let { m["conditions"] = it.toJsonMap() }
+        crash?.let { m["crash"] = it.toJsonMap() }
         return m
     }
 
@@ -140,6 +169,9 @@ data class AcceleratorResult(
 
         fun failed(accelerator: Accelerator, options: Map<String, Any?>, error: Throwable, notes: String? = null) =
             AcceleratorResult(accelerator, options, Status.FAILED, reason = describe(error), notes = notes)
+
+        fun crashed(accelerator: Accelerator, options: Map<String, Any?>, crash: Crash) =
+            AcceleratorResult(accelerator, options, Status.FAILED, reason = crash.reason(accelerator), crash = crash)
 
         /** "ClassName: message", with the causes, so a native failure keeps its words. */
         fun describe(error: Throwable): String {
@@ -154,6 +186,7 @@ data class AcceleratorResult(
     }
 }
 
+/** The run as a whole: the battery temperature before the first and after the last accelerator, and the fixed cool-down asked for. */
 data class Conditions(
     val temperatureBeforeC: Double?,
     val temperatureAfterC: Double?,
@@ -182,7 +215,7 @@ data class ResultRecord(
     }
 
     fun toJsonMap(): Map<String, Any?> = linkedMapOf(
-        "schema_version" to 1,
+        "schema_version" to SCHEMA_VERSION,
         "run_id" to runId,
         "created_at" to rfc3339(createdAtMillis),
         "device" to device.toJsonMap(),
@@ -195,6 +228,8 @@ data class ResultRecord(
     fun toJson(): String = Json.encode(toJsonMap())
 
     companion object {
+        const val SCHEMA_VERSION = 2
+
         fun rfc3339(millis: Long): String {
             val f = SimpleDateFormat("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'", Locale.US)
             f.timeZone = TimeZone.getTimeZone("UTC")

@@ -30,7 +30,7 @@ object QnnSupport {
     fun htp(context: Context, base: Interpreter.Options): Setup {
         val record = linkedMapOf<String, Any?>(
             "backend" to "htp", "performance_mode" to "burst", "precision" to "quantized",
-            "skel_library_dir" to "nativeLibraryDir", "xnnpack" to false,
+            "skel_library_dir" to "nativeLibraryDir", "fallback" to "xnnpack",
         )
         notQualcomm()?.let { return Setup.Unsupported(it, record) }
         val (ok, why) = capability(QnnDelegate.Capability.HTP_RUNTIME_QUANTIZED)
@@ -47,7 +47,7 @@ object QnnSupport {
     fun dsp(context: Context, base: Interpreter.Options): Setup {
         val record = linkedMapOf<String, Any?>(
             "backend" to "dsp", "performance_mode" to "burst", "pd_session" to "adaptive",
-            "skel_library_dir" to "nativeLibraryDir", "xnnpack" to false,
+            "skel_library_dir" to "nativeLibraryDir", "fallback" to "xnnpack",
         )
         notQualcomm()?.let { return Setup.Unsupported(it, record) }
         val (ok, why) = capability(QnnDelegate.Capability.DSP_RUNTIME)

@@ -20,6 +20,21 @@ class BenchRequestTest {
         assertEquals(listOf(Accelerator.CPU), r.accelerators)
         assertEquals(4, r.threads); assertEquals(3, r.warmup); assertEquals(20, r.runs); assertEquals(0, r.cooldownS)
         assertNull(r.expectedPath); assertNull(r.collectorUrl); assertNull(r.collectorToken)
+        assertEquals(500, r.warmupMinMs); assertEquals(1000, r.runMinMs); assertEquals(60, r.cooldownMaxS)
+        assertEquals(false, r.requireFullDelegation); assertNull(r.nnapiAccelerator)
+    }
+
+    @Test fun parsesTheV2Extras() {
+        val r = BenchRequest.parse(base() + mapOf(
+            "warmup_min_ms" to 0, "run_min_ms" to 2500, "require_full_delegation" to true,
+            "nnapi_accelerator" to "qti-htp", "cooldown_max_s" to 120,
+        ))
+        assertEquals(0, r.warmupMinMs); assertEquals(2500, r.runMinMs); assertEquals(true, r.requireFullDelegation)
+        assertEquals("qti-htp", r.nnapiAccelerator); assertEquals(120, r.cooldownMaxS)
+        assertEquals(true, BenchRequest.parse(base() + ("require_full_delegation" to "true")).requireFullDelegation)
+        assertTrue(badMessage(base() + ("require_full_delegation" to 1)).contains("--ez require_full_delegation"))
+        assertTrue(badMessage(base() + ("nnapi_accelerator" to "qti htp; rm")).contains("nnapi_accelerator"))
+        assertTrue(badMessage(base() + ("cooldown_max_s" to -1)).contains("out of range"))
     }
 
     @Test fun parsesEveryExtra() {
@@ -52,5 +67,7 @@ class BenchRequestTest {
         assertEquals("abc", BenchRequest.errorFileStem(mapOf("run_id" to "abc")))
         assertEquals("invalid-run-id", BenchRequest.errorFileStem(mapOf("run_id" to "../etc/passwd")))
         assertEquals("invalid-run-id", BenchRequest.errorFileStem(emptyMap()))
+        // A dot would make runs/<id>.error.json ambiguous for the provider.
+        assertEquals("invalid-run-id", BenchRequest.errorFileStem(mapOf("run_id" to "a.b")))
     }
 }

@@ -12,6 +12,16 @@ class ModelAndChoiceTest {
         assertEquals(3, TfliteModelFile.mainSubgraphOperatorCount(ByteBuffer.wrap(bytes)))
     }
 
+    @Test fun readsTheInputAndOutputTensorsWithoutTflite() {
+        val bytes = javaClass.getResourceAsStream("/tiny3ops.tflite")!!.use { it.readBytes() }
+        val (input, output) = TfliteModelFile.io(ByteBuffer.wrap(bytes))
+        assertEquals(TensorInfo(listOf(1, 4, 4, 3), "float32"), input)
+        assertEquals(TensorInfo(listOf(1, 4, 4, 3), "float32"), output)
+        assertEquals(192, input.bytes)
+        assertEquals(6_220_800, TensorInfo(listOf(1, 1080, 1920, 3), "uint8").bytes)
+        assertEquals(null, TensorInfo(listOf(1, -1, 3), "uint8").bytes)
+    }
+
     @Test fun rejectsAFileThatIsNotTflite() {
         assertThrows(IllegalArgumentException::class.java) {
             TfliteModelFile.mainSubgraphOperatorCount(ByteBuffer.wrap("PK\u0003\u0004 not a model".toByteArray()))

@@ -1,0 +1,48 @@
+package org.abpn.core
+
+/**
+ * The paths the results provider (authority org.abpn.app.results) serves: `runs/<run_id>` (the
+ * run's state row), `runs/<run_id>.json` (the record) and `runs/<run_id>.error.json` (why the run
+ * could not start). Anything else, including a run_id that is not a safe file name, is no path.
+ */
+sealed class ResultsPath {
+    abstract val runId: String
+
+    data class State(override val runId: String) : ResultsPath()
+    data class Record(override val runId: String) : ResultsPath()
+    data class Error(override val runId: String) : ResultsPath()
+
+    /** The file in the results folder, for [Record] and [Error]. */
+    val fileName: String? get() = when (this) {
+        is State -> null
+        is Record -> "$runId.json"
+        is Error -> "$runId.error.json"
+    }
+
+    companion object {
+        private val SAFE = Regex("^[A-Za-z0-9_-]{1,100}$")
+
+        fun parse(segments: List<String>): ResultsPath? {
+            if (segments.size != 2 || segments[0] != "runs") return null
+            val last = segments[1]
+            val (id, make) = when {
+                last.endsWith(".error.json") -> last.removeSuffix(".error.json") to ::Error
+                last.endsWith(".json") -> last.removeSuffix(".json") to ::Record
+                else -> last to ::State
+            }
+            return if (SAFE.matches(id)) make(id) else null
+        }
+    }
+}
+
+/** States of a run as the provider's row reports them. */
+enum class RunState(val id: String) { RUNNING("running"), DONE("done"), ERROR("error") }
+
+/** The provider's row: `run_id, state, pid, progress, updated_ms` (docs/phone-protocol.md, v2). */
+data class RunRow(val runId: String, val state: RunState, val pid: Int, val progress: String, val updatedMs: Long) {
+    companion object {
+        val COLUMNS = listOf("run_id", "state", "pid", "progress", "updated_ms")
+    }
+
+    fun values(): List<Any> = listOf(runId, state.id, pid, progress, updatedMs)
+}

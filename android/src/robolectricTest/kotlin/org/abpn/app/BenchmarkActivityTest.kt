@@ -1,0 +1,279 @@
+package org.abpn.app
+
+import android.app.Application
+import android.content.ComponentName
+import android.content.Intent
+import android.database.Cursor
+import android.net.Uri
+import android.os.Binder
+import android.os.Looper
+import org.abpn.core.Accelerator
+import org.abpn.core.AmStartCommand
+import org.abpn.core.RunState
+import org.abpn.app.ScriptedEngines.Behaviour
+import org.json.JSONObject
+import org.junit.After
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertFalse
+import org.junit.Assert.assertNotNull
+import org.junit.Assert.assertSame
+import org.junit.Assert.assertThrows
+import org.junit.Assert.assertTrue
+import org.junit.Before
+import org.junit.Test
+import org.junit.runner.RunWith
+import org.robolectric.Robolectric
+import org.robolectric.RobolectricTestRunner
+import org.robolectric.RuntimeEnvironment
+import org.robolectric.Shadows.shadowOf
+import org.robolectric.android.controller.ActivityController
+import org.robolectric.shadows.ShadowBinder
+import java.io.File
+import java.io.FileNotFoundException
+import java.util.UUID
+import java.util.concurrent.CountDownLatch
+
+/**
+ * BenchmarkActivity as the host drives it: started with the intent of the host's own `am start`
+ * command (tests/fixtures/am_start_benchmark.txt), results read back through the provider the way
+ * `content query` / `content read` do, with the shell's uid. Everything is the app's real code
+ * except the inference engine ([ScriptedEngines]).
+ */
+@RunWith(RobolectricTestRunner::class)
+class BenchmarkActivityTest {
+    private lateinit var app: Application
+    private lateinit var work: File
+    private lateinit var engines: ScriptedEngines
+    private lateinit var serviceBinder: Binder
+    private val previousFactory = Engines.factory
+
+    private val fixture: AmStartCommand by lazy { AmStartCommand.parse(fixtureText()) }
+
+    @Before fun setUp() {
+        app = RuntimeEnvironment.getApplication()
+        work = File(app.cacheDir, "data-local-tmp-abpn").apply { mkdirs() }
+        val model = javaClass.getResourceAsStream("/tiny3ops.tflite")!!.use { it.readBytes() }
+        val input = ByteArray(ScriptedEngines.BYTES) { (it % 7).toByte() }
+        for ((key, bytes) in listOf("model" to model, "input" to input, "expected" to ScriptedEngines.expected(input))) {
+            File(local(fixture.extras[key] as String)).writeBytes(bytes)
+        }
+        // The accelerator service, bound the way the app binds it (one instance stands for each fresh process).
+        val service = Robolectric.setupService(AcceleratorService::class.java)
+        serviceBinder = service.onBind(Intent(app, AcceleratorService::class.java)) as Binder
+        shadowOf(app).setComponentNameAndServiceForBindService(ComponentName(app, AcceleratorService::class.java), serviceBinder)
+        engines = ScriptedEngines(
+            mapOf(Accelerator.CPU to Behaviour.OK, Accelerator.GPU to Behaviour.UNAVAILABLE, Accelerator.NNAPI to Behaviour.CRASHES,
+                Accelerator.QNN_HTP to Behaviour.UNAVAILABLE),
+        ) { serviceBinder }
+        Engines.factory = engines
+        ShadowBinder.setCallingUid(ResultsProvider.SHELL_UID)
+        Robolectric.setupContentProvider(ResultsProvider::class.java, "org.abpn.app.results")
+    }
+
+    @After fun tearDown() {
+        if (::engines.isInitialized) engines.gate.let { while (it.count > 0) it.countDown() }
+        Engines.factory = previousFactory
+        ShadowBinder.reset()
+    }
+
+    // --- the intent of the host's command line --------------------------------------------------
+
+    private fun fixtureText(): String {
+        // The test classes lie inside the repository (android/offline-out/...), as does the working
+        // folder when run from a checkout: walk up from either to tests/fixtures.
+        val name = "tests/fixtures/am_start_benchmark.txt"
+        val starts = listOfNotNull(javaClass.getResource("/tiny3ops.tflite")?.let { File(it.toURI()) }, File("").absoluteFile)
+        for (start in starts) {
+            var dir: File? = start
+            while (dir != null && !File(dir, name).isFile) dir = dir.parentFile
+            if (dir != null) return File(dir, name).readText()
+        }
+        error("$name not found above $starts")
+    }
+
+    private fun local(phonePath: String): String = phonePath.replace("/data/local/tmp/abpn/", "${work.path}/")
+
+    /** The fixture's intent, with its phone folder moved here and [changes] applied to the extras. */
+    private fun intent(changes: Map<String, Any?> = emptyMap()): Intent {
+        val (pkg, cls) = fixture.component.split('/')
+        val intent = Intent().setComponent(ComponentName(pkg, if (cls.startsWith(".")) pkg + cls else cls))
+        for ((k, v) in fixture.extras + changes) {
+            when (v) {
+                null -> {}
+                is String -> intent.putExtra(k, if (v.startsWith("/data/local/tmp/abpn/")) local(v) else v)
+                is Int -> intent.putExtra(k, v)
+                is Boolean -> intent.putExtra(k, v)
+                else -> error("extra $k: $v")
+            }
+        }
+        return intent
+    }
+
+    /** Another run of the same request, without the fixture's 10 s cool-downs. */
+    private fun freshRun(): Map<String, Any?> = mapOf("run_id" to UUID.randomUUID().toString(), "cooldown_s" to 0)
+
+    /** Runs the main looper (service connections arrive there) until [done], as the phone would. */
+    private fun idleUntil(what: String, timeoutMs: Long = 60_000, done: () -> Boolean) {
+        val until = System.currentTimeMillis() + timeoutMs
+        while (!done()) {
+            check(System.currentTimeMillis() < until) { "timed out waiting for $what" }
+            shadowOf(Looper.getMainLooper()).idle()
+            Thread.sleep(10)
+        }
+        shadowOf(Looper.getMainLooper()).idle()
+    }
+
+    private fun start(intent: Intent): Pair<ActivityController<BenchmarkActivity>, String> {
+        val runId = intent.getStringExtra("run_id")!!
+        return Robolectric.buildActivity(BenchmarkActivity::class.java, intent).setup() to runId
+    }
+
+    private fun finished(runId: String) = RunRegistry.get(runId).let { it != null && it.state != RunState.RUNNING }
+
+    // --- what `content query` and `content read` print --------------------------------------------
+
+    private fun contentQuery(runId: String): String {
+        val c = app.contentResolver.query(Uri.parse("content://org.abpn.app.results/runs/$runId"), null, null, null, null)
+        return render(c)
+    }
+
+    /** AOSP frameworks/base/cmds/content Content.java QueryCommand's printing. */
+    private fun render(c: Cursor?): String {
+        if (c == null || !c.moveToFirst()) return "No result found.".also { c?.close() }
+        val rows = ArrayList<String>()
+        var i = 0
+        do {
+            val cols = (0 until c.columnCount).joinToString(", ") { k ->
+                val v = when (c.getType(k)) {
+                    Cursor.FIELD_TYPE_NULL -> "NULL"
+                    Cursor.FIELD_TYPE_INTEGER -> c.getLong(k).toString()
+                    Cursor.FIELD_TYPE_FLOAT -> c.getFloat(k).toString()
+                    Cursor.FIELD_TYPE_STRING -> c.getString(k)
+                    else -> "BLOB"
+                }
+                "${c.getColumnName(k)}=$v"
+            }
+            rows.add("Row: ${i++} $cols")
+        } while (c.moveToNext())
+        c.close()
+        return rows.joinToString("\n")
+    }
+
+    private fun contentRead(path: String): String =
+        app.contentResolver.openInputStream(Uri.parse("content://org.abpn.app.results/runs/$path"))!!.use { it.readBytes().toString(Charsets.UTF_8) }
+
+    // --- the tests ---------------------------------------------------------------------------------
+
+    @Test fun theHostsIntentRunsEveryAcceleratorAndTheRecordIsReadableThroughTheProvider() {
+        val (controller, runId) = start(intent())
+        assertEquals("0f8c2f4e-6a1b-4c3d-9e8f-7a6b5c4d3e2f", runId)
+        assertTrue(contentQuery(runId), contentQuery(runId).contains("state=running"))
+        assertThrows(FileNotFoundException::class.java) { contentRead("$runId.json") }
+        idleUntil("the run") { finished(runId) }
+
+        assertTrue(controller.get().isFinishing)
+        val row = contentQuery(runId)
+        assertTrue(row, Regex("^Row: 0 run_id=$runId, state=done, pid=-?\\d+, progress=record written, updated_ms=\\d+$").matches(row))
+        val record = JSONObject(contentRead("$runId.json"))
+        assertEquals(2, record.getInt("schema_version"))
+        val results = record.getJSONArray("results")
+        assertEquals(listOf("cpu" to "ok", "gpu" to "unsupported", "nnapi" to "failed", "qnn_htp" to "unsupported"),
+            (0 until results.length()).map { results.getJSONObject(it).let { r -> r.getString("accelerator") to r.getString("status") } })
+
+        val cpu = results.getJSONObject(0)
+        assertTrue(cpu.getInt("runs") >= 20)
+        assertTrue(cpu.getInt("warmup_runs") >= 3)
+        val timing = cpu.getJSONObject("timing")
+        assertTrue(timing.getDouble("warmup_ms") >= 500)
+        // init = delegate creation + interpreter creation: the engine's 2 ms are the interpreter's part.
+        assertEquals(2.0, timing.getDouble("interpreter_create_ms"), 1e-9)
+        assertEquals(cpu.getDouble("init_ms"), timing.getDouble("delegate_create_ms") + 2.0, 1e-9)
+        val native = cpu.getJSONArray("samples_ms")
+        val wall = timing.getJSONArray("wall_samples_ms")
+        assertEquals(native.length(), wall.length())
+        // The headline is the runtime's own invoke time; the wall time of run() around it is longer.
+        for (i in 0 until native.length()) assertTrue("$native vs $wall", native.getDouble(i) < wall.getDouble(i))
+        assertEquals(true, cpu.getJSONObject("options").getBoolean("require_full_delegation"))
+        assertTrue(cpu.getJSONObject("output_check").getBoolean("passed"))
+        assertTrue(cpu.getJSONObject("conditions").getJSONObject("before").has("thermal_status"))
+        // The fixture's cooldown_s 10 before each accelerator after the first.
+        assertTrue(results.getJSONObject(1).getJSONObject("conditions").getDouble("cooldown_waited_s") >= 10.0)
+        assertEquals("no gpu on this test phone", results.getJSONObject(1).getString("reason"))
+
+        val crash = results.getJSONObject(2).getJSONObject("crash")
+        assertEquals(11, crash.getInt("signal"))
+        assertEquals("SIGSEGV", crash.getString("signal_name"))
+        assertTrue(results.getJSONObject(2).getString("reason").contains("the other accelerators are unaffected"))
+    }
+
+    @Test fun aSecondStartMakesASecondRecord() {
+        val first = start(intent(freshRun())).second
+        idleUntil("the first run") { finished(first) }
+        val (controller, second) = start(intent(freshRun()))
+        idleUntil("the second run") { finished(second) }
+        assertTrue(controller.get().isFinishing)
+        assertEquals(second, JSONObject(contentRead("$second.json")).getString("run_id"))
+        assertEquals(first, JSONObject(contentRead("$first.json")).getString("run_id"))
+    }
+
+    @Test fun aRecreatedActivityReattachesToItsRun() {
+        engines.gate = CountDownLatch(1)
+        val (controller, runId) = start(intent(freshRun() + ("accelerators" to "cpu")))
+        idleUntil("the cpu measurement") { engines.created.isNotEmpty() }
+        val run = RunRegistry.get(runId)!!
+        controller.recreate()
+        assertSame(run, RunRegistry.get(runId))
+        assertFalse(controller.get().isFinishing)
+        engines.gate.countDown()
+        idleUntil("the run") { finished(runId) }
+        assertTrue(controller.get().isFinishing)
+        assertEquals(listOf(Accelerator.CPU), engines.created.toList())
+        assertEquals(1, JSONObject(contentRead("$runId.json")).getJSONArray("results").length())
+    }
+
+    @Test fun badExtrasGiveAnErrorFileNotACrash() {
+        val (controller, runId) = start(intent(freshRun() + ("accelerators" to "cpu,tpu")))
+        idleUntil("the refusal") { finished(runId) }
+        assertTrue(controller.get().isFinishing)
+        assertTrue(contentQuery(runId), contentQuery(runId).contains("state=error"))
+        val error = JSONObject(contentRead("$runId.error.json"))
+        assertEquals(runId, error.getString("run_id"))
+        assertTrue(error.getString("error"), error.getString("error").contains("unknown accelerator 'tpu'"))
+    }
+
+    @Test fun anExceptionInOneAcceleratorIsItsFailedRow() {
+        engines = ScriptedEngines(mapOf(Accelerator.CPU to Behaviour.OK, Accelerator.GPU to Behaviour.THROWS)) { serviceBinder }
+        Engines.factory = engines
+        val (_, runId) = start(intent(freshRun() + mapOf("accelerators" to "gpu,cpu", "require_full_delegation" to false)))
+        idleUntil("the run") { finished(runId) }
+        val results = JSONObject(contentRead("$runId.json")).getJSONArray("results")
+        assertEquals("failed", results.getJSONObject(0).getString("status"))
+        assertTrue(results.getJSONObject(0).getString("reason").contains("Failed to apply delegate"))
+        assertEquals("ok", results.getJSONObject(1).getString("status"))
+    }
+
+    @Test fun aRunThatNeverStartedHasNoRow() {
+        assertEquals("No result found.", contentQuery(UUID.randomUUID().toString()))
+    }
+
+    @Test fun onlyTheShellMayReadResults() {
+        val (_, runId) = start(intent(freshRun() + ("accelerators" to "gpu")))
+        idleUntil("the run") { finished(runId) }
+        ShadowBinder.setCallingUid(10_123)
+        assertThrows(SecurityException::class.java) { contentQuery(runId) }
+        assertThrows(SecurityException::class.java) { contentRead("$runId.json") }
+        ShadowBinder.setCallingUid(0)
+        assertNotNull(contentRead("$runId.json"))
+    }
+
+    @Test fun theManifestLetsOnlyTheShellInAndIsolatesAccelerators() {
+        val pm = app.packageManager
+        assertEquals("android.permission.DUMP", pm.getActivityInfo(ComponentName(app, BenchmarkActivity::class.java), 0).permission)
+        val provider = pm.getProviderInfo(ComponentName(app, ResultsProvider::class.java), 0)
+        assertEquals("android.permission.DUMP", provider.readPermission)
+        assertEquals("org.abpn.app.results", provider.authority)
+        val service = pm.getServiceInfo(ComponentName(app, AcceleratorService::class.java), 0)
+        assertEquals("org.abpn.app:accelerator", service.processName)
+        assertFalse(service.exported)
+    }
+}
