@@ -40,7 +40,12 @@ def test_statuses_are_the_ones_named():
         name: {r["status"] for r in json.loads((RECORDS / f"{name}.json").read_text())["results"]}
         for name in ("ok", "unsupported", "failed")
     }
-    assert statuses == {"ok": {"ok"}, "unsupported": {"unsupported"}, "failed": {"failed"}}
+    # The ok sample also holds a delegate that took no node: a status of its own, never "ok".
+    assert statuses == {"ok": {"ok", "not_delegated"}, "unsupported": {"unsupported"}, "failed": {"failed"}}
+    ok_results = json.loads((RECORDS / "ok.json").read_text())["results"]
+    for result in ok_results:
+        if result["status"] == "not_delegated":
+            assert result["delegation"]["delegated_nodes"] == 0
 
 
 def test_failed_reason_keeps_the_exception_and_escaping_survives():
