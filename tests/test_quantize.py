@@ -197,12 +197,13 @@ def test_sigkill_during_qat_then_the_same_command_resumes(photo_folder, float_ke
     with open(tmp_path / "first.log", "w") as first_log:
         process = subprocess.Popen(command, stdout=first_log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 600
-        while len(epochs_logged()) < 1 and process.poll() is None and time.monotonic() < deadline:
+        # two logged epochs: the first is then surely backed up too (the log row comes first)
+        while len(epochs_logged()) < 2 and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
         assert process.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
-    assert 1 <= len(epochs_logged()) < 4
+    assert 2 <= len(epochs_logged()) < 4
     assert not (run_dir / EXPORTS["int8"]).exists()
 
     second = subprocess.run(command, capture_output=True, text=True, timeout=900)
