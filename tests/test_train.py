@@ -338,3 +338,17 @@ def test_reparam_option_trains_branches_and_saves_a_plain_abpn(photo_folder, tmp
     plain = load_float_model(run_dir)
     assert plain.count_params() == PARAMETERS
     assert [type(layer).__name__ for layer in plain.layers].count("Conv2D") == 7
+
+
+def test_l2_loss_option_trains_on_squared_error(photo_folder, tmp_path):
+    losses = {}
+    for loss in ("l1", "l2"):
+        run_dir = tmp_path / loss
+        args = ["train", "--data", str(photo_folder), "--out", str(run_dir), "--cache-dir", str(tmp_path / "cache"),
+                "--loss", loss, "--epochs", "1", *TINY]
+        result = CliRunner().invoke(main, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        losses[loss] = float(_log_rows(run_dir)[0]["loss"])
+    assert '"loss": "l2"' in (tmp_path / "l2" / "run.json").read_text()
+    # errors of several grey levels: the mean square is far above the mean absolute value
+    assert losses["l1"] > 2 and losses["l2"] > 2 * losses["l1"]

@@ -106,8 +106,10 @@ def _print_scores(title, scores):
 @click.option("--reparam", is_flag=True,
               help="Train each conv as parallel branches (3x3, 1x1+3x3, Sobel/Laplacian, identity) merged into "
                    "one 3x3 conv at every step; the saved model loads as the plain ABPN.")
+@click.option("--loss", type=click.Choice(["l1", "l2"]), default="l1", show_default=True,
+              help="Training loss: the paper's L1, or L2 for a short final fine-tune at a low rate.")
 def train(data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale, small_patch, hold_out_dirs, ema, preset, epochs,
-          steps_per_epoch, batch, learning_rate, halve_every, run_dir, init_checkpoint, reparam):
+          steps_per_epoch, batch, learning_rate, halve_every, run_dir, init_checkpoint, reparam, loss):
     """Train float ABPN x3 (L1, Adam, paper schedule by default). Interrupt any time; re-run to resume."""
     from abpn.model import train as training
 
@@ -120,7 +122,7 @@ def train(data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale, small_patch, 
     split = _load_data(data_dirs, val_dirs, skip_bad, cache_dir, schedule.patch, rescale, small_patch, hold_out_dirs)
     click.echo(f"schedule: {schedule}")
     scores = training.train(split, run_dir, schedule, seed=seed, init=init_checkpoint,
-                            ema=training.EMA_MOMENTUM if ema else None, reparam=reparam)
+                            ema=training.EMA_MOMENTUM if ema else None, reparam=reparam, loss=loss)
     _print_scores("validation", scores)
     click.echo(f"best model: {run_dir}/{training.BEST_MODEL}")
 

@@ -25,6 +25,7 @@ BEST_MODEL = "best.keras"
 RUN_CONFIG = "run.json"
 LOG_CSV = "log.csv"
 MONITOR = "val_psnr_y"
+LOSSES = {"l1": "mean_absolute_error", "l2": "mean_squared_error"}
 # The usual weight-averaging rate of SR training configs (e.g. BasicSR's ema_decay 0.999).
 EMA_MOMENTUM = 0.999
 
@@ -232,13 +233,15 @@ def check_writable(run_dir):
 
 
 def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, strategy=None,
-                  best_name=BEST_MODEL, save_weights_only=False, verbose=None, ema=None, score=keras_quality):
+                  best_name=BEST_MODEL, save_weights_only=False, verbose=None, ema=None, score=keras_quality,
+                  loss="l1"):
     """Trains `build_model()` on `data` (abpn.model.data.DataSplit) with L1 loss and Adam, resuming from
     run_dir/backup when a previous run of the same configuration was interrupted.
 
     With `ema` (a momentum such as EMA_MOMENTUM) the optimizer keeps a moving average of the
     weights, and validation, the best checkpoint and the final weights are the average's.
     `score(model, examples)` gives the validation scores (default: the Keras model itself).
+    `loss` is "l1" (the paper's) or "l2" (for a short final fine-tune at a low rate).
 
     Returns the Keras History (empty when the run had already finished)."""
     import tf_keras as keras
@@ -254,6 +257,10 @@ def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, st
         config["data"] = data.description
     if ema is not None:
         config["ema"] = ema
+    if loss not in LOSSES:
+        raise AbpnError(f"--loss must be one of {', '.join(LOSSES)} (got {loss!r})")
+    if loss != "l1":
+        config["loss"] = loss
     _check_run_config(run_dir, config, notes)
     if seed is not None:
         keras.utils.set_random_seed(seed)
@@ -262,7 +269,7 @@ def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, st
         model = build_model()
         optimizer = (keras.optimizers.Adam(schedule.learning_rate) if ema is None else
                      keras.optimizers.Adam(schedule.learning_rate, use_ema=True, ema_momentum=ema))
-        model.compile(optimizer=optimizer, loss="mean_absolute_error")
+        model.compile(optimizer=optimizer, loss=LOSSES[loss])
     backup_dir = run_dir / "backup"
     start = completed_steps(backup_dir, model)
     dataset = make_dataset(data.train, patch=schedule.patch, batch=schedule.batch, seed=seed, start=start,
@@ -314,7 +321,8 @@ def load_float_model(path):
     return merge_reparam(model)  # a checkpoint of `train --reparam` holds branches; use the plain ABPN
 
 
-def train(data, run_dir, schedule, *, seed=None, strategy=None, verbose=None, init=None, ema=None, reparam=False):
+def train(data, run_dir, schedule, *, seed=None, strategy=None, verbose=None, init=None, ema=None, reparam=False,
+          loss="l1"):
     """Float ABPN training, from random weights or from the checkpoint `init` (fine-tuning). `data`
     is an abpn.model.data.DataSplit. `ema`: average the weights with this momentum (see
     fit_resumable). `reparam`: train every conv as merged parallel branches (RepConv2D); the best
@@ -339,7 +347,7 @@ def train(data, run_dir, schedule, *, seed=None, strategy=None, verbose=None, in
     if reparam:
         config["reparam"] = True
     fit_resumable(build, data, run_dir, schedule, config=config, seed=seed, strategy=strategy, verbose=verbose,
-                  ema=ema)
+                  ema=ema, loss=loss)
     best = load_float_model(run_dir / BEST_MODEL)
     return {
         "model": mean_quality(lambda lr: upscale_with(best, lr), data.val),
