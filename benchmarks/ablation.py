@@ -87,7 +87,8 @@ def shipped_score(val_folder):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=1000, help="iterations per run (a multiple of 500)")
-    parser.add_argument("--only", action="append", help="run only this variant (repeatable)")
+    parser.add_argument("--only", action="append", help="run only this variant (repeatable; finished runs "
+                        "are only read again)")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown table here")
     args = parser.parse_args()
 
@@ -109,9 +110,19 @@ def main():
              "| run | lever | Y-PSNR after each 500 iterations | last | gain over base (last) |",
              "| --- | --- | --- | --- | --- |",
              f"| shipped float | – | {start:.3f} | {start:.3f} | |"]
+    # The stage-2 run (models/runs/finetune2) has the same seed, init, rate, rescaled copies and EMA
+    # as "+ema", and also the new images and the small T91 images: its first 500 iterations pair
+    # with "+ema" on the data levers.
+    stage2 = REPO / "models" / "runs" / "finetune2" / "log.csv"
+    if stage2.exists() and "+ema" in results:
+        with open(stage2, newline="") as f:
+            rows = list(csv.DictReader(f))[:len(results["+ema"])]
+        results["+ema +data +small (stage-2 run)"] = [float(row["val_psnr_y"]) for row in rows]
     base = results.get("base", [None])[-1]
     for name, scores in results.items():
         gain = "" if base is None or name == "base" else f"{scores[-1] - base:+.3f} dB"
+        if name.startswith("+ema +data"):
+            gain += f" ({scores[-1] - results['+ema'][-1]:+.3f} dB over +ema)"
         lines.append(f"| {name} | {name.lstrip('+')} | {' / '.join(f'{s:.3f}' for s in scores)} | "
                      f"{scores[-1]:.3f} | {gain} |")
     table = "\n".join(lines)
