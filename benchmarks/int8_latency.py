@@ -7,6 +7,11 @@ with every activation range calibrated on the same batches, and are timed in one
 round by round so that the machine's noise hits them alike.
 
     python benchmarks/int8_latency.py [--checkpoint models/abpn_x3_float.keras] [--runs 25]
+    python benchmarks/int8_latency.py --compare OLD.tflite NEW.tflite [--runs 25]
+
+--compare times two deployment models against each other (for a new release against the previous
+one: the graph must be the same, the latency within noise): per-round ratios of the interleaved
+runs, with the spread of those ratios as the noise.
 
 Targets (issue 3): lean uint8 I/O <= 0.70x and lean int8 I/O <= 0.62x the authors' latency, with
 PSNR on real images equal within 0.01 dB (the lean model may be better: its sum is quantized with
@@ -120,12 +125,36 @@ def real_image_psnr(content, images):
     return float(np.mean(scores))
 
 
+def compare(old_path, new_path, warmup, runs):
+    models = {"old": old_path.read_bytes(), "new": new_path.read_bytes()}
+    print(f"old: {old_path}\nnew: {new_path}")
+    print(f"input 1x{DEPLOY_HW[0]}x{DEPLOY_HW[1]}x3, {THREADS} threads, XNNPACK, {warmup} warm-up + "
+          f"{runs} interleaved timed runs each")
+    ops = {name: operator_names(content) for name, content in models.items()}
+    for name in models:
+        print(f"{name:>4} ops: {' '.join(ops[name])}")
+    samples = time_interleaved(models, warmup, runs)
+    ratios = np.array(samples["new"]) / np.array(samples["old"])  # same round: same machine noise
+    low, high = np.percentile(ratios, [10, 90])
+    for name in models:
+        print(f"{name:>4} median {statistics.median(samples[name]):.1f} ms, p90 {np.percentile(samples[name], 90):.1f} ms")
+    ratio = float(np.median(ratios))
+    print(f"new/old per round: median {ratio:.3f}, 10-90% {low:.3f}-{high:.3f}")
+    same_graph = ops["old"] == ops["new"]
+    within_noise = low <= 1.0 <= high
+    print("result:", "same graph; latency within noise" if same_graph and within_noise else
+          ("graphs differ" if not same_graph else f"latency ratio {ratio:.3f} outside the noise"))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default=REPO / "models" / "abpn_x3_float.keras", type=Path)
     parser.add_argument("--runs", type=int, default=25)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--compare", nargs=2, type=Path, metavar=("OLD", "NEW"))
     args = parser.parse_args()
+    if args.compare:
+        return compare(*args.compare, args.warmup, args.runs)
 
     float_model = load_float_model(args.checkpoint)
     images = [modcrop(hr) for hr in embedded_default_images()]

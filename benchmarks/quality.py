@@ -5,7 +5,10 @@ bicubic, the shipped float model, the dynamic-shape INT8 model and the fixed 360
 (tiled; images smaller than a tile are edge-padded, so that row may differ slightly), beside
 published x3 rows. Needs ../shared/datasets (not shipped with the project).
 
-    python benchmarks/quality.py [--models models/] [--out benchmarks/quality.md]
+    python benchmarks/quality.py [--models models/] [--row "LABEL=MODEL" ...] [--out benchmarks/quality.md]
+
+--row adds a model of any kind `abpn-tool eval` takes (a training stage's best.keras, an older
+release's .tflite, e.g. one taken out of git with `git show REV:models/abpn_x3_int8_dynamic.tflite`).
 """
 import argparse
 from pathlib import Path
@@ -30,6 +33,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", type=Path, default=REPO / "models")
     parser.add_argument("--datasets", type=Path, default=DATASETS)
+    parser.add_argument("--row", action="append", default=[], metavar="LABEL=MODEL",
+                        help="also measure this model under this label (repeatable)")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown table here")
     args = parser.parse_args()
 
@@ -39,6 +44,11 @@ def main():
         "ABPN INT8 dynamic": args.models / "abpn_x3_int8_dynamic.tflite",
         "ABPN INT8 360x640 tiled": args.models / "abpn_x3_int8.tflite",
     }
+    for row in args.row:
+        label, _, model = row.partition("=")
+        if not model:
+            parser.error(f"--row takes LABEL=MODEL, got {row!r}")
+        candidates[label] = model if model == "bicubic" else Path(model)
     rows = {}
     for name, model in candidates.items():
         rows[name] = []

@@ -1,6 +1,7 @@
 """abpn.model.data: decoding, pairing, cache, skip rules, defaults and the tf.data patch pipeline."""
 import logging
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -337,3 +338,90 @@ def test_unwritable_cache_falls_back_to_decoding(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="abpn.model.data"):
         examples = data.load_training_set(tmp_path / "imgs", cache_dir=blocker, progress=False)
     assert len(examples) == 1 and "--cache-dir" in caplog.text
+
+
+# ---------------------------------------------------------------------------------------------- more data
+
+
+def _small_and_large_examples():
+    examples = _coordinate_examples()  # LR 70x90, 64x64, 100x80
+    rows, cols = np.mgrid[0:3 * 40, 0:3 * 50]
+    hr = np.dstack([rows % 256, cols % 256, np.full_like(rows, 200)]).astype(np.uint8)  # blue 200 marks it
+    return examples + [(hr[1::3, 1::3].copy(), hr)]
+
+
+def test_small_images_are_trained_with_more_smaller_patches():
+    examples = _small_and_large_examples()
+    sampler = data.PatchSampler(examples, seed=4, small_patch=32)
+    shapes = {}
+    for index in range(200):
+        lr, hr = sampler(index)
+        assert lr.size == 16 * 64 * 64 * 3  # every batch weighs the same in the loss
+        assert np.array_equal(lr, hr[:, 1::3, 1::3])
+        small = lr.shape[1] == 32
+        shapes[small] = shapes.get(small, 0) + 1
+        # small batches come only from the small image, large ones never from it
+        assert ((hr[..., 2] == 200).all() if small else not (hr[..., 2] == 200).all(axis=(1, 2)).any())
+        assert lr.shape == ((64, 32, 32, 3) if small else (16, 64, 64, 3))
+    assert 30 < shapes[True] < 70  # one image in four
+
+
+def test_make_dataset_with_small_patches_yields_both_shapes():
+    ds = data.make_dataset(_small_and_large_examples(), seed=4, small_patch=32)
+    shapes = {tuple(lr.shape) for lr, _ in ds.take(20)}
+    assert shapes == {(16, 64, 64, 3), (64, 32, 32, 3)}
+
+
+def test_prepare_data_keeps_small_images_only_with_small_patch(tmp_path, cache_dir):
+    _save(tmp_path / "d" / "big.png", synthetic_photo(198, 210))
+    _save(tmp_path / "d" / "small.png", synthetic_photo(120, 150, seed=1))
+    _save(tmp_path / "v" / "val.png", synthetic_photo(90, 90, seed=2))
+    common = dict(cache_dir=cache_dir, progress=False)
+    without = data.prepare_data(tmp_path / "d", tmp_path / "v", **common)
+    with_small = data.prepare_data(tmp_path / "d", tmp_path / "v", small_patch=32, **common)
+    assert len(without.train) == 1 and len(with_small.train) == 2
+    assert with_small.small_patch == 32 and "1 of them trained with 32x32 patches" in with_small.description
+    assert without.fingerprint != with_small.fingerprint
+    with pytest.raises(AbpnError, match="--small-patch must divide"):
+        data.prepare_data(tmp_path / "d", tmp_path / "v", small_patch=48, **common)
+
+
+def test_hold_out_from_takes_validation_images_from_those_folders_only(tmp_path, cache_dir):
+    for i in range(4):
+        _save(tmp_path / "old" / f"o{i}.png", synthetic_photo(198, 198, seed=i))
+    for i in range(12):
+        _save(tmp_path / "new" / f"n{i:02d}.png", synthetic_photo(198, 198, seed=10 + i))
+    train, val = data.validation_pairs(None, data.find_pairs([tmp_path / "old", tmp_path / "new"]),
+                                       hold_out_from=[tmp_path / "new"])
+    assert [p.hr.name for p in val] == ["n01.png", "n11.png"]
+    assert len(train) == 14 and {p.hr.name for p in train}.isdisjoint({"n01.png", "n11.png"})
+    with pytest.raises(AbpnError, match="give one of them"):
+        data.validation_pairs(tmp_path / "old", data.find_pairs(tmp_path / "new"), hold_out_from=[tmp_path / "new"])
+    with pytest.raises(AbpnError, match="no --data image lies under"):
+        data.validation_pairs(None, data.find_pairs(tmp_path / "old"), hold_out_from=[tmp_path / "new"])
+
+
+def test_fingerprint_follows_the_files_not_the_spelling(tmp_path, cache_dir, monkeypatch):
+    for i in range(3):
+        _save(tmp_path / "a" / f"img{i}.png", synthetic_photo(198, 198, seed=i))
+        _save(tmp_path / "b" / f"img{i}.png", synthetic_photo(198, 198, seed=20 + i))
+    monkeypatch.chdir(tmp_path)
+    common = dict(cache_dir=cache_dir, progress=False)
+    plain, dotted, absolute = (data.prepare_data(path, **common).fingerprint
+                               for path in ("a", "./a", str(tmp_path / "a")))
+    assert plain == dotted == absolute
+    other = data.prepare_data("b", **common)  # same names and counts, other pixels
+    assert other.fingerprint != plain
+    # A fresh copy (a new clone, a dataset copied anew) has new modification times: it still resumes.
+    shutil.copytree(tmp_path / "a", tmp_path / "copy")
+    os.utime(tmp_path / "copy" / "img0.png", ns=(1, 1))
+    assert data.prepare_data("copy", **common).fingerprint == plain
+    _save(tmp_path / "a" / "img0.png", synthetic_photo(198, 198, seed=40))  # a changed file
+    assert data.prepare_data("a", **common).fingerprint != plain
+
+
+def test_a_validation_image_too_small_to_score_fails_before_training(tmp_path, cache_dir):
+    _save(tmp_path / "d" / "big.png", synthetic_photo(198, 210))
+    _save(tmp_path / "v" / "tiny.png", synthetic_photo(15, 90))
+    with pytest.raises(AbpnError, match="too small to score"):
+        data.prepare_data(tmp_path / "d", tmp_path / "v", cache_dir=cache_dir, progress=False)

@@ -114,3 +114,98 @@ def test_unquantized_integer_io_is_taken_as_plain_pixels():
     """TFLite reports scale 0 for an integer tensor that carries no quantization."""
     assert TFLiteRunner._quantization({"quantization": (0.0, 0)}) == (1.0, 0)
     assert TFLiteRunner._quantization({"quantization": (1.0, -128)}) == (1.0, -128)
+
+
+# ---------------------------------------------------------------------------------------------- issue 13
+
+
+def test_qat_model_copies_the_float_weights_by_name(float_keras_model):
+    from abpn.model.quantize import copy_weights_by_name
+
+    qat = qat_model(float_keras_model)
+    for i in range(1, 8):
+        wrapper = {v.name.split("/")[-1].split(":")[0]: v for v in qat.get_layer(f"quant_conv{i}").weights}
+        np.testing.assert_array_equal(wrapper["kernel"].numpy(), float_keras_model.get_layer(f"conv{i}").kernel.numpy())
+        np.testing.assert_array_equal(wrapper["bias"].numpy(), float_keras_model.get_layer(f"conv{i}").bias.numpy())
+
+    # A source layer with fewer variables than the target (the case the old count check skipped
+    # wholesale, keeping fresh weights) still gives the ones it has.
+    import tf_keras as keras
+
+    def one_conv(use_bias):
+        inputs = keras.Input((8, 8, 3))
+        return keras.Model(inputs, keras.layers.Conv2D(4, 3, use_bias=use_bias, name="c")(inputs))
+
+    source, target = one_conv(use_bias=False), one_conv(use_bias=True)
+    assert len(source.get_layer("c").weights) < len(target.get_layer("c").weights)
+    copy_weights_by_name(source, target)
+    np.testing.assert_array_equal(target.get_layer("c").kernel.numpy(), source.get_layer("c").kernel.numpy())
+
+
+def test_the_best_qat_epoch_is_chosen_on_the_int8_flatbuffer(float_keras_model, tmp_path):
+    """The logged validation score is the exported INT8 model's, not the fake-quant Keras model's."""
+    import csv
+
+    from abpn.model.data import DataSplit
+    from abpn.model.quantize import int8_quality
+    from abpn.model.train import keras_quality
+
+    checkpoint = tmp_path / "float.keras"
+    float_keras_model.save(checkpoint)
+    images = [synthetic_photo(210, 240, seed=i) for i in range(3)]
+    examples = [(img[::3, ::3].copy(), img) for img in images]
+    data = DataSplit(train=examples, val=examples[:2], description="synthetic")
+    schedule = Schedule(epochs=1, steps_per_epoch=2, learning_rate=1e-4, halve_every=1, batch=2)
+    result = quantize(checkpoint, data, tmp_path / "qat", schedule, seed=0, verbose=0)
+    with open(tmp_path / "qat" / "log.csv", newline="") as f:
+        logged = float(next(csv.DictReader(f))["val_psnr_y"])
+    assert logged == pytest.approx(result.scores["int8"]["psnr_y"], abs=1e-9)
+    assert result.scores["int8"] == int8_quality(load_qat(checkpoint, tmp_path / "qat"), data.val)
+    # the two scores differ: choosing on the fake-quant model would be choosing on something else
+    assert keras_quality(load_qat(checkpoint, tmp_path / "qat"), data.val)["psnr_y"] != pytest.approx(logged, abs=1e-6)
+
+
+def load_qat(checkpoint, run_dir):
+    from abpn.model.quantize import BEST_QAT_WEIGHTS, load_qat_model
+
+    return load_qat_model(checkpoint, run_dir / BEST_QAT_WEIGHTS)
+
+
+def test_sigkill_during_qat_then_the_same_command_resumes(photo_folder, float_keras_model, tmp_path):
+    import csv
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    checkpoint = tmp_path / "float.keras"
+    float_keras_model.save(checkpoint)
+    run_dir = tmp_path / "qat"
+    command = [sys.executable, "-m", "abpn", "quantize", str(checkpoint), "--data", str(photo_folder),
+               "--out", str(run_dir), "--cache-dir", str(tmp_path / "cache"), "--preset", "smoke",
+               "--epochs", "4", "--steps-per-epoch", "3", "--batch", "2", "--seed", "5"]
+
+    def epochs_logged():
+        if not (run_dir / "log.csv").exists():
+            return []
+        with open(run_dir / "log.csv", newline="") as f:
+            return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+    with open(tmp_path / "first.log", "w") as first_log:
+        process = subprocess.Popen(command, stdout=first_log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 600
+        # two logged epochs: the first is then surely backed up too (the log row comes first)
+        while len(epochs_logged()) < 2 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert process.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    assert 2 <= len(epochs_logged()) < 4
+    assert not (run_dir / EXPORTS["int8"]).exists()
+
+    second = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert "Epoch 1/4" not in second.stdout and "Epoch 4/4" in second.stdout
+    assert epochs_logged() == [0, 1, 2, 3]
+    assert operator_names((run_dir / EXPORTS["int8"]).read_bytes()) == LEAN_OPS

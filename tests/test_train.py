@@ -30,6 +30,20 @@ def _log_rows(run_dir):
         return list(csv.DictReader(f))
 
 
+def _compiled_abpn():
+    import tf_keras as keras
+
+    from abpn.model.architecture import build_abpn
+
+    model = build_abpn()
+    model.compile(optimizer=keras.optimizers.Adam(), loss="mae")
+    return model
+
+
+def _steps_done(run_dir):
+    return completed_steps(run_dir / "backup", _compiled_abpn())
+
+
 def test_paper_preset_is_the_paper_schedule():
     paper = TRAIN_PRESETS["paper"]
     assert (paper.epochs, paper.steps_per_epoch, paper.learning_rate, paper.halve_every) == (1000, 1000, 1e-3, 200)
@@ -80,7 +94,7 @@ def test_sigkill_then_the_same_command_resumes(photo_folder, tmp_path):
     assert any((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
     assert "PSNR-Y" in second.stdout
 
-    assert completed_steps(run_dir / "backup") == 8 * 3
+    assert _steps_done(run_dir) == 8 * 3
 
     third = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert third.returncode == 0 and "Epoch " not in third.stdout
@@ -175,3 +189,166 @@ def test_trains_under_mirrored_strategy_on_two_logical_cpus(photo_folder, tmp_pa
     assert result.returncode == 0, result.stderr[-3000:]
     assert "REPLICAS 2" in result.stdout
     assert (tmp_path / "run" / "best.keras").is_file()
+
+
+# ---------------------------------------------------------------------------------------------- issue 12/13
+
+
+def _tiny_split(photo_folder, tmp_path):
+    from abpn.model.data import prepare_data
+
+    return prepare_data(str(photo_folder), cache_dir=tmp_path / "cache", progress=False)
+
+
+def _read_ckpt_weights(run_dir):
+    model = _compiled_abpn()
+    completed_steps(run_dir / "backup", model)
+    return model.get_weights()
+
+
+def test_ema_validates_and_keeps_the_average_also_across_a_resume(photo_folder, tmp_path, float_keras_model,
+                                                                   monkeypatch):
+    """Momentum 1.0 freezes the average at the starting weights: every epoch, before and after a
+    resume, must then score exactly the starting model while the trained weights move."""
+    from abpn.model import train as training
+
+    init = tmp_path / "init.keras"
+    float_keras_model.save(init)
+    split = _tiny_split(photo_folder, tmp_path)
+    start_score = training.keras_quality(float_keras_model, split.val)["psnr_y"]
+    run_dir = tmp_path / "run"
+    schedule = Schedule(epochs=2, steps_per_epoch=3, learning_rate=1e-2, halve_every=10, batch=2)
+
+    calls, mean_quality = [], training.mean_quality
+
+    def interrupted_at_the_second_validation(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("interrupted")
+        return mean_quality(*args)
+
+    monkeypatch.setattr(training, "mean_quality", interrupted_at_the_second_validation)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        training.train(split, run_dir, schedule, seed=2, verbose=0, init=init, ema=1.0)
+    monkeypatch.undo()
+    assert _steps_done(run_dir) == 3
+    training.train(split, run_dir, schedule, seed=2, verbose=0, init=init, ema=1.0)  # resumes epoch 2
+    assert _steps_done(run_dir) == 6
+    assert [float(row["val_psnr_y"]) for row in _log_rows(run_dir)] == pytest.approx([start_score] * 2, abs=1e-9)
+    for started, best in zip(float_keras_model.get_weights(), load_float_model(run_dir).get_weights()):
+        np.testing.assert_array_equal(started, best)
+    trained = _read_ckpt_weights(run_dir)
+    assert any(not np.allclose(a, b) for a, b in zip(float_keras_model.get_weights(), trained))
+
+
+def test_ema_with_momentum_zero_is_plain_training(photo_folder, tmp_path):
+    """The swap around validation puts back exactly the trained weights: with momentum 0 the
+    average is the weights, so the run equals one without EMA."""
+    from abpn.model.train import train
+
+    split = _tiny_split(photo_folder, tmp_path)
+    schedule = Schedule(epochs=2, steps_per_epoch=2, learning_rate=1e-3, halve_every=10, batch=2)
+    train(split, tmp_path / "plain", schedule, seed=2, verbose=0)
+    train(split, tmp_path / "ema0", schedule, seed=2, verbose=0, ema=0.0)
+    for a, b in zip(_read_ckpt_weights(tmp_path / "plain"), _read_ckpt_weights(tmp_path / "ema0")):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_run_folder_resumes_on_the_same_files_however_spelled_and_refuses_others(photo_folder, tmp_path,
+                                                                                     monkeypatch):
+    import shutil
+
+    from PIL import Image
+
+    from conftest import synthetic_photo
+
+    monkeypatch.chdir(photo_folder.parent)
+    run_dir, cache = tmp_path / "run", tmp_path / "cache"
+
+    def args(data, epochs):
+        return ["train", "--data", data, "--out", str(run_dir), "--cache-dir", str(cache), "--epochs", str(epochs),
+                *TINY]
+
+    assert CliRunner().invoke(main, args("photos", 1), catch_exceptions=False).exit_code == 0
+    again = CliRunner().invoke(main, args("./photos/", 1), catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    assert "Epoch " not in again.output  # the same run, already finished
+    assert [int(row["epoch"]) for row in _log_rows(run_dir)] == [0]
+
+    other = tmp_path / "other"
+    shutil.copytree(photo_folder, other)
+    Image.fromarray(synthetic_photo(240, 246, seed=99)).save(other / "photo0.png")  # same names and counts
+    refused = CliRunner().invoke(main, args(str(other), 1))
+    assert refused.exit_code != 0 and "data_fingerprint differ" in refused.output
+
+
+def test_completed_steps_comes_from_the_optimizer_not_a_checkpoint_key(tmp_path):
+    """A legacy Keras optimizer names its step counter differently in the checkpoint
+    (`optimizer/iter`); reading `iterations` through the object graph finds it all the same."""
+    import tf_keras as keras
+
+    from abpn.model.architecture import build_abpn
+
+    def compiled():
+        model = build_abpn()
+        model.compile(optimizer=keras.optimizers.legacy.Adam(1e-4), loss="mae")
+        return model
+
+    x = np.zeros((2, 8, 8, 3), np.float32)
+    y = np.zeros((2, 24, 24, 3), np.float32)
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"), delete_checkpoint=False)
+    compiled().fit(x, y, batch_size=1, epochs=3, callbacks=[backup], verbose=0)
+    assert completed_steps(tmp_path / "backup", compiled()) == 6
+
+
+@pytest.mark.parametrize("command", ["train", "quantize"])
+def test_out_under_a_file_fails_before_any_work(photo_folder, tmp_path, command, float_keras_model):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    checkpoint = tmp_path / "float.keras"
+    float_keras_model.save(checkpoint)
+    head = ["train"] if command == "train" else ["quantize", str(checkpoint)]
+    result = CliRunner().invoke(main, [*head, "--data", str(photo_folder), "--out", str(blocker / "run"), *TINY])
+    assert result.exit_code != 0
+    assert f"lies under {blocker}, which is a file, not a folder" in result.output
+    assert "data:" not in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders")
+def test_out_in_an_unwritable_folder_fails_before_any_work(photo_folder, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        result = CliRunner().invoke(main, ["train", "--data", str(photo_folder), "--out", str(locked / "run"), *TINY])
+    finally:
+        locked.chmod(0o700)
+    assert result.exit_code != 0 and "cannot write to --out" in result.output and "data:" not in result.output
+
+
+def test_reparam_option_trains_branches_and_saves_a_plain_abpn(photo_folder, tmp_path):
+    from abpn.model.architecture import PARAMETERS
+
+    run_dir = tmp_path / "run"
+    args = ["train", "--data", str(photo_folder), "--out", str(run_dir), "--cache-dir", str(tmp_path / "cache"),
+            "--reparam", "--epochs", "1", *TINY]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert '"reparam": true' in (run_dir / "run.json").read_text()
+    plain = load_float_model(run_dir)
+    assert plain.count_params() == PARAMETERS
+    assert [type(layer).__name__ for layer in plain.layers].count("Conv2D") == 7
+
+
+def test_l2_loss_option_trains_on_squared_error(photo_folder, tmp_path):
+    losses = {}
+    for loss in ("l1", "l2"):
+        run_dir = tmp_path / loss
+        args = ["train", "--data", str(photo_folder), "--out", str(run_dir), "--cache-dir", str(tmp_path / "cache"),
+                "--loss", loss, "--epochs", "1", *TINY]
+        result = CliRunner().invoke(main, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        losses[loss] = float(_log_rows(run_dir)[0]["loss"])
+    assert '"loss": "l2"' in (tmp_path / "l2" / "run.json").read_text()
+    # errors of several grey levels: the mean square is far above the mean absolute value
+    assert losses["l1"] > 2 and losses["l2"] > 2 * losses["l1"]

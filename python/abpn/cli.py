@@ -40,6 +40,15 @@ def _data_options(command):
         click.option("--rescale", type=str, default="", metavar="F,F,...",
                      help="Also train on every image shrunk by these factors (e.g. 0.9,0.8,0.7,0.6), "
                           "which stretches small sets like T91 + BSD200."),
+        click.option("--small-patch", type=int, default=None, metavar="N",
+                     help="Also train on images too small for a 64x64 LR patch, with NxN patches "
+                          "(N divides 64, e.g. 32). Default: skip them."),
+        click.option("--hold-out-from", "hold_out_dirs", multiple=True, type=click.Path(exists=True),
+                     help="Hold every 10th image of this --data folder out for validation (repeatable), "
+                          "instead of every 10th of all --data images."),
+        click.option("--ema", is_flag=True,
+                     help="Average the weights (exponential moving average, momentum 0.999); validate "
+                          "and keep the average."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -72,11 +81,12 @@ def _factors(text):
         raise AbpnError(f"--rescale takes numbers separated by commas, like 0.9,0.8,0.7,0.6; got {text!r}") from None
 
 
-def _load_data(data_dirs, val_dirs, skip_bad, cache_dir, patch, rescale):
+def _load_data(data_dirs, val_dirs, skip_bad, cache_dir, patch, rescale, small_patch, hold_out_dirs):
     from abpn.model.data import prepare_data
 
     split = prepare_data(list(data_dirs) or None, list(val_dirs) or None, skip_bad=skip_bad,
-                         cache_dir=cache_dir, patch=patch, rescale=_factors(rescale))
+                         cache_dir=cache_dir, patch=patch, rescale=_factors(rescale), small_patch=small_patch,
+                         hold_out_from=list(hold_out_dirs))
     click.echo(f"data: {split.description}")
     return split
 
@@ -94,21 +104,28 @@ def _print_scores(title, scores):
               help="Run folder: checkpoints, logs, best model. Re-running the same command resumes it.")
 @click.option("--init", "init_checkpoint", type=click.Path(exists=True), default=None,
               help="Start from these float weights (a best.keras or its run folder) instead of random ones: fine-tuning.")
-def train(data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale, preset, epochs, steps_per_epoch, batch,
-          learning_rate, halve_every, run_dir, init_checkpoint):
+@click.option("--reparam", is_flag=True,
+              help="Train each conv as parallel branches (3x3, 1x1+3x3, Sobel/Laplacian, identity) merged into "
+                   "one 3x3 conv at every step; the saved model loads as the plain ABPN.")
+@click.option("--loss", type=click.Choice(["l1", "l2"]), default="l1", show_default=True,
+              help="Training loss: the paper's L1, or L2 for a short final fine-tune at a low rate.")
+def train(data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale, small_patch, hold_out_dirs, ema, preset, epochs,
+          steps_per_epoch, batch, learning_rate, halve_every, run_dir, init_checkpoint, reparam, loss):
     """Train float ABPN x3 (L1, Adam, paper schedule by default). Interrupt any time; re-run to resume."""
     from abpn.model import train as training
 
     schedule = training.resolve_schedule(training.TRAIN_PRESETS, preset, epochs=epochs,
                                          steps_per_epoch=steps_per_epoch, batch=batch, learning_rate=learning_rate,
                                          halve_every=halve_every)
+    training.check_writable(run_dir)
     if init_checkpoint:
         from abpn.model.inference import load_float_model
 
         load_float_model(init_checkpoint)  # a wrong file fails now, not after loading the data
-    split = _load_data(data_dirs, val_dirs, skip_bad, cache_dir, schedule.patch, rescale)
+    split = _load_data(data_dirs, val_dirs, skip_bad, cache_dir, schedule.patch, rescale, small_patch, hold_out_dirs)
     click.echo(f"schedule: {schedule}")
-    scores = training.train(split, run_dir, schedule, seed=seed, init=init_checkpoint)
+    scores = training.train(split, run_dir, schedule, seed=seed, init=init_checkpoint,
+                            ema=training.EMA_MOMENTUM if ema else None, reparam=reparam, loss=loss)
     _print_scores("validation", scores)
     click.echo(f"best model: {run_dir}/{training.BEST_MODEL}")
 
@@ -121,8 +138,8 @@ def train(data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale, preset, epoch
               help="Input/output type of the INT8 models (int8 skips the QUANTIZE ops at both ends).")
 @click.option("--out", "run_dir", type=click.Path(file_okay=False), default="runs/qat", show_default=True,
               help="Run folder: QAT checkpoints, logs and the exported .tflite files. Re-run to resume.")
-def quantize(checkpoint, data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale, preset, epochs, steps_per_epoch,
-             batch, learning_rate, halve_every, io, run_dir):
+def quantize(checkpoint, data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale, small_patch, hold_out_dirs, ema,
+             preset, epochs, steps_per_epoch, batch, learning_rate, halve_every, io, run_dir):
     """Quantization-aware training from a float CHECKPOINT (a best.keras or its run folder), then export
     the 360x640 INT8 deployment model, a dynamic-shape INT8 model, and FP32 and FP16 models."""
     from abpn.model import quantize as quantization
@@ -131,9 +148,12 @@ def quantize(checkpoint, data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale
     schedule = training.resolve_schedule(quantization.QAT_PRESETS, preset, epochs=epochs,
                                          steps_per_epoch=steps_per_epoch, batch=batch, learning_rate=learning_rate,
                                          halve_every=halve_every)
-    split = _load_data(data_dirs, val_dirs, skip_bad, cache_dir, schedule.patch, rescale)
+    training.check_writable(run_dir)
+    training.load_float_model(checkpoint)  # a wrong file fails now, not after loading the data
+    split = _load_data(data_dirs, val_dirs, skip_bad, cache_dir, schedule.patch, rescale, small_patch, hold_out_dirs)
     click.echo(f"schedule: {schedule}")
-    result = quantization.quantize(checkpoint, split, run_dir, schedule, io=io, seed=seed)
+    result = quantization.quantize(checkpoint, split, run_dir, schedule, io=io, seed=seed,
+                                   ema=training.EMA_MOMENTUM if ema else None)
     _print_scores("validation", result.scores)
     for name, path in result.exports.items():
         click.echo(f"{name:>12}: {path}")

@@ -56,6 +56,11 @@ class DataSplit:
     train: list  # list[Example]
     val: list  # list[Example]
     description: str  # one line for logs and run metadata
+    # What a run folder is keyed on: a hash of the files and of every option that changes the examples
+    # (see data_fingerprint). Empty for splits built by hand, which then resume on the description.
+    fingerprint: str = ""
+    # LR patch size for training images too small for the main patch (None: such images are skipped).
+    small_patch: int | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -326,11 +331,27 @@ def load_training_set(sources: PathLike | Sequence[PathLike], *, skip_bad: bool 
                          min_lr_size=min_lr_size, progress=progress)
 
 
-def validation_pairs(val: PathLike | Sequence[PathLike] | None, train_pairs: Sequence[Pair]
-                     ) -> tuple[list[Pair], list[Pair]]:
+def _under(path: Path, folders: Sequence[Path]) -> bool:
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(folder) for folder in folders)
+
+
+def validation_pairs(val: PathLike | Sequence[PathLike] | None, train_pairs: Sequence[Pair],
+                     hold_out_from: Sequence[PathLike] = ()) -> tuple[list[Pair], list[Pair]]:
     """(train, val) pairs: ``val`` folders when given, else DIV2K's ``*valid*_HR`` folder when the
-    training source holds both train and valid, else every 10th training image held out. DIV2K's
-    valid split is never trained on, even beside ``val``: it is the set results are reported on."""
+    training source holds both train and valid, else every 10th training image held out: from the
+    ``hold_out_from`` folders only when given (so that validation images are new to a model trained
+    on the other folders), else from all of them. DIV2K's valid split is never trained on, even
+    beside ``val``: it is the set results are reported on."""
+    if hold_out_from:
+        if val is not None:
+            raise AbpnError("--hold-out-from and --val both choose the validation images: give one of them")
+        folders = [Path(f).resolve() for f in hold_out_from]
+        candidates = [p for p in train_pairs if _under(p.hr, folders)]
+        if not candidates:
+            raise AbpnError(f"no --data image lies under --hold-out-from {', '.join(map(str, hold_out_from))}")
+        kept, held = hold_out(candidates)
+        return [p for p in train_pairs if not _under(p.hr, folders)] + kept, held
     groups = {p.group for p in train_pairs}
     valid_groups = {g for g in groups if "valid" in g.lower()}
     if valid_groups and valid_groups != groups:
@@ -372,35 +393,99 @@ def rescaled_copies(examples: Sequence[Example], factors: Sequence[float], *,
     return copies
 
 
+def data_fingerprint(train_pairs: Sequence[Pair], val_pairs: Sequence[Pair], options: dict) -> str:
+    """A hash of the sorted training and validation files' names, sizes and contents, and of the
+    options that change the examples. A run folder resumes only on the same fingerprint: the same
+    files reached by another spelling of the path, or copied anew (a new clone, a fresh copy of a
+    dataset, with new modification times), resume; other files with the same counts do not."""
+    def listing(pairs):
+        files = sorted({f.resolve() for p in pairs for f in (p.hr, p.lr) if f is not None})
+        return sorted([f.name, f.stat().st_size, _content_hash(f)] for f in files)
+
+    state = {"train": listing(train_pairs), "val": listing(val_pairs), "options": options,
+             "format": _CACHE_FORMAT, "scale": SCALE}
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+
+
+def _content_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_small_patch(small_patch: int | None, patch: int) -> int | None:
+    if small_patch is None:
+        return None
+    if not 0 < small_patch < patch or patch % small_patch:
+        raise AbpnError(f"--small-patch must divide the {patch}x{patch} LR patch and be smaller "
+                        f"(e.g. {patch // 2}); got {small_patch}")
+    return small_patch
+
+
+def check_validation_sizes(examples: Sequence[Example]) -> None:
+    """Validation images must be large enough for SSIM after the border crop; found now rather than
+    at the end of the first epoch."""
+    from abpn.core.metrics import quality
+
+    if not examples:
+        return
+    # The metric itself says what it accepts: scoring the smallest image against itself is cheap.
+    _, hr = min(examples, key=lambda example: min(example[1].shape[:2]))
+    try:
+        quality(hr, hr, SCALE)
+    except ValueError as error:
+        raise AbpnError(f"a {hr.shape[1]}x{hr.shape[0]} validation image is too small to score ({error}); "
+                        f"remove it from the validation images") from None
+
+
 def prepare_data(data: PathLike | Sequence[PathLike] | None = None,
                  val: PathLike | Sequence[PathLike] | None = None, *, skip_bad: bool = False,
                  cache_dir: PathLike | None = None, cache: bool = True, patch: int = LR_PATCH,
-                 rescale: Sequence[float] = (), progress: bool = True) -> DataSplit:
+                 rescale: Sequence[float] = (), small_patch: int | None = None,
+                 hold_out_from: Sequence[PathLike] = (), progress: bool = True) -> DataSplit:
     """Everything ``train`` needs before building the pipeline: decoded train and val examples,
     plus ``rescaled_copies`` of the training images for each ``rescale`` factor.
 
+    ``small_patch`` (an LR size dividing ``patch``) keeps training images too small for ``patch``:
+    they are trained on with patches of that size (see PatchSampler). ``hold_out_from`` names the
+    ``data`` folders validation images are held out from.
+
     With ``data=None`` the embedded scikit-image photos are used. All input errors (missing or
-    empty folders, no pairs, bad files without ``skip_bad``) surface here, before any training.
+    empty folders, no pairs, bad files without ``skip_bad``, validation images too small for
+    SSIM) surface here, before any training.
     """
     rescale = check_rescale(rescale)
+    small_patch = check_small_patch(small_patch, patch)
     data, val = _given(data), _given(val)
+    hold_out_from = list(hold_out_from or ())
     if data is None:
+        if hold_out_from:
+            raise AbpnError("--hold-out-from needs --data")
         train_pairs, val_pairs = embedded_default_pairs()
         if val is not None:
             val_pairs = find_pairs(val)
         origin = "scikit-image sample photos (no --data given)"
     else:
-        train_pairs, val_pairs = validation_pairs(val, find_pairs(data))
+        train_pairs, val_pairs = validation_pairs(val, find_pairs(data), hold_out_from)
         origin = ", ".join(map(str, [data] if isinstance(data, (str, os.PathLike)) else data))
     common = dict(skip_bad=skip_bad, cache_dir=cache_dir, cache=cache, progress=progress)
-    train = load_examples(train_pairs, min_lr_size=patch, desc="decoding training images", **common)
     val_examples = load_examples(val_pairs, desc="decoding validation images", **common)
+    check_validation_sizes(val_examples)
+    train = load_examples(train_pairs, min_lr_size=small_patch or patch, desc="decoding training images",
+                          **common)
     description = f"{origin}: {len(train)} training and {len(val_examples)} validation images"
+    if small_patch:
+        small = sum(min(lr.shape[:2]) < patch for lr, _ in train)
+        description += f" ({small} of them trained with {small_patch}x{small_patch} patches)"
     if rescale:
-        copies = rescaled_copies(train, rescale, min_lr_size=patch)
+        copies = rescaled_copies(train, rescale, min_lr_size=small_patch or patch)
         train = train + copies
         description += f", plus {len(copies)} copies rescaled by {', '.join(f'{f:g}' for f in rescale)}"
-    return DataSplit(train, val_examples, description)
+    options = {"rescale": list(rescale), "small_patch": small_patch, "patch": patch, "skip_bad": skip_bad}
+    fingerprint = data_fingerprint(train_pairs, val_pairs, options)
+    return DataSplit(train, val_examples, description, fingerprint, small_patch)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -417,34 +502,48 @@ class PatchSampler:
 
     Batch ``i`` depends only on (seed, i), so a parallel, out-of-order producer still yields the
     same stream for the same seed.
+
+    With ``small_patch``, images too small for ``patch`` are kept: a batch is drawn from them with
+    probability (their count / all images), and such a batch holds (patch / small_patch)**2 times
+    as many patches of ``small_patch`` pixels. Every image is then picked equally often and every
+    batch has the same number of pixels, so the L1 loss weighs each pixel as before.
     """
 
     def __init__(self, examples: Sequence[Example], *, patch: int = LR_PATCH, batch: int = 16,
-                 seed: int | None = None, augment: bool = True):
+                 seed: int | None = None, augment: bool = True, small_patch: int | None = None):
         if not examples:
             raise AbpnError("no training images")
+        smallest = small_patch or patch
         for lr, hr in examples:
-            if min(lr.shape[:2]) < patch:
+            if min(lr.shape[:2]) < smallest:
                 raise ValueError(f"an LR image of {lr.shape[1]}x{lr.shape[0]} is smaller than the "
-                                 f"{patch}x{patch} patch; load_examples(min_lr_size=patch) drops these")
+                                 f"{smallest}x{smallest} patch; load_examples(min_lr_size=patch) drops these")
             if hr.shape[:2] != (SCALE * lr.shape[0], SCALE * lr.shape[1]):
                 raise ValueError(f"HR {hr.shape} is not {SCALE}x LR {lr.shape}")
         # Pixels viewed as single 3-byte items: flipped and transposed copies move a third as many
         # elements (a transposed HR patch copies in ~140 us instead of ~210 us).
-        self.pixels = [(_pixel_view(lr), _pixel_view(hr)) for lr, hr in examples]
-        self.patch, self.batch, self.augment = patch, batch, augment
+        pixels = [(_pixel_view(lr), _pixel_view(hr)) for lr, hr in examples]
+        self.pixels = [px for px in pixels if min(px[0].shape) >= patch]
+        self.small_pixels = [px for px in pixels if min(px[0].shape) < patch]
+        self.patch, self.batch, self.augment, self.small_patch = patch, batch, augment, small_patch
         self.seed = int(np.random.SeedSequence().entropy % 2**63) if seed is None else int(seed)
 
     def __call__(self, index) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([self.seed, int(index)])
-        p, hp = self.patch, SCALE * self.patch
-        lr_out = np.empty((self.batch, p, p, 3), np.uint8)
-        hr_out = np.empty((self.batch, hp, hp, 3), np.uint8)
+        pool, p, batch = self.pixels, self.patch, self.batch
+        # Drawn only when there are small images, so streams without them are unchanged.
+        if self.small_pixels and (not self.pixels or
+                                  rng.random() < len(self.small_pixels) / (len(self.small_pixels) + len(self.pixels))):
+            pool, p = self.small_pixels, self.small_patch
+            batch = self.batch * (self.patch // self.small_patch) ** 2
+        hp = SCALE * p
+        lr_out = np.empty((batch, p, p, 3), np.uint8)
+        hr_out = np.empty((batch, hp, hp, 3), np.uint8)
         lr_px, hr_px = _pixel_view(lr_out), _pixel_view(hr_out)
-        picks = rng.integers(len(self.pixels), size=self.batch)
-        flips = rng.integers(2, size=(self.batch, 3)) if self.augment else np.zeros((self.batch, 3), int)
+        picks = rng.integers(len(pool), size=batch)
+        flips = rng.integers(2, size=(batch, 3)) if self.augment else np.zeros((batch, 3), int)
         for b, (k, (flip_v, flip_h, transpose)) in enumerate(zip(picks, flips)):
-            lr, hr = self.pixels[k]
+            lr, hr = pool[k]
             y = int(rng.integers(lr.shape[0] - p + 1))
             x = int(rng.integers(lr.shape[1] - p + 1))
             lr_patch = lr[y:y + p, x:x + p]
@@ -461,19 +560,25 @@ class PatchSampler:
 
 
 def make_dataset(examples: Sequence[Example], *, patch: int = LR_PATCH, batch: int = 16,
-                 seed: int | None = None, augment: bool = True, start: int = 0):
+                 seed: int | None = None, augment: bool = True, start: int = 0,
+                 small_patch: int | None = None):
     """An infinite ``tf.data.Dataset`` of (lr, hr) float32 batches in 0..255.
 
     Shapes ``[batch, patch, patch, 3]`` and ``[batch, 3*patch, 3*patch, 3]``. Each example is a
     uniformly chosen image, a random aligned crop (HR offset = 3 x LR offset) and, with
     ``augment``, random vertical/horizontal flips and transpose applied to LR and HR alike. The
     same ``seed`` gives the same batches; ``seed=None`` draws a fresh one. ``start`` skips to that
-    batch index, so a resumed run sees the batches an uninterrupted one would.
+    batch index, so a resumed run sees the batches an uninterrupted one would. With ``small_patch``
+    some batches hold more, smaller patches (see PatchSampler), so only the channels are fixed.
     """
     import tensorflow as tf
 
-    sampler = PatchSampler(examples, patch=patch, batch=batch, seed=seed, augment=augment)
-    lr_shape, hr_shape = (batch, patch, patch, 3), (batch, SCALE * patch, SCALE * patch, 3)
+    sampler = PatchSampler(examples, patch=patch, batch=batch, seed=seed, augment=augment,
+                           small_patch=small_patch)
+    if sampler.small_pixels:
+        lr_shape = hr_shape = (None, None, None, 3)
+    else:
+        lr_shape, hr_shape = (batch, patch, patch, 3), (batch, SCALE * patch, SCALE * patch, 3)
 
     def produce(index):
         # uint8 out of numpy (a quarter of the bytes through the Python side), cast in the graph

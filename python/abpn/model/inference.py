@@ -41,7 +41,7 @@ def load_float_model(path):
     import abpn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
     import tf_keras as keras
 
-    from abpn.model.architecture import CUSTOM_OBJECTS
+    from abpn.model.architecture import CUSTOM_OBJECTS, merge_reparam
 
     path = Path(path)
     if path.is_dir():
@@ -49,9 +49,10 @@ def load_float_model(path):
     if not path.is_file():
         raise AbpnError(f"{path}: no such checkpoint. Train one first with `abpn-tool train --out DIR`.")
     try:
-        return keras.models.load_model(path, custom_objects=CUSTOM_OBJECTS, compile=False)
+        model = keras.models.load_model(path, custom_objects=CUSTOM_OBJECTS, compile=False)
     except (OSError, ValueError) as error:
         raise AbpnError(f"{path} is not an ABPN checkpoint written by `abpn-tool train`: {error}") from error
+    return merge_reparam(model)  # a checkpoint of `train --reparam` holds branches; use the plain ABPN
 
 
 def upscale_with(model, lr):

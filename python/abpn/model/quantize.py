@@ -21,7 +21,7 @@ from abpn.core.files import write_atomically
 from abpn.errors import AbpnError
 from abpn.model.architecture import CUSTOM_OBJECTS, Anchor, DepthToSpace, build_abpn
 from abpn.model.inference import load_float_model, upscale_with
-from abpn.model.train import Schedule, fit_resumable, mean_quality
+from abpn.model.train import Schedule, fit_resumable, keras_quality, mean_quality
 
 qk = tfmot.quantization.keras
 
@@ -97,11 +97,40 @@ def qat_model(float_model):
         fixed = qk.fix_input_output_range(
             quantized, num_bits=8, input_min=0.0, input_max=255.0, output_min=0.0, output_max=255.0
         )
-    for layer in fixed.layers:
-        weights = quantized.get_layer(layer.name).get_weights()
-        if len(weights) == len(layer.weights):  # the input quantizer lost its min/max variables
-            layer.set_weights(weights)
+    copy_weights_by_name(quantized, fixed)
+    for name in (layer.name for layer in unclipped.layers if isinstance(layer, keras.layers.Conv2D)):
+        fixed_kernel = _variables_by_name(fixed.get_layer(f"quant_{name}"))["kernel"].numpy()
+        if not np.array_equal(fixed_kernel, unclipped.get_layer(name).kernel.numpy()):
+            raise AssertionError(f"{name}: the QAT model did not get the float kernel")
     return fixed
+
+
+def _short_name(variable):
+    # "quant_conv1/kernel:0" and "kernel:0" name the same variable of a layer, depending on how the
+    # model was built: keep the part after the layer's name.
+    return variable.name.split("/")[-1].split(":")[0]
+
+
+def _variables_by_name(layer):
+    return {_short_name(v): v for v in layer.weights}
+
+
+def copy_weights_by_name(source, target):
+    """Copies each variable of `target` from the variable of the same layer and name in `source`.
+    Variables that `source` lacks keep their values (fix_input_output_range's input quantizer has
+    no min/max variables of its own); a name whose shape differs is an error."""
+    for layer in target.layers:
+        try:
+            values = _variables_by_name(source.get_layer(layer.name))
+        except ValueError:
+            continue
+        for variable in layer.weights:
+            value = values.get(_short_name(variable))
+            if value is None:
+                continue
+            if value.shape != variable.shape:
+                raise ValueError(f"{layer.name}/{_short_name(variable)}: shape {value.shape} != {variable.shape}")
+            variable.assign(value)
 
 
 def calibrate_ranges(qat, float_model, batches):
@@ -177,15 +206,30 @@ def load_qat_model(float_checkpoint, qat_weights):
     return model
 
 
-def quantize(float_checkpoint, data, run_dir, schedule, *, io="uint8", seed=None, strategy=None, verbose=None):
-    """QAT from a float checkpoint, resumable like `train`, then the four exports into run_dir."""
+def int8_quality(qat, examples, io="uint8"):
+    """Mean quality of the INT8 flatbuffer that ships (converted from `qat`, any input size), so
+    that the best QAT epoch is chosen on the model users get, not on its fake-quant simulation."""
+    import tempfile
+
+    from abpn.model.modelfile import Upscaler
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / EXPORTS["int8_dynamic"]
+        path.write_bytes(convert_int8(qat, None, io))
+        return mean_quality(Upscaler(path), examples)
+
+
+def quantize(float_checkpoint, data, run_dir, schedule, *, io="uint8", seed=None, strategy=None, verbose=None,
+             ema=None):
+    """QAT from a float checkpoint, resumable like `train`, then the four exports into run_dir.
+    Each epoch is scored on its INT8 conversion; `ema` averages the weights (see fit_resumable)."""
     from abpn.model.data import make_dataset
 
     _check_io(io)  # before hours of QAT, not after
     run_dir = Path(run_dir)
     float_model = load_float_model(float_checkpoint)
-    calibration = [lr for lr, _ in make_dataset(data.train, patch=schedule.patch, batch=schedule.batch, seed=0)
-                   .take(CALIBRATION_BATCHES)]
+    calibration = [lr for lr, _ in make_dataset(data.train, patch=schedule.patch, batch=schedule.batch, seed=0,
+                                                small_patch=data.small_patch).take(CALIBRATION_BATCHES)]
 
     def build():
         model = qat_model(float_model)
@@ -194,8 +238,9 @@ def quantize(float_checkpoint, data, run_dir, schedule, *, io="uint8", seed=None
 
     fit_resumable(
         build, data, run_dir, schedule,
-        config={"stage": "qat", "data": data.description, "float_checkpoint": str(float_checkpoint)},
+        config={"stage": "qat", "float_checkpoint": str(float_checkpoint)},
         seed=seed, strategy=strategy, best_name=BEST_QAT_WEIGHTS, save_weights_only=True, verbose=verbose,
+        ema=ema, score=lambda model, examples: int8_quality(model, examples, io),
     )
     qat = load_qat_model(float_checkpoint, run_dir / BEST_QAT_WEIGHTS)
     exports = export_all(qat, float_model, run_dir, io)
@@ -203,6 +248,7 @@ def quantize(float_checkpoint, data, run_dir, schedule, *, io="uint8", seed=None
         exports=exports,
         scores={
             "float": mean_quality(lambda lr: upscale_with(float_model, lr), data.val),
-            "qat": mean_quality(lambda lr: upscale_with(qat, lr), data.val),
+            "qat": keras_quality(qat, data.val),
+            "int8": int8_quality(qat, data.val, io),
         },
     )

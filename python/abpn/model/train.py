@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 RUN_CONFIG = "run.json"
 LOG_CSV = "log.csv"
 MONITOR = "val_psnr_y"
+LOSSES = {"l1": "mean_absolute_error", "l2": "mean_squared_error"}
+# The usual weight-averaging rate of SR training configs (e.g. BasicSR's ema_decay 0.999).
+EMA_MOMENTUM = 0.999
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,11 @@ def bicubic_quality(examples):
     return mean_quality(lambda lr: to_uint8(imresize_bicubic(lr, SCALE)), examples)
 
 
-def _validation_callback(examples):
+def keras_quality(model, examples):
+    return mean_quality(lambda lr: upscale_with(model, lr), examples)
+
+
+def _validation_callback(examples, score):
     import tf_keras as keras
 
     class ValidationPSNR(keras.callbacks.Callback):
@@ -103,12 +110,33 @@ def _validation_callback(examples):
         which ModelCheckpoint then uses to keep the best model."""
 
         def on_epoch_end(self, epoch, logs=None):
-            scores = mean_quality(lambda lr: upscale_with(self.model, lr), examples)
+            scores = score(self.model, examples)
             logs["val_psnr_rgb"] = scores["psnr_rgb"]
             logs["val_psnr_y"] = scores["psnr_y"]
             logs["val_ssim_y"] = scores["ssim_y"]
 
     return ValidationPSNR()
+
+
+def _averaged_weights_callbacks():
+    """Two callbacks around the epoch-end callbacks that validate and save: the first puts the
+    optimizer's moving average of the weights into the model, the second puts the trained weights
+    back before BackupAndRestore saves the state (which holds both, so a resumed run keeps its
+    average)."""
+    import tf_keras as keras
+
+    class SwapInAverage(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.trained = [v.numpy() for v in self.model.trainable_variables]
+            self.model.optimizer.finalize_variable_values(self.model.trainable_variables)
+
+    class SwapBack(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            for variable, value in zip(self.model.trainable_variables, swap_in.trained):
+                variable.assign(value)
+
+    swap_in = SwapInAverage()
+    return swap_in, SwapBack()
 
 
 def _best_so_far(run_dir, best_path):
@@ -121,12 +149,18 @@ def _best_so_far(run_dir, best_path):
     return max(values, default=None)
 
 
-def _check_run_config(run_dir, config):
+def _check_run_config(run_dir, config, notes):
     """A run folder belongs to one configuration: resuming it with other settings would silently
-    mix two schedules."""
+    mix two schedules. `notes` are saved beside it for people (such as the data description) but
+    not compared."""
     path = run_dir / RUN_CONFIG
     if path.exists():
         saved = json.loads(path.read_text())
+        if "data_fingerprint" not in saved:
+            # A run started before data fingerprints: its key was the description.
+            config = {**{k: v for k, v in config.items() if k != "data_fingerprint"}, "data": notes["data"]}
+        else:
+            saved = {k: v for k, v in saved.items() if k not in notes}
         if saved != config:
             changed = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
             raise AbpnError(
@@ -135,7 +169,7 @@ def _check_run_config(run_dir, config):
             )
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, json.dumps(config, indent=2, sort_keys=True))
+        write_atomically(path, json.dumps({**config, **notes}, indent=2, sort_keys=True))
 
 
 def _forget_unfinished_epochs(log_path, completed_epochs):
@@ -156,21 +190,51 @@ def _forget_unfinished_epochs(log_path, completed_epochs):
     write_atomically(log_path, text.getvalue())
 
 
-def completed_steps(backup_dir):
+def completed_steps(backup_dir, model):
     """Training steps a BackupAndRestore checkpoint has done (0 when there is none): where the
-    patch stream must continue for a resumed run to see what an uninterrupted one would."""
+    patch stream must continue for a resumed run to see what an uninterrupted one would. `model`
+    is the compiled model the checkpoint belongs to: the checkpoint is read into it (as
+    BackupAndRestore does) and the count comes from its optimizer's `iterations`."""
     import tensorflow as tf
 
     latest = tf.train.latest_checkpoint(str(Path(backup_dir) / "chief"))
     if latest is None:
         return 0
-    return int(tf.train.load_checkpoint(latest).get_tensor("model/optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"))
+    tf.train.Checkpoint(model=model).read(latest).expect_partial()
+    return int(model.optimizer.iterations.numpy())
+
+
+def check_writable(run_dir):
+    """Fails now, with a plain message, when `run_dir` cannot be created or written, rather than
+    with a traceback after the work. Creates nothing."""
+    import tempfile
+
+    run_dir = Path(run_dir)
+    existing = run_dir
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is" if existing == run_dir else f"lies under {existing}, which is"
+        raise AbpnError(f"cannot use --out {run_dir}: it {what} a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise AbpnError(f"cannot write to --out {run_dir} ({existing}: {error.strerror or error})") from None
 
 
 def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, strategy=None,
-                  best_name=BEST_MODEL, save_weights_only=False, verbose=None):
+                  best_name=BEST_MODEL, save_weights_only=False, verbose=None, ema=None, score=keras_quality,
+                  loss="l1"):
     """Trains `build_model()` on `data` (abpn.model.data.DataSplit) with L1 loss and Adam, resuming from
     run_dir/backup when a previous run of the same configuration was interrupted.
+
+    With `ema` (a momentum such as EMA_MOMENTUM) the optimizer keeps a moving average of the
+    weights, and validation, the best checkpoint and the final weights are the average's.
+    `score(model, examples)` gives the validation scores (default: the Keras model itself).
+    `loss` is "l1" (the paper's) or "l2" (for a short final fine-tune at a low rate).
 
     Returns the Keras History (empty when the run had already finished)."""
     import tf_keras as keras
@@ -178,33 +242,52 @@ def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, st
     from abpn.model.data import make_dataset
 
     run_dir = Path(run_dir)
-    _check_run_config(run_dir, {**config, "schedule": dataclasses.asdict(schedule), "seed": seed})
+    config = {**config, "schedule": dataclasses.asdict(schedule), "seed": seed}
+    notes = {"data": data.description}
+    if data.fingerprint:
+        config["data_fingerprint"] = data.fingerprint
+    else:
+        config["data"] = data.description
+    if ema is not None:
+        config["ema"] = ema
+    if loss not in LOSSES:
+        raise AbpnError(f"--loss must be one of {', '.join(LOSSES)} (got {loss!r})")
+    if loss != "l1":
+        config["loss"] = loss
+    _check_run_config(run_dir, config, notes)
     if seed is not None:
         keras.utils.set_random_seed(seed)
     strategy = strategy or default_strategy()
     with strategy.scope():
         model = build_model()
-        model.compile(optimizer=keras.optimizers.Adam(schedule.learning_rate), loss="mean_absolute_error")
+        optimizer = (keras.optimizers.Adam(schedule.learning_rate) if ema is None else
+                     keras.optimizers.Adam(schedule.learning_rate, use_ema=True, ema_momentum=ema))
+        model.compile(optimizer=optimizer, loss=LOSSES[loss])
     backup_dir = run_dir / "backup"
-    start = completed_steps(backup_dir)
-    dataset = make_dataset(data.train, patch=schedule.patch, batch=schedule.batch, seed=seed, start=start)
+    start = completed_steps(backup_dir, model)
+    dataset = make_dataset(data.train, patch=schedule.patch, batch=schedule.batch, seed=seed, start=start,
+                           small_patch=data.small_patch)
     best_path = run_dir / best_name
     # Read before the log is trimmed: best_path may hold a re-run epoch's weights and its score.
     best_so_far = _best_so_far(run_dir, best_path)
     _forget_unfinished_epochs(run_dir / LOG_CSV, start // schedule.steps_per_epoch)
+    swap_in, swap_back = _averaged_weights_callbacks() if ema is not None else (None, None)
     callbacks = [
         keras.callbacks.LearningRateScheduler(schedule.learning_rate_at),
-        _validation_callback(data.val),
+        swap_in,
+        _validation_callback(data.val, score),
         keras.callbacks.ModelCheckpoint(
             str(best_path), monitor=MONITOR, mode="max", save_best_only=True,
             save_weights_only=save_weights_only, initial_value_threshold=best_so_far,
         ),
         keras.callbacks.CSVLogger(str(run_dir / LOG_CSV), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
+        swap_back,
         # Last, so that an epoch is only counted done once everything above has recorded it; kept
         # after the last epoch so that re-running a finished command does nothing.
         keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False),
     ]
+    callbacks = [callback for callback in callbacks if callback is not None]
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     return model.fit(
@@ -213,23 +296,33 @@ def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, st
     )
 
 
-def train(data, run_dir, schedule, *, seed=None, strategy=None, verbose=None, init=None):
+def train(data, run_dir, schedule, *, seed=None, strategy=None, verbose=None, init=None, ema=None, reparam=False,
+          loss="l1"):
     """Float ABPN training, from random weights or from the checkpoint `init` (fine-tuning). `data`
-    is an abpn.model.data.DataSplit. Returns the best validation scores and the bicubic scores on the
-    same images."""
-    from abpn.model.architecture import build_abpn
+    is an abpn.model.data.DataSplit. `ema`: average the weights with this momentum (see
+    fit_resumable). `reparam`: train every conv as merged parallel branches (RepConv2D); the best
+    model still loads as the plain ABPN (load_float_model merges it). Returns the best validation
+    scores and the bicubic scores on the same images."""
+    from abpn.model.architecture import build_abpn, build_abpn_reparam, reparam_from_plain
 
     def build():
+        if init is None:
+            return build_abpn_reparam() if reparam else build_abpn()
+        start = load_float_model(init)
+        if reparam:
+            return reparam_from_plain(start)
         model = build_abpn()
-        if init is not None:
-            model.set_weights(load_float_model(init).get_weights())
+        model.set_weights(start.get_weights())
         return model
 
     run_dir = Path(run_dir)
-    config = {"stage": "float", "data": data.description}
+    config = {"stage": "float"}
     if init is not None:
         config["init"] = str(init)
-    fit_resumable(build, data, run_dir, schedule, config=config, seed=seed, strategy=strategy, verbose=verbose)
+    if reparam:
+        config["reparam"] = True
+    fit_resumable(build, data, run_dir, schedule, config=config, seed=seed, strategy=strategy, verbose=verbose,
+                  ema=ema, loss=loss)
     best = load_float_model(run_dir / BEST_MODEL)
     return {
         "model": mean_quality(lambda lr: upscale_with(best, lr), data.val),
