@@ -211,12 +211,12 @@ def int8_quality(qat, examples, io="uint8"):
     that the best QAT epoch is chosen on the model users get, not on its fake-quant simulation."""
     import tempfile
 
-    from abpn.model.modelfile import Upscaler
+    from abpn.model.modelfile import TFLiteRunner
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / EXPORTS["int8_dynamic"]
         path.write_bytes(convert_int8(qat, None, io))
-        return mean_quality(Upscaler(path), examples)
+        return mean_quality(TFLiteRunner(path).upscale, examples)
 
 
 def quantize(float_checkpoint, data, run_dir, schedule, *, io="uint8", seed=None, strategy=None, verbose=None,
