@@ -91,16 +91,21 @@ def test_float_exports_are_clipped_float_models(float_keras_model):
     assert "DEQUANTIZE" in operator_names(fp16)  # float16 weights, dequantized at load time
 
 
-def test_quantize_runs_resumable_qat_and_writes_the_four_exports(float_keras_model, tmp_path):
+def _one_epoch_of_qat(float_keras_model, tmp_path, validation_images):
+    """Two QAT steps on three synthetic photos: (result, float checkpoint, data split)."""
     from abpn.model.data import DataSplit
 
     checkpoint = tmp_path / "float.keras"
     float_keras_model.save(checkpoint)
     images = [synthetic_photo(210, 240, seed=i) for i in range(3)]
     examples = [(img[::3, ::3].copy(), img) for img in images]
-    data = DataSplit(train=examples, val=examples[:1], description="synthetic")
+    data = DataSplit(train=examples, val=examples[:validation_images], description="synthetic")
     schedule = Schedule(epochs=1, steps_per_epoch=2, learning_rate=1e-4, halve_every=1, batch=2)
-    result = quantize(checkpoint, data, tmp_path / "qat", schedule, seed=0, verbose=0)
+    return quantize(checkpoint, data, tmp_path / "qat", schedule, seed=0, verbose=0), checkpoint, data
+
+
+def test_quantize_runs_resumable_qat_and_writes_the_four_exports(float_keras_model, tmp_path):
+    result, _, _ = _one_epoch_of_qat(float_keras_model, tmp_path, validation_images=1)
     assert set(result.exports) == set(EXPORTS)
     for name, path in result.exports.items():
         assert path.name == EXPORTS[name] and inspect_model(path)
@@ -146,17 +151,10 @@ def test_the_best_qat_epoch_is_chosen_on_the_int8_flatbuffer(float_keras_model, 
     """The logged validation score is the exported INT8 model's, not the fake-quant Keras model's."""
     import csv
 
-    from abpn.model.data import DataSplit
     from abpn.model.quantize import int8_quality
     from abpn.model.train import keras_quality
 
-    checkpoint = tmp_path / "float.keras"
-    float_keras_model.save(checkpoint)
-    images = [synthetic_photo(210, 240, seed=i) for i in range(3)]
-    examples = [(img[::3, ::3].copy(), img) for img in images]
-    data = DataSplit(train=examples, val=examples[:2], description="synthetic")
-    schedule = Schedule(epochs=1, steps_per_epoch=2, learning_rate=1e-4, halve_every=1, batch=2)
-    result = quantize(checkpoint, data, tmp_path / "qat", schedule, seed=0, verbose=0)
+    result, checkpoint, data = _one_epoch_of_qat(float_keras_model, tmp_path, validation_images=2)
     with open(tmp_path / "qat" / "log.csv", newline="") as f:
         logged = float(next(csv.DictReader(f))["val_psnr_y"])
     assert logged == pytest.approx(result.scores["int8"]["psnr_y"], abs=1e-9)
