@@ -35,7 +35,8 @@ class AcceleratorMeasurement(private val context: Context, private val job: Acce
 
             val logSince = System.currentTimeMillis() - 5
             val start = System.nanoTime()
-            val created = Engines.factory.create(context, model, acc, request.threads, request.nnapiAccelerator)
+            val factory = Engines.factory
+            val created = factory.create(context, model, acc, request.threads, request.nnapiAccelerator)
             val createNs = System.nanoTime() - start
             options.putAll(created.recordOptions)
             options["require_full_delegation"] = request.requireFullDelegation
@@ -45,7 +46,7 @@ class AcceleratorMeasurement(private val context: Context, private val job: Acce
             if (created is EngineCreation.Unavailable) return AcceleratorResult.unsupported(acc, options, created.reason, notes)
             (created as EngineCreation.Ready).engine.use { engine ->
                 // Read right away: after minutes of timed runs the line may have rotated out of the log.
-                val lines = DeviceProbe.ownLogLines()
+                val lines = factory.runtimeLog()
                 val delegation = DelegationLog.summarize(acc, DelegationLog.parse(lines, logSince), job.totalNodes)
                 if (acc == Accelerator.GPU) options["gpu_backend"] = DelegationLog.gpuBackend(lines)
                 val (status, reason) = DelegationVerdict.judge(acc, delegation, request.requireFullDelegation)

@@ -75,7 +75,7 @@ object DeviceProbe {
      * installer extracted (extractNativeLibs=true); when they cannot be read, nothing is claimed.
      */
     fun pageSizeProblem(context: Context): String? {
-        val pageSize = runCatching { Os.sysconf(OsConstants._SC_PAGESIZE) }.getOrNull() ?: return null
+        val pageSize = runCatching { Os.sysconf(OsConstants._SC_PAGESIZE) }.getOrNull()?.takeIf { it > 0 } ?: return null
         val dir = context.applicationInfo.nativeLibraryDir ?: return null
         val alignments = LinkedHashMap<String, Long>()
         for (name in listOf("libtensorflowlite_jni.so", "libtensorflowlite_gpu_jni.so")) {

@@ -19,12 +19,6 @@ interface InferenceEngine : AutoCloseable {
     /** Creating the runtime's interpreter and allocating its tensors, without the accelerator's option setup. */
     val initNanos: Long
 
-    /**
-     * How many graph nodes the accelerator took, when the runtime says so. TFLite's Java API does not
-     * (null): the app reads TFLite's "Replacing N out of M node(s)" log line instead.
-     */
-    val delegatedNodes: Int?
-
     /** Reads [input] from position 0 and fills [output] from position 0; both direct, native order. */
     fun run(input: ByteBuffer, output: ByteBuffer)
 
@@ -59,6 +53,13 @@ interface EngineFactory {
     val runtimeName: String
     fun runtimeVersion(): String
 
+    /**
+     * What the runtime has logged in this process, as `logcat -v epoch` lines. TFLite's Java API does
+     * not say how many nodes a delegate took or which GPU backend it chose; its log does (DelegationLog).
+     * The log is a ring buffer shared with the whole phone: read it soon, before the lines rotate out.
+     */
+    fun runtimeLog(): List<String>
+
     /** [model] must stay valid until the engine is closed (the runtime may read it in place). */
     fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int): EngineCreation
 
@@ -80,6 +81,9 @@ object TfliteEngines : EngineFactory {
     override val runtimeName = "tflite"
 
     override fun runtimeVersion(): String = TensorFlowLite.runtimeVersion()
+
+    /** TFLite logs through Android's log (tag "tflite"), which an app may read for its own pid. */
+    override fun runtimeLog(): List<String> = DeviceProbe.ownLogLines()
 
     override fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int): EngineCreation =
         create(context, model, accelerator, threads, null)
@@ -113,8 +117,6 @@ object TfliteEngines : EngineFactory {
 private class TfliteEngine(private val interpreter: Interpreter, private val setup: Setup.Ready, override val initNanos: Long) : InferenceEngine {
     override val input = spec(interpreter.getInputTensor(0))
     override val output = spec(interpreter.getOutputTensor(0))
-    override val delegatedNodes: Int? = null
-
     override fun run(input: ByteBuffer, output: ByteBuffer) {
         input.rewind(); output.rewind()
         interpreter.run(input, output)

@@ -7,6 +7,7 @@ import android.database.Cursor
 import android.net.Uri
 import android.os.Binder
 import android.os.Looper
+import android.system.OsConstants
 import org.abpn.core.Accelerator
 import org.abpn.core.AmStartCommand
 import org.abpn.core.RunState
@@ -27,10 +28,15 @@ import org.robolectric.RobolectricTestRunner
 import org.robolectric.RuntimeEnvironment
 import org.robolectric.Shadows.shadowOf
 import org.robolectric.android.controller.ActivityController
+import org.robolectric.shadows.ShadowApplication
 import org.robolectric.shadows.ShadowBinder
+import org.robolectric.shadows.ShadowOs
+import org.robolectric.shadows.ShadowProcess
 import java.io.File
 import java.io.FileNotFoundException
+import java.util.Properties
 import java.util.UUID
+import java.util.zip.ZipFile
 import java.util.concurrent.CountDownLatch
 
 /**
@@ -250,6 +256,86 @@ class BenchmarkActivityTest {
         assertEquals("failed", results.getJSONObject(0).getString("status"))
         assertTrue(results.getJSONObject(0).getString("reason").contains("Failed to apply delegate"))
         assertEquals("ok", results.getJSONObject(1).getString("status"))
+    }
+
+    @Test fun whatADelegateTookIsReadBeforeTheTimedRunsRotateItOutOfTheLog() {
+        engines = ScriptedEngines(mapOf(Accelerator.GPU to Behaviour.PARTIAL)) { serviceBinder }
+        Engines.factory = engines
+        val (_, runId) = start(intent(freshRun() + mapOf("accelerators" to "gpu", "require_full_delegation" to false)))
+        idleUntil("the run") { finished(runId) }
+        // The phone's other processes have logged through the timed runs: TFLite's lines are gone by now.
+        assertFalse(engines.runtimeLog().toString(), engines.runtimeLog().any { "Replacing" in it })
+        val gpu = JSONObject(contentRead("$runId.json")).getJSONArray("results").getJSONObject(0)
+        assertEquals("ok", gpu.getString("status"))
+        val delegation = gpu.getJSONObject("delegation")
+        assertEquals(2, delegation.getInt("delegated_nodes"))
+        assertEquals(3, delegation.getInt("total_nodes"))
+        assertEquals("xnnpack", delegation.getString("fallback"))
+        assertEquals("opencl", gpu.getJSONObject("options").getString("gpu_backend"))
+
+        val (_, strict) = start(intent(freshRun() + mapOf("accelerators" to "gpu", "require_full_delegation" to true)))
+        idleUntil("the strict run") { finished(strict) }
+        val refused = JSONObject(contentRead("$strict.json")).getJSONArray("results").getJSONObject(0)
+        assertEquals("failed", refused.getString("status"))
+        assertEquals("delegated 2 of 3 nodes (require_full_delegation)", refused.getString("reason"))
+    }
+
+    @Test fun onSixteenKilobytePagesTheFourKilobyteTfliteLibraryIsUnsupportedNotACrash() {
+        // What the installer extracts (extractNativeLibs=true): the APK's own arm64 TFLite library.
+        val libs = File(app.cacheDir, "lib-arm64").apply { mkdirs() }
+        ZipFile(builtApk()).use { apk ->
+            apk.getInputStream(apk.getEntry("lib/arm64-v8a/libtensorflowlite_jni.so")).use { input ->
+                File(libs, "libtensorflowlite_jni.so").outputStream().use { input.copyTo(it) }
+            }
+        }
+        app.applicationInfo.nativeLibraryDir = libs.path
+        try {
+            ShadowOs.setSysconfValue(OsConstants._SC_PAGESIZE, 16384)
+            val (_, runId) = start(intent(freshRun() + ("accelerators" to "cpu,gpu")))
+            idleUntil("the run") { finished(runId) }
+            val results = JSONObject(contentRead("$runId.json")).getJSONArray("results")
+            for (i in 0 until results.length()) {
+                val row = results.getJSONObject(i)
+                assertEquals("unsupported", row.getString("status"))
+                assertTrue(row.getString("reason"), row.getString("reason").contains(
+                    "uses 16 KB pages (16384 bytes) and this APK's libtensorflowlite_jni.so (LOAD alignment 4096) cannot load on it"))
+            }
+            assertTrue("no engine may be created: ${engines.created}", engines.created.isEmpty())
+
+            ShadowOs.setSysconfValue(OsConstants._SC_PAGESIZE, 4096)
+            val (_, smallPages) = start(intent(freshRun() + ("accelerators" to "cpu")))
+            idleUntil("the 4 KB run") { finished(smallPages) }
+            assertEquals("ok", JSONObject(contentRead("$smallPages.json")).getJSONArray("results").getJSONObject(0).getString("status"))
+        } finally {
+            ShadowOs.setSysconfValue(OsConstants._SC_PAGESIZE, -1)
+        }
+    }
+
+    /** The unsigned APK that build-offline hands Robolectric (test_config.properties). */
+    private fun builtApk(): File {
+        val config = Properties()
+        javaClass.getResourceAsStream("/com/android/tools/test_config.properties")!!.use { config.load(it) }
+        return File(config.getProperty("android_resource_apk"))
+    }
+
+    @Test fun eachAcceleratorIsMeasuredInAFreshProcess() {
+        val (_, runId) = start(intent(freshRun() + ("accelerators" to "cpu,gpu")))
+        idleUntil("the run") { finished(runId) }
+        // The last client unbinding a BIND_AUTO_CREATE service destroys it, which ends its process (next test).
+        assertEquals(2, shadowOf(app).unboundServiceConnections.size)
+        assertTrue(shadowOf(app).boundServiceConnections.isEmpty())
+    }
+
+    @Test fun theAcceleratorProcessEndsWhenItsServiceIsDestroyedAndTheMainOneDoesNot() {
+        ShadowProcess.setPid(4321)
+        ShadowApplication.setProcessName("org.abpn.app:accelerator")
+        Robolectric.buildService(AcceleratorService::class.java).create().destroy()
+        assertTrue(ShadowProcess.wasKilled(4321))
+
+        ShadowProcess.clearKilledProcesses()
+        ShadowApplication.setProcessName("org.abpn.app")
+        Robolectric.buildService(AcceleratorService::class.java).create().destroy()
+        assertFalse(ShadowProcess.wasKilled(4321))
     }
 
     @Test fun aRunThatNeverStartedHasNoRow() {

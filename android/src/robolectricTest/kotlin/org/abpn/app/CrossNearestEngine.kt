@@ -17,7 +17,6 @@ class CrossNearestEngine(val accelerator: Accelerator, private val beforeRun: (I
     override val input = TensorSpec(listOf(1, H, W, 3), "uint8", H * W * 3, 1f, 0)
     override val output = TensorSpec(listOf(1, H * 3, W * 3, 3), "uint8", H * W * 27, 1f, 0)
     override val initNanos = 1_000_000L
-    override val delegatedNodes: Int? = null
     override var lastNativeInferenceNanos: Long? = null
         private set
 
@@ -101,6 +100,9 @@ class CrossNearestEngines(
     val created = CopyOnWriteArrayList<CrossNearestEngine>()
     override val runtimeName = "test-cross-nearest"
     override fun runtimeVersion() = "1"
+
+    /** The demo reads no log. */
+    override fun runtimeLog() = emptyList<String>()
 
     override fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int): EngineCreation {
         require(model.capacity() > 0) { "empty model buffer" }

@@ -16,17 +16,19 @@ import java.util.concurrent.TimeUnit
 /**
  * The benchmark's stand-in for TFLite (whose JNI library cannot load here) behind [Engines.factory],
  * for tiny3ops.tflite's float32 1x4x4x3 -> 1x4x4x3 tensors: each engine doubles its input. Per
- * accelerator it is ready, unavailable, throws, or "crashes" while the delegate is created: it
- * does what a dying accelerator process does to the main process (ActivityManager records a native
- * crash with signal 11, and the binder's death notices fire) and never answers.
+ * accelerator it is ready (all 3 nodes delegated, or 2 of 3 with the rest on XNNPACK), unavailable,
+ * throws, or "crashes" while the delegate is created: it does what a dying accelerator process does
+ * to the main process (ActivityManager records a native crash with signal 11, and the binder's
+ * death notices fire) and never answers. Like TFLite, it says what a delegate took only in its log.
  */
 class ScriptedEngines(
     private val script: Map<Accelerator, Behaviour>,
     private val serviceBinder: () -> Binder,
 ) : EngineFactory {
-    enum class Behaviour { OK, UNAVAILABLE, THROWS, CRASHES }
+    enum class Behaviour { OK, PARTIAL, UNAVAILABLE, THROWS, CRASHES }
 
     val created = CopyOnWriteArrayList<Accelerator>()
+    val log = PhoneLog(capacity = 64)
 
     /** Closed, it holds every run() until opened: a run that is certainly in progress. */
     @Volatile var gate = CountDownLatch(0)
@@ -34,15 +36,42 @@ class ScriptedEngines(
     override val runtimeName = "test-doubling"
     override fun runtimeVersion() = "1"
 
+    override fun runtimeLog() = log.linesOf(Process.myPid())
+
     override fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int): EngineCreation {
         created.add(accelerator)
         val options = mapOf<String, Any?>("threads" to threads)
-        return when (script[accelerator] ?: Behaviour.UNAVAILABLE) {
-            Behaviour.OK -> EngineCreation.Ready(DoublingEngine { gate.await(30, TimeUnit.SECONDS) }, options, null)
+        return when (val behaviour = script[accelerator] ?: Behaviour.UNAVAILABLE) {
+            Behaviour.OK, Behaviour.PARTIAL -> {
+                logDelegation(accelerator, if (behaviour == Behaviour.OK) 3 else 2)
+                // While it runs, the rest of the phone keeps logging: the lines above rotate out.
+                EngineCreation.Ready(DoublingEngine { gate.await(30, TimeUnit.SECONDS); log.add(SYSTEM_PID, "ActivityManager", "...") }, options, null)
+            }
             Behaviour.UNAVAILABLE -> EngineCreation.Unavailable("no ${accelerator.id} on this test phone", options, null)
             Behaviour.THROWS -> throw IllegalArgumentException("Internal error: Failed to apply delegate: test")
             Behaviour.CRASHES -> crash(context)
         }
+    }
+
+    /**
+     * TFLite's lines for [accelerator] taking [nodes] of tiny3ops' 3 (subgraph.cc's "Replacing" line;
+     * the GPU delegate's "Initialized OpenCL-based API."), then XNNPACK's for what is left.
+     */
+    private fun logDelegation(accelerator: Accelerator, nodes: Int) {
+        val me = Process.myPid()
+        if (accelerator != Accelerator.CPU) {
+            if (accelerator == Accelerator.GPU) log.add(me, "tflite", "Initialized OpenCL-based API.")
+            val name = when (accelerator) {
+                Accelerator.GPU -> "TfLiteGpuDelegateV2"
+                Accelerator.NNAPI -> "TfLiteNnapiDelegate"
+                else -> "QnnDelegate"
+            }
+            log.add(me, "tflite", "Replacing $nodes out of 3 node(s) with delegate ($name) node, yielding ${if (nodes == 3) 1 else 2} partitions for the whole graph.")
+            if (nodes == 3) return
+        }
+        val left = if (accelerator == Accelerator.CPU) 3 else 3 - nodes
+        log.add(me, "tflite", "Created TensorFlow Lite XNNPACK delegate for CPU.")
+        log.add(me, "tflite", "Replacing $left out of ${if (accelerator == Accelerator.CPU) 3 else left + 1} node(s) with delegate (TfLiteXNNPackDelegate) node, yielding 1 partitions for the whole graph.")
     }
 
     private fun crash(context: Context): Nothing {
@@ -59,6 +88,7 @@ class ScriptedEngines(
 
     companion object {
         const val BYTES = 4 * 4 * 3 * 4
+        const val SYSTEM_PID = 1000
 
         /** What [DoublingEngine] computes for [input]: the host's reference output. */
         fun expected(input: ByteArray): ByteArray {
@@ -74,7 +104,6 @@ private class DoublingEngine(private val beforeRun: () -> Unit) : InferenceEngin
     override val input = TensorSpec(listOf(1, 4, 4, 3), "float32", ScriptedEngines.BYTES, 0f, 0)
     override val output = TensorSpec(listOf(1, 4, 4, 3), "float32", ScriptedEngines.BYTES, 0f, 0)
     override val initNanos = 2_000_000L
-    override val delegatedNodes: Int? = null
     override var lastNativeInferenceNanos: Long? = null
         private set
 
@@ -88,4 +117,21 @@ private class DoublingEngine(private val beforeRun: () -> Unit) : InferenceEngin
     }
 
     override fun close() {}
+}
+
+/**
+ * Android's main log buffer as `logcat -d -v epoch --pid=N` shows it: one ring for the whole phone,
+ * so a process's old lines rotate out as any process logs (logd's default is 256 KB; here
+ * [capacity] lines).
+ */
+class PhoneLog(private val capacity: Int) {
+    private val entries = ArrayDeque<Pair<Int, String>>()
+
+    @Synchronized fun add(pid: Int, tag: String, message: String) {
+        val now = System.currentTimeMillis()
+        entries.addLast(pid to String.format("%d.%03d %5d %5d I %-8s: %s", now / 1000, now % 1000, pid, pid, tag, message))
+        while (entries.size > capacity) entries.removeFirst()
+    }
+
+    @Synchronized fun linesOf(pid: Int): List<String> = entries.filter { it.first == pid }.map { it.second }
 }
