@@ -45,7 +45,7 @@ class ScriptedEngines(
             Behaviour.OK, Behaviour.PARTIAL -> {
                 logDelegation(accelerator, if (behaviour == Behaviour.OK) 3 else 2)
                 // While it runs, the rest of the phone keeps logging: the lines above rotate out.
-                EngineCreation.Ready(DoublingEngine { gate.await(30, TimeUnit.SECONDS); log.add(SYSTEM_PID, "ActivityManager", "...") }, options, null)
+                EngineCreation.Ready(DoublingEngine { gate.await(30, TimeUnit.SECONDS); log.add(SYSTEM_PID, "ActivityManager", "Start proc for service com.example.sync") }, options, null)
             }
             Behaviour.UNAVAILABLE -> EngineCreation.Unavailable("no ${accelerator.id} on this test phone", options, null)
             Behaviour.THROWS -> throw IllegalArgumentException("Internal error: Failed to apply delegate: test")
