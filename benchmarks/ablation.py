@@ -64,18 +64,27 @@ def variants(val_folder):
     }
 
 
+def scores_of(out):
+    try:
+        with open(out / "log.csv", newline="") as f:
+            return [float(row["val_psnr_y"]) for row in csv.DictReader(f)]
+    except FileNotFoundError:
+        return []
+
+
 def run(name, options, steps):
     out = RUNS / name.lstrip("+")
-    command = [sys.executable, "-m", "abpn", "train", *options, "--rescale", "0.9,0.8,0.7,0.6",
-               "--init", str(INIT), "--preset", "cpu100k", "--epochs", str(steps // STEPS_PER_EPOCH),
-               "--steps-per-epoch", str(STEPS_PER_EPOCH), "--lr", "2.5e-4", "--halve-every", "1000",
-               "--seed", "3", "--out", str(out)]
+    epochs = steps // STEPS_PER_EPOCH
     started = time.monotonic()
-    with open(RUNS / f"{name.lstrip('+')}.log", "a") as log:
-        subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True, cwd=REPO)
-    with open(out / "log.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    return [float(row["val_psnr_y"]) for row in rows], time.monotonic() - started
+    # A finished run is only read: train would refuse it if the checkout or the datasets moved since.
+    if len(scores_of(out)) < epochs:
+        command = [sys.executable, "-m", "abpn", "train", *options, "--rescale", "0.9,0.8,0.7,0.6",
+                   "--init", str(INIT), "--preset", "cpu100k", "--epochs", str(epochs),
+                   "--steps-per-epoch", str(STEPS_PER_EPOCH), "--lr", "2.5e-4", "--halve-every", "1000",
+                   "--seed", "3", "--out", str(out)]
+        with open(RUNS / f"{name.lstrip('+')}.log", "a") as log:
+            subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True, cwd=REPO)
+    return scores_of(out)[:epochs], time.monotonic() - started
 
 
 def shipped_score(val_folder):
