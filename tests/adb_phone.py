@@ -72,6 +72,15 @@ UNSUPPORTED_REASON = {
     "qnn_dsp": "test phone has no Qualcomm DSP",
 }
 
+def page_size_reason(page_size):
+    """The app's unsupported reason on a kernel with larger pages than TFLite 2.16.1's 4 KB-aligned
+    libraries (android/src/main/kotlin/org/abpn/core/PageSupport.kt, unsupportedReason)."""
+    libraries = ", ".join(f"{name} (LOAD alignment 4096)"
+                          for name in ("libtensorflowlite_jni.so", "libtensorflowlite_gpu_jni.so"))
+    return (f"this phone's kernel uses {page_size // 1024} KB pages ({page_size} bytes) and this APK's {libraries} "
+            "cannot load on it; a TFLite/LiteRT build with 16 KB-aligned libraries is needed")
+
+
 DEFAULT_PROPS = {
     "ro.product.manufacturer": "ABPN",
     "ro.product.model": "Test Phone",
@@ -213,7 +222,8 @@ class TestPhone:
                  preinstall=False, refuse_auth=False, pending_auth=False, drop_after_bytes=None,
                  drop_during_run=False, crash_app=False, disk_free_bytes=None, reuse_task=False,
                  hide_android_data=False, crash_accelerator=None, screen_off=False, locked=False,
-                 thermal_status=0, signature_mismatch=False, results_provider=True, delegates=None):
+                 thermal_status=0, signature_mismatch=False, results_provider=True, delegates=None,
+                 page_size=4096):
         self._own_sandbox = sandbox is None
         self.root = Path(sandbox or tempfile.mkdtemp(prefix="adb-phone-")).resolve()
         self.host, self.port = host, port
@@ -237,6 +247,9 @@ class TestPhone:
         self.signature_mismatch = signature_mismatch
         # False models an app built before protocol v2: no results provider in its manifest.
         self.results_provider = results_provider
+        # The kernel's page size. On 16384 the app (the offline build: TFLite 2.16.1, 4 KB-aligned
+        # libraries) reports every accelerator unsupported, as PageSupport.kt words it.
+        self.page_size = page_size
         # accelerator -> how many of the model's nodes its delegate takes; the rest fall back to XNNPACK.
         self.delegates = dict(delegates or {})
         self.expansions = []  # what a real shell would have expanded: evidence of a missing quote
@@ -414,6 +427,14 @@ class TestPhone:
         if args:
             return self.props.get(args[0], "") + "\n", 0
         return "".join(f"[{k}]: [{v}]\n" for k, v in sorted(self.props.items())), 0
+
+    def _sh_getconf(self, args):
+        # toybox toys/posix/getconf.c: sysconf names print "%ld\n"; an unknown name is error_exit("bad '%s'").
+        # `getconf PAGE_SIZE` is how source.android.com/docs/core/architecture/16kb-page-size/getting-page-size
+        # reads the kernel's page size.
+        if len(args) == 1 and args[0] in ("PAGE_SIZE", "PAGESIZE"):
+            return f"{self.page_size}\n", 0
+        return f"getconf: bad '{args[0] if args else ''}'\n", 1
 
     def _sh_echo(self, args):
         return " ".join(args) + "\n", 0
@@ -1008,6 +1029,9 @@ class _AppBenchmark:
                 return {"accelerator": accelerator, "options": {}, "status": "failed",
                         "reason": f"the {accelerator} process (pid {pid}) died: {log[0]}",
                         "crash": {"signal": 11, "signal_name": "SIGSEGV", "log": log}}
+            if self.phone.page_size > 4096:
+                return {"accelerator": accelerator, "options": {}, "status": "unsupported",
+                        "reason": page_size_reason(self.phone.page_size)}
             if accelerator in self.phone.delegates:
                 return self._delegated(accelerator, model_path, info, input_bytes, expected_path, pid)
             if accelerator != "cpu":
@@ -1447,6 +1471,8 @@ def main(argv=None):
                              "the rest fall back to XNNPACK")
     parser.add_argument("--no-results-provider", action="store_true",
                         help="the installed app predates protocol v2 and has no results provider")
+    parser.add_argument("--page-size", type=int, default=4096, choices=(4096, 16384), metavar="BYTES",
+                        help="the kernel's page size; on 16384 the app (offline build) cannot load TFLite")
     args = parser.parse_args(argv)
     props = dict(p.split("=", 1) for p in args.prop)
     keys = [Path(k).read_text() for k in args.trust_key]
@@ -1457,7 +1483,8 @@ def main(argv=None):
                       hide_android_data=args.hide_android_data, crash_accelerator=args.crash_accelerator,
                       screen_off=args.screen_off, locked=args.locked, thermal_status=args.thermal_status,
                       signature_mismatch=args.signature_mismatch, results_provider=not args.no_results_provider,
-                      delegates={name: int(count) for name, count in (d.split("=", 1) for d in args.delegate)})
+                      delegates={name: int(count) for name, count in (d.split("=", 1) for d in args.delegate)},
+                      page_size=args.page_size)
     # SIGTERM ends it like Ctrl-C does, so a temporary sandbox is removed either way.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with phone:

@@ -357,6 +357,31 @@ def test_a_crashing_accelerator_costs_only_its_row(workdir, float_tflite_fixed):
     assert "Fatal signal 11 (SIGSEGV), code 1 (SEGV_MAPERR)" in result.output
 
 
+def test_a_phone_with_16_kb_pages_is_warned_about_and_its_rows_say_why(workdir, float_tflite_fixed):
+    with TestPhone(page_size=16384) as phone:
+        result = bench(phone.serial, model=float_tflite_fixed)
+    assert result.exit_code == 0, result.output
+    assert "this phone's kernel uses 16 KB pages" in result.output and "Gradle build (LiteRT" in result.output
+    (run_id, _, _), = stored_rows()
+    record = json.loads((workdir / "out" / "raw" / f"{run_id}.json").read_text())
+    assert [r["status"] for r in record["results"]] == ["unsupported"] * 3
+    assert all("uses 16 KB pages (16384 bytes) and this APK's libtensorflowlite_jni.so (LOAD alignment 4096)"
+               in r["reason"] for r in record["results"])
+
+
+@pytest.mark.parametrize("has_getconf", [True, False])
+def test_a_phone_with_4_kb_pages_or_without_getconf_gets_no_page_warning(workdir, float_tflite_fixed, has_getconf):
+    with TestPhone() as phone:
+        if not has_getconf:  # a toybox without getconf: "/system/bin/sh: getconf: inaccessible or not found", 127
+            phone._sh_getconf = None
+        result = bench(phone.serial, model=float_tflite_fixed)
+    assert result.exit_code == 0, result.output
+    assert "KB pages" not in result.output
+    (run_id, _, _), = stored_rows()
+    record = json.loads((workdir / "out" / "raw" / f"{run_id}.json").read_text())
+    assert record["results"][0]["status"] == "ok"
+
+
 def test_a_locked_phone_is_refused_with_how_to_unlock_it(workdir, float_tflite_fixed):
     with TestPhone(locked=True) as phone:
         refused = bench(phone.serial, model=float_tflite_fixed)

@@ -343,6 +343,12 @@ class Phone:
     def wake_screen(self):
         return self.shell("input", "keyevent", "KEYCODE_WAKEUP", stage="waking the screen")
 
+    def page_size(self):
+        """The kernel's page size in bytes (`getconf PAGE_SIZE`); None where the phone's toybox has no getconf."""
+        result = self.shell("getconf", "PAGE_SIZE", stage="reading the page size")
+        text = result.output.strip()
+        return int(text) if result.ok and text.isdigit() else None
+
     def screen_state(self):
         """Screen and keyguard from `dumpsys power` and `dumpsys window policy`; None where they say nothing."""
         power = self.shell("dumpsys", "power", stage="reading the screen state").output

@@ -332,6 +332,7 @@ class _PhoneRun:
         self.say(f"{device['manufacturer']} {device['model']}, {device['chipset_name'] or 'unknown chipset'}, "
                  f"Android {device['android_release']} (SDK {device['sdk_int']}), {device['abi']}")
         self._awake_and_unlocked(phone)
+        self._warn_about_page_size(phone)
 
         install = self._app_needs_install(phone)
         pushes = self._files_to_push(phone, install)
@@ -343,6 +344,16 @@ class _PhoneRun:
 
         run_id = self._start(phone)
         self._collect(phone, run_id)
+
+    def _warn_about_page_size(self, phone):
+        """A kernel with 16 KB pages cannot load libraries whose ELF segments are 4 KB aligned, as the offline
+        build's TFLite 2.16.1 ones are: that app then reports every accelerator unsupported. Said before the
+        run, not refused: the Gradle build (LiteRT) is 16 KB aligned."""
+        size = phone.page_size()
+        if size and size > 4096:
+            self.say(f"this phone's kernel uses {size // 1024} KB pages: an app whose TFLite libraries are 4 KB "
+                     "aligned (the offline build's TFLite 2.16.1) cannot load them, and reports every accelerator "
+                     "unsupported. Install the Gradle build (LiteRT, 16 KB aligned; android/README.md) with --apk.")
 
     def _awake_and_unlocked(self, phone):
         """A sleeping phone is woken (a benchmark behind a dark screen runs throttled, or not at all); a
