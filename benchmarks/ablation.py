@@ -1,16 +1,17 @@
 """Paired ablation of the issue-12 levers on the held-out validation images.
 
-Every run fine-tunes the shipped float model (models/runs/finetune/best.keras) with the same seed,
-learning rate and number of iterations, and differs from the base run in one lever only:
+Every run fine-tunes the 2026-11-24 release's float model (models/runs/finetune/best.keras, "the
+start") with the same seed, learning rate and number of iterations, and differs from the base run in
+one lever only:
 
-  base         T91 + BSD200 with rescaled copies (the shipped model's data), L1, Adam 2.5e-4
+  base         T91 + BSD200 with rescaled copies (the start's data), L1, Adam 2.5e-4
   +data        also the training part of BSDS500_test and Kodak24
   +small       also the T91 images too small for a 64x64 LR patch (32x32 patches)
   +ema         weights averaged with momentum 0.999 (validated and kept)
   +reparam     every conv trained as merged parallel branches (ECBSR/SESR)
 
-Validation, for every run and for the shipped model: every 10th image of BSDS500_test + Kodak24 by
-sorted path (23 images), which neither the shipped model nor any run trains on; never Set5, Set14
+Validation, for every run and for the start: every 10th image of BSDS500_test + Kodak24 by
+sorted path (23 images), which neither the start nor any run trains on; never Set5, Set14
 or BSD100. The runs are short (a CPU shared with a long training run); the table says how short.
 Each run resumes when the script is run again.
 
@@ -87,7 +88,7 @@ def run(name, options, steps):
     return scores_of(out)[:epochs], time.monotonic() - started
 
 
-def shipped_score(val_folder):
+def start_score(val_folder):
     from abpn.model.evaluate import evaluate
 
     return evaluate(REPO / "models" / "runs" / "finetune" / "best.keras", val_folder, progress=False)["mean"]["psnr_y"]
@@ -102,8 +103,8 @@ def main():
     args = parser.parse_args()
 
     val_folder = held_out_folder()
-    start = shipped_score(val_folder)
-    print(f"shipped float model: {start:.3f} dB", flush=True)
+    start = start_score(val_folder)
+    print(f"the start (2026-11-24 float model): {start:.3f} dB", flush=True)
     results = {}
     for name, options in variants(val_folder).items():
         if args.only and name not in args.only:
@@ -113,20 +114,20 @@ def main():
         print(f"{name}: {' '.join(f'{s:.3f}' for s in scores)} ({seconds / 60:.0f} min)", flush=True)
 
     lines = [f"Held-out validation: {len(list(val_folder.iterdir()))} images (every 10th of BSDS500_test + "
-             f"Kodak24). Y-PSNR, crop 3. Each run: {args.steps} iterations from the shipped float model, "
+             f"Kodak24). Y-PSNR, crop 3. Each run: {args.steps} iterations from the 2026-11-24 float model, "
              f"Adam 2.5e-4, batch 16, seed 3 — a short paired comparison, not a full schedule.",
              "",
              "| run | lever | Y-PSNR after each 500 iterations | last | gain over base (last) |",
              "| --- | --- | --- | --- | --- |",
-             f"| shipped float | – | {start:.3f} | {start:.3f} | |"]
-    # The stage-2 run (models/runs/finetune2) has the same seed, init, rate, rescaled copies and EMA
+             f"| the start (2026-11-24 float) | – | {start:.3f} | {start:.3f} | |"]
+    # The finetune2 run (issue 12's first stage) has the same seed, init, rate, rescaled copies and EMA
     # as "+ema", and also the new images and the small T91 images: its first 500 iterations pair
     # with "+ema" on the data levers.
     stage2 = REPO / "models" / "runs" / "finetune2" / "log.csv"
     if stage2.exists() and "+ema" in results:
         with open(stage2, newline="") as f:
             rows = list(csv.DictReader(f))[:len(results["+ema"])]
-        results["+ema +data +small (stage-2 run)"] = [float(row["val_psnr_y"]) for row in rows]
+        results["+ema +data +small (finetune2 run)"] = [float(row["val_psnr_y"]) for row in rows]
     base = results.get("base", [None])[-1]
     for name, scores in results.items():
         gain = "" if base is None or name == "base" else f"{scores[-1] - base:+.3f} dB"
