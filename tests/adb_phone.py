@@ -72,6 +72,7 @@ UNSUPPORTED_REASON = {
     "qnn_dsp": "test phone has no Qualcomm DSP",
 }
 
+
 def page_size_reason(page_size):
     """The app's unsupported reason on a kernel with larger pages than TFLite 2.16.1's 4 KB-aligned
     libraries (android/src/main/kotlin/org/abpn/core/PageSupport.kt, unsupportedReason)."""

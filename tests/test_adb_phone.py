@@ -287,8 +287,8 @@ def test_android_tools_speak_as_android(adb_key):
         assert device.shell("ls", "/sdcard/Android/data/org.abpn.app").exit_code == 1
         # toybox getconf (toys/posix/getconf.c): the value, or "bad 'NAME'" with exit status 1.
         assert device.page_size() == 4096
-        assert (device.shell("getconf", "PAGE_SIZES").output, device.shell("getconf", "PAGE_SIZES").exit_code) == (
-            "getconf: bad 'PAGE_SIZES'\n", 1)
+        unknown = device.shell("getconf", "PAGE_SIZES")
+        assert (unknown.output, unknown.exit_code) == ("getconf: bad 'PAGE_SIZES'\n", 1)
     with TestPhone(page_size=16384) as phone, _connect(phone, signer) as device:
         assert device.page_size() == 16384
     with TestPhone(preinstall=True, results_provider=False) as phone, _connect(phone, signer) as device:

@@ -117,6 +117,7 @@ object TfliteEngines : EngineFactory {
 private class TfliteEngine(private val interpreter: Interpreter, private val setup: Setup.Ready, override val initNanos: Long) : InferenceEngine {
     override val input = spec(interpreter.getInputTensor(0))
     override val output = spec(interpreter.getOutputTensor(0))
+
     override fun run(input: ByteBuffer, output: ByteBuffer) {
         input.rewind(); output.rewind()
         interpreter.run(input, output)
