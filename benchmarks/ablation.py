@@ -91,7 +91,7 @@ def run(name, options, steps):
 def start_score(val_folder):
     from abpn.model.evaluate import evaluate
 
-    return evaluate(REPO / "models" / "runs" / "finetune" / "best.keras", val_folder, progress=False)["mean"]["psnr_y"]
+    return evaluate(INIT, val_folder, progress=False)["mean"]["psnr_y"]
 
 
 def main():

@@ -6,7 +6,6 @@ import json
 import os
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from adb_phone import LAST_STATUS, TestPhone, split_command_line
+from collector_helpers import free_port
 
 HOSTILE = "/data/local/tmp/abpn/a b;touch pwned'$(x)`y`\"z\""
 
@@ -29,10 +29,10 @@ def adb_key(tmp_path_factory):
     return load_signer(path), path
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def _start_benchmark(device, run_id, *flags):
+    """`am start` of the benchmark with BENCH_EXTRAS, as the host sends it ("-S" to force-stop first)."""
+    return device.shell("am", "start", *flags, "-W", "-n", "org.abpn.app/.BenchmarkActivity", "--es", "run_id", run_id,
+                        *BENCH_EXTRAS)
 
 
 def _connect(phone, signer, **kwargs):
@@ -49,9 +49,9 @@ def test_adb_client_against_the_standalone_test_phone(tmp_path):
         pytest.skip("the Debian package `adb` is not installed (scripts/apt-packages.txt)")
     home, sandbox = tmp_path / "home", tmp_path / "sandbox"
     home.mkdir()
-    env = {**os.environ, "HOME": str(home), "ANDROID_ADB_SERVER_PORT": str(_free_port())}
+    env = {**os.environ, "HOME": str(home), "ANDROID_ADB_SERVER_PORT": str(free_port())}
     env.pop("ANDROID_SERIAL", None)
-    phone_port = _free_port()
+    phone_port = free_port()
     serial = f"127.0.0.1:{phone_port}"
 
     def adb_run(*args, timeout=30):
@@ -192,8 +192,7 @@ def test_app_benchmark_writes_a_valid_record(adb_key, float_tflite_fixed):
         run_id, bad_id = str(uuid.uuid4()), str(uuid.uuid4())
         with _connect(phone, signer) as device:
             assert device.content_query(URI + run_id).output == "No result found.\n"
-            started = device.shell("am", "start", "-S", "-W", "-n", "org.abpn.app/.BenchmarkActivity",
-                                   "--es", "run_id", run_id, *BENCH_EXTRAS).output
+            started = _start_benchmark(device, run_id, "-S").output
             assert started.startswith("Stopping: org.abpn.app\nStarting: Intent {") and "Status: ok" in started
             phone.wait_idle()
             row = device.content_query(URI + run_id).output
@@ -228,16 +227,13 @@ def test_am_start_without_stop_on_a_live_task_starts_nothing(adb_key, float_tfli
         _stage_model(phone, float_tflite_fixed)
         with _connect(phone, signer) as device:
             ids = [str(uuid.uuid4()) for _ in range(3)]
-            device.shell("am", "start", "-W", "-n", "org.abpn.app/.BenchmarkActivity", "--es", "run_id", ids[0],
-                         *BENCH_EXTRAS)
+            _start_benchmark(device, ids[0])
             phone.wait_idle()
-            again = device.shell("am", "start", "-W", "-n", "org.abpn.app/.BenchmarkActivity", "--es", "run_id",
-                                 ids[1], *BENCH_EXTRAS)
+            again = _start_benchmark(device, ids[1])
             assert again.ok and again.output.splitlines()[1:3] == [
                 "Warning: Activity not started, its current task has been brought to the front", "Status: ok"]
             assert device.content_query(URI + ids[1]).output == "No result found.\n"
-            device.shell("am", "start", "-S", "-W", "-n", "org.abpn.app/.BenchmarkActivity", "--es", "run_id",
-                         ids[2], *BENCH_EXTRAS)
+            _start_benchmark(device, ids[2], "-S")
             phone.wait_idle()
             assert "state=done" in device.content_query(URI + ids[2]).output
     assert phone.runs_started == [ids[0], ids[2]]
@@ -251,8 +247,7 @@ def test_a_crashing_accelerator_process_leaves_the_others(adb_key, float_tflite_
         _stage_model(phone, float_tflite_fixed)
         run_id = str(uuid.uuid4())
         with _connect(phone, signer) as device:
-            device.shell("am", "start", "-S", "-W", "-n", "org.abpn.app/.BenchmarkActivity", "--es", "run_id",
-                         run_id, *BENCH_EXTRAS)
+            _start_benchmark(device, run_id, "-S")
             phone.wait_idle()
             record = json.loads(device.content_read(URI + run_id + ".json").output)
             crash_log = device.logcat(50, buffer="crash")

@@ -2,7 +2,6 @@
 phone side, real SQLite; one test per failure the issues list, each failing without its fix."""
 import json
 import os
-import socket
 import sqlite3
 import stat
 from contextlib import closing
@@ -13,6 +12,7 @@ from click.testing import CliRunner
 
 from abpn.cli import main
 from adb_phone import TestPhone
+from collector_helpers import free_port
 
 HOSTILE_NAME = "a b;touch pwned'$(x)`y`\"z\".tflite"
 
@@ -55,6 +55,12 @@ def stored_rows(path="results.sqlite"):
         return con.execute("SELECT run_id, chipset, device FROM records ORDER BY chipset").fetchall()
 
 
+def stored_record(workdir):
+    """The raw record of the one run stored."""
+    (run_id, _, _), = stored_rows()
+    return json.loads((workdir / "out" / "raw" / f"{run_id}.json").read_text())
+
+
 def test_one_phone_installs_benchmarks_stores_and_prints(workdir, float_tflite_fixed):
     with TestPhone() as phone:
         result = bench(phone.serial, model=float_tflite_fixed)
@@ -69,6 +75,7 @@ def test_one_phone_installs_benchmarks_stores_and_prints(workdir, float_tflite_f
     assert "the reference input already on the phone" in again.output
     cpu_row = next(line for line in out.splitlines() if line.startswith("cpu "))
     assert " ok " in cpu_row and "passed" in cpu_row
+    assert "KB pages" not in out  # 4 KB pages: no page-size warning
     assert any(line.startswith("gpu ") and "test phone has no GPU" in line for line in out.splitlines())
     rows = stored_rows()
     assert len(rows) == 2 and {r[1] for r in rows} == {"Snapdragon 888"}
@@ -296,13 +303,19 @@ def test_the_am_start_command_is_the_fixture_the_app_is_tested_with():
     assert am_start_command(request).startswith("am start -S -W -n org.abpn.app/.BenchmarkActivity ")
 
 
-def test_two_runs_in_a_row_on_a_live_task(workdir, float_tflite_fixed):
-    """The app's task stays alive after the first run: without -S the second am start starts nothing."""
-    with TestPhone(reuse_task=True) as phone:
-        first = bench(phone.serial, model=float_tflite_fixed)
-        second = bench(phone.serial, model=float_tflite_fixed, apk=None)
+def bench_twice(model, **mode):
+    """push-and-bench twice in a row on one test phone in `mode` (the second run installs nothing)."""
+    with TestPhone(**mode) as phone:
+        first = bench(phone.serial, model=model)
+        second = bench(phone.serial, model=model, apk=None)
     assert first.exit_code == 0, first.output
     assert second.exit_code == 0, second.output
+    return phone
+
+
+def test_two_runs_in_a_row_on_a_live_task(workdir, float_tflite_fixed):
+    """The app's task stays alive after the first run: without -S the second am start starts nothing."""
+    phone = bench_twice(float_tflite_fixed, reuse_task=True)
     rows = stored_rows()
     assert len(rows) == 2 and rows[0][0] != rows[1][0]
     assert sorted(phone.runs_started) == sorted(r[0] for r in rows)  # each record is a run the app really made
@@ -327,11 +340,7 @@ def test_the_brought_to_front_warning_is_an_error_that_says_so():
 
 
 def test_two_runs_when_the_shell_cannot_read_android_data(workdir, float_tflite_fixed):
-    with TestPhone(hide_android_data=True) as phone:
-        first = bench(phone.serial, model=float_tflite_fixed)
-        second = bench(phone.serial, model=float_tflite_fixed, apk=None)
-    assert first.exit_code == 0, first.output
-    assert second.exit_code == 0, second.output
+    bench_twice(float_tflite_fixed, hide_android_data=True)
     assert len({r[0] for r in stored_rows()}) == 2
 
 
@@ -348,8 +357,7 @@ def test_a_crashing_accelerator_costs_only_its_row(workdir, float_tflite_fixed):
     with TestPhone(crash_accelerator="gpu") as phone:
         result = bench(phone.serial, model=float_tflite_fixed)
     assert result.exit_code == 0, result.output
-    (run_id, _, _), = stored_rows()
-    record = json.loads((workdir / "out" / "raw" / f"{run_id}.json").read_text())
+    record = stored_record(workdir)
     cpu, gpu, nnapi = record["results"]
     assert cpu["status"] == "ok" and len(cpu["samples_ms"]) == 3 and nnapi["status"] == "unsupported"
     assert gpu["status"] == "failed" and gpu["crash"]["signal"] == 11
@@ -362,23 +370,19 @@ def test_a_phone_with_16_kb_pages_is_warned_about_and_its_rows_say_why(workdir, 
         result = bench(phone.serial, model=float_tflite_fixed)
     assert result.exit_code == 0, result.output
     assert "this phone's kernel uses 16 KB pages" in result.output and "Gradle build (LiteRT" in result.output
-    (run_id, _, _), = stored_rows()
-    record = json.loads((workdir / "out" / "raw" / f"{run_id}.json").read_text())
+    record = stored_record(workdir)
     assert [r["status"] for r in record["results"]] == ["unsupported"] * 3
     assert all("uses 16 KB pages (16384 bytes) and this APK's libtensorflowlite_jni.so (LOAD alignment 4096)"
                in r["reason"] for r in record["results"])
 
 
-@pytest.mark.parametrize("has_getconf", [True, False])
-def test_a_phone_with_4_kb_pages_or_without_getconf_gets_no_page_warning(workdir, float_tflite_fixed, has_getconf):
+def test_a_phone_without_getconf_gets_no_page_warning(workdir, float_tflite_fixed):
     with TestPhone() as phone:
-        if not has_getconf:  # a toybox without getconf: "/system/bin/sh: getconf: inaccessible or not found", 127
-            phone._sh_getconf = None
+        phone._sh_getconf = None  # a toybox without getconf: "/system/bin/sh: getconf: inaccessible or not found", 127
         result = bench(phone.serial, model=float_tflite_fixed)
     assert result.exit_code == 0, result.output
     assert "KB pages" not in result.output
-    (run_id, _, _), = stored_rows()
-    record = json.loads((workdir / "out" / "raw" / f"{run_id}.json").read_text())
+    record = stored_record(workdir)
     assert record["results"][0]["status"] == "ok"
 
 
@@ -391,8 +395,7 @@ def test_a_locked_phone_is_refused_with_how_to_unlock_it(workdir, float_tflite_f
     assert "the phone is locked (its lock screen is showing)" in refused.output
     assert "Unlock the phone and run again" in refused.output and "Screen lock to None" in refused.output
     assert allowed.exit_code == 0, allowed.output
-    (run_id, _, _), = stored_rows()
-    record = json.loads((workdir / "out" / "raw" / f"{run_id}.json").read_text())
+    record = stored_record(workdir)
     assert record["results"][0]["conditions"]["before"]["keyguard_locked"] is True
 
 
@@ -403,8 +406,7 @@ def test_a_sleeping_phone_is_woken_before_the_run(workdir, float_tflite_fixed):
         start = phone.shell_log.index(next(line for line in phone.shell_log if line.startswith("am start")))
     assert result.exit_code == 0, result.output
     assert woke < start and "the screen was asleep: woke it (awake now)" in result.output
-    (run_id, _, _), = stored_rows()
-    record = json.loads((workdir / "out" / "raw" / f"{run_id}.json").read_text())
+    record = stored_record(workdir)
     assert all(r["conditions"]["before"]["screen_on"] for r in record["results"])
 
 
@@ -413,8 +415,7 @@ def test_cooldown_waits_for_thermal_status_none_capped(workdir, float_tflite_fix
         result = bench(phone.serial, model=float_tflite_fixed, extra=["--accelerators", "cpu,gpu",
                                                                       "--cooldown-max", "1"])
     assert result.exit_code == 0, result.output
-    (run_id, _, _), = stored_rows()
-    cpu, gpu = json.loads((workdir / "out" / "raw" / f"{run_id}.json").read_text())["results"]
+    cpu, gpu = stored_record(workdir)["results"]
     assert cpu["conditions"]["cooldown_waited_s"] == 0 and cpu["conditions"]["after"]["thermal_status"] == 2
     assert 1 <= gpu["conditions"]["cooldown_waited_s"] < 3  # capped by --cooldown-max
     assert "cool-down s" in result.output
@@ -434,9 +435,7 @@ def test_an_app_signed_with_another_key_is_never_uninstalled(workdir, float_tfli
 
 
 def test_a_collector_that_is_not_there_is_found_before_any_phone(workdir, float_tflite_fixed):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # nothing listens once closed
+    port = free_port()  # nothing listens once closed
     with TestPhone(preinstall=True) as phone:
         result = bench(phone.serial, model=float_tflite_fixed, apk=None,
                        extra=["--collector", f"http://127.0.0.1:{port}"])

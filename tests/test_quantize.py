@@ -158,9 +158,10 @@ def test_the_best_qat_epoch_is_chosen_on_the_int8_flatbuffer(float_keras_model, 
     with open(tmp_path / "qat" / "log.csv", newline="") as f:
         logged = float(next(csv.DictReader(f))["val_psnr_y"])
     assert logged == pytest.approx(result.scores["int8"]["psnr_y"], abs=1e-9)
-    assert result.scores["int8"] == int8_quality(load_qat(checkpoint, tmp_path / "qat"), data.val)
+    qat = load_qat(checkpoint, tmp_path / "qat")
+    assert result.scores["int8"] == int8_quality(qat, data.val)
     # the two scores differ: choosing on the fake-quant model would be choosing on something else
-    assert keras_quality(load_qat(checkpoint, tmp_path / "qat"), data.val)["psnr_y"] != pytest.approx(logged, abs=1e-6)
+    assert keras_quality(qat, data.val)["psnr_y"] != pytest.approx(logged, abs=1e-6)
 
 
 def load_qat(checkpoint, run_dir):

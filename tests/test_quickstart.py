@@ -5,7 +5,7 @@ from click.testing import CliRunner
 from abpn import SHIPPED_INT8
 from abpn.bench.record import validate_record
 from abpn.cli import main
-from abpn.model.modelfile import file_sha256
+from abpn.core.files import file_sha256
 from abpn.model.train import Schedule
 from abpn.quickstart import run_quickstart, summary_table
 

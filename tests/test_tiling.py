@@ -4,7 +4,7 @@ import pytest
 from abpn import RECEPTIVE_RADIUS
 from abpn.core.tiling import axis_spans, pad_to_tile, tile_grid, tiled_upscale
 from abpn.model.inference import load_upscaler
-from conftest import TEST_TILE_HW
+from conftest import TEST_TILE_HW, _to_tflite
 
 
 @pytest.mark.parametrize("tile", [15, 16, 36, 64, 360])
@@ -128,16 +128,10 @@ def _wide_x3(input_hw, convs, seed=5):
 
 
 def _pair(tmp_path, convs, tile_hw=TEST_TILE_HW):
-    import tensorflow as tf
-
     fixed, dynamic = _wide_x3(tile_hw, convs), _wide_x3((None, None), convs)
     dynamic.set_weights(fixed.get_weights())
-    paths = []
-    for name, model in (("fixed", fixed), ("dynamic", dynamic)):
-        path = tmp_path / f"wide{convs}_{name}.tflite"
-        path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
-        paths.append(path)
-    return paths
+    return [_to_tflite(model, tmp_path / f"wide{convs}_{name}.tflite")
+            for name, model in (("fixed", fixed), ("dynamic", dynamic))]
 
 
 def test_measured_radius_of_abpn_is_seven(float_tflite_fixed, float_tflite_dynamic):
@@ -164,6 +158,7 @@ def test_a_foreign_model_tiles_exactly_with_its_measured_radius(tmp_path, rng, c
 def test_a_model_too_wide_for_its_tile_is_refused(tmp_path):
     from abpn.errors import AbpnError
 
-    fixed_path, _ = _pair(tmp_path, convs=20)  # radius 20: no 36-row tile can overlap by 2 x 20
+    # radius 20: no 36-row tile can overlap by 2 x 20
+    fixed_path = _to_tflite(_wide_x3(TEST_TILE_HW, 20), tmp_path / "wide20_fixed.tflite")
     with pytest.raises(AbpnError, match="seams"):
         load_upscaler(fixed_path)

@@ -77,9 +77,12 @@ def split_exit_status(raw):
 class ScreenState:
     """None where the phone's dumpsys did not say."""
 
-    screen_on: bool | None
     keyguard_locked: bool | None
     wakefulness: str | None
+
+    @property
+    def screen_on(self):
+        return None if self.wakefulness is None else self.wakefulness == "Awake"
 
 
 def quote_command(*argv):
@@ -356,8 +359,7 @@ class Phone:
         policy = self.shell("dumpsys", "window", "policy", stage="reading the keyguard state").output
         block = _KEYGUARD_BLOCK.search(policy)
         fields = dict(re.findall(r"^\s+(\w+)=(\S*)", block.group(1), re.M)) if block else {}
-        return ScreenState(screen_on=None if wakefulness is None else wakefulness.group(1) == "Awake",
-                           keyguard_locked={"true": True, "false": False}.get(fields.get("showing")),
+        return ScreenState(keyguard_locked={"true": True, "false": False}.get(fields.get("showing")),
                            wakefulness=wakefulness.group(1) if wakefulness else None)
 
     def logcat(self, lines=400, buffer=None):

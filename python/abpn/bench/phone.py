@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from abpn.core.files import write_atomically
+from abpn.core.files import file_sha256, write_atomically
 from abpn.core.table import format_table
 from abpn.bench.device import (BENCHMARK_ACTIVITY, PACKAGE, PHONE_DIR, RESULTS_AUTHORITY, Phone, load_signer,
                                parse_target, quote_command)
@@ -172,16 +172,16 @@ def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", 
                  nnapi_accelerator=None, allow_locked=False):
     """Checks the model (an x3 image model with a fixed input size) and computes the reference input
     and expected output on the host with the same model. Nothing touches a phone here."""
-    from abpn.bench.host import real_image
-    from abpn.model.modelfile import TFLiteRunner, file_sha256, inspect_model
+    from abpn.bench.host import MAX_RUNS, real_image
+    from abpn.model.modelfile import TFLiteRunner, inspect_model
 
     accelerators = parse_accelerators(accelerators)
     info = inspect_model(model_path)
     if info.dynamic:
         raise AbpnError(f"{model_path} has a dynamic input size {list(info.input_shape)}; the phone app needs a "
                         "fixed-shape model. Export one with a fixed input size (the deployment shape is 1x360x640x3).")
-    if not 1 <= runs <= 10000:
-        raise AbpnError(f"--runs must be from 1 to 10000, got {runs}")
+    if not 1 <= runs <= MAX_RUNS:
+        raise AbpnError(f"--runs must be from 1 to {MAX_RUNS}, got {runs}")
     if min(warmup, cooldown_s, cooldown_max_s, warmup_min_ms, run_min_ms) < 0 or threads < 1:
         raise AbpnError("--warmup, --cooldown, --cooldown-max, --warmup-min-ms and --run-min-ms must be 0 or more, "
                         "--threads 1 or more")
@@ -301,7 +301,7 @@ def _size(nbytes):
 
 
 def _relevant_log_lines(lines, limit=30):
-    picked = [line for line in lines if any(f" {tag}" in line for tag in LOG_TAGS) or "org.abpn.app" in line]
+    picked = [line for line in lines if any(f" {tag}" in line for tag in LOG_TAGS) or PACKAGE in line]
     return picked[-limit:]
 
 
@@ -392,8 +392,6 @@ class _PhoneRun:
         wanted = [(plan.model.path, plan.remote_model, f"the model {plan.model.file_name}"),
                   (plan.input_path, plan.remote_input, "the reference input"),
                   (plan.expected_path, plan.remote_expected, "the expected output")]
-        from abpn.model.modelfile import file_sha256
-
         pushes = []
         for local, remote, label in wanted:
             if phone.sha256(remote) == file_sha256(local):
@@ -570,9 +568,7 @@ class _PhoneRun:
 
     def _app_died(self, phone, what):
         """The app's main process is gone: say so, with the crash as logcat keeps it."""
-        crash = [line for line in phone.logcat(200, buffer="crash") if PACKAGE in line or " DEBUG" in line
-                 or " AndroidRuntime" in line or " libc" in line]
-        lines = crash[-30:] or _relevant_log_lines(phone.logcat())
+        lines = _relevant_log_lines(phone.logcat(200, buffer="crash")) or _relevant_log_lines(phone.logcat())
         shown = "\n".join(f"    {line}" for line in lines) or "    (nothing in logcat)"
         raise AbpnError(f"{self.target}: the app died during the benchmark: {what}. No result was written. "
                         f"The phone's crash log:\n{shown}")

@@ -4,6 +4,7 @@ A rename alone is not enough: until the file's data and the folder entry reach t
 cut can leave an empty or missing file after the rename has "succeeded". So the data is fsynced
 before the rename and the folder after it, and only then is the write reported done.
 """
+import hashlib
 import os
 import secrets
 import tempfile
@@ -79,3 +80,12 @@ def check_writable(path, what="output"):
                         "write to.") from error
     os.close(handle)
     os.unlink(probe)
+
+
+def file_sha256(path):
+    """The SHA-256 of a file's contents, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

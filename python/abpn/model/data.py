@@ -20,7 +20,7 @@ import numpy as np
 
 from abpn import SCALE
 from abpn.errors import AbpnError
-from abpn.core.files import write_atomically
+from abpn.core.files import file_sha256, write_atomically
 from abpn.core.images import read_rgb
 from abpn.core.imresize import imresize_bicubic, to_uint8
 
@@ -400,19 +400,11 @@ def data_fingerprint(train_pairs: Sequence[Pair], val_pairs: Sequence[Pair], opt
     dataset, with new modification times), resume; other files with the same counts do not."""
     def listing(pairs):
         files = sorted({f.resolve() for p in pairs for f in (p.hr, p.lr) if f is not None})
-        return sorted([f.name, f.stat().st_size, _content_hash(f)] for f in files)
+        return sorted([f.name, f.stat().st_size, file_sha256(f)] for f in files)
 
     state = {"train": listing(train_pairs), "val": listing(val_pairs), "options": options,
              "format": _CACHE_FORMAT, "scale": SCALE}
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
-
-
-def _content_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_small_patch(small_patch: int | None, patch: int) -> int | None:
@@ -427,17 +419,15 @@ def check_small_patch(small_patch: int | None, patch: int) -> int | None:
 def check_validation_sizes(examples: Sequence[Example]) -> None:
     """Validation images must be large enough for SSIM after the border crop; found now rather than
     at the end of the first epoch."""
-    from abpn.core.metrics import quality
+    from abpn.core.metrics import min_size
 
     if not examples:
         return
-    # The metric itself says what it accepts: scoring the smallest image against itself is cheap.
     _, hr = min(examples, key=lambda example: min(example[1].shape[:2]))
-    try:
-        quality(hr, hr, SCALE)
-    except ValueError as error:
-        raise AbpnError(f"a {hr.shape[1]}x{hr.shape[0]} validation image is too small to score ({error}); "
-                        f"remove it from the validation images") from None
+    side = min_size(SCALE)
+    if min(hr.shape[:2]) < side:
+        raise AbpnError(f"a {hr.shape[1]}x{hr.shape[0]} validation image is too small to score (at least "
+                        f"{side}x{side} pixels are needed); remove it from the validation images")
 
 
 def prepare_data(data: PathLike | Sequence[PathLike] | None = None,

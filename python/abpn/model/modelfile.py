@@ -3,13 +3,13 @@
 Every command that takes a model goes through `inspect_model` first, so a wrong file gets the
 same clear error everywhere (eval, upscale, bench-host, push-and-bench).
 """
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from abpn import SCALE
+from abpn.core.files import file_sha256
 from abpn.errors import AbpnError
 
 _TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of every .tflite
@@ -49,14 +49,6 @@ class ModelInfo:
             "output_shape": list(self.output_shape),
             "output_dtype": self.output_dtype,
         }
-
-
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _interpreter_class():

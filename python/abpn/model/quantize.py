@@ -20,7 +20,7 @@ from abpn import DEPLOY_HW
 from abpn.core.files import write_atomically
 from abpn.errors import AbpnError
 from abpn.model.architecture import CUSTOM_OBJECTS, Anchor, DepthToSpace, build_abpn
-from abpn.model.inference import load_float_model, upscale_with
+from abpn.model.inference import load_float_model
 from abpn.model.train import Schedule, fit_resumable, keras_quality, mean_quality
 
 qk = tfmot.quantization.keras
@@ -146,14 +146,9 @@ def calibrate_ranges(qat, float_model, batches):
             low[name] = min(low[name], float(tf.reduce_min(output)))
             high[name] = max(high[name], float(tf.reduce_max(output)))
     for name in convs:
-        for variable in qat.get_layer(f"quant_{name}").weights:
-            # Variables are named "post_activation_min:0" or "<layer>/post_activation_min:0",
-            # depending on how the model was built.
-            short_name = variable.name.split("/")[-1]
-            if short_name.startswith("post_activation_min"):
-                variable.assign(min(low[name], 0.0))
-            elif short_name.startswith("post_activation_max"):
-                variable.assign(max(high[name], 0.0))
+        variables = _variables_by_name(qat.get_layer(f"quant_{name}"))
+        variables["post_activation_min"].assign(min(low[name], 0.0))
+        variables["post_activation_max"].assign(max(high[name], 0.0))
 
 
 def _converter(model, input_hw):
@@ -242,13 +237,16 @@ def quantize(float_checkpoint, data, run_dir, schedule, *, io="uint8", seed=None
         seed=seed, strategy=strategy, best_name=BEST_QAT_WEIGHTS, save_weights_only=True, verbose=verbose,
         ema=ema, score=lambda model, examples: int8_quality(model, examples, io),
     )
+    from abpn.model.modelfile import TFLiteRunner
+
     qat = load_qat_model(float_checkpoint, run_dir / BEST_QAT_WEIGHTS)
     exports = export_all(qat, float_model, run_dir, io)
     return QuantizeResult(
         exports=exports,
         scores={
-            "float": mean_quality(lambda lr: upscale_with(float_model, lr), data.val),
+            "float": keras_quality(float_model, data.val),
             "qat": keras_quality(qat, data.val),
-            "int8": int8_quality(qat, data.val, io),
+            # The flatbuffer just exported is the one int8_quality would convert again.
+            "int8": mean_quality(TFLiteRunner(exports["int8_dynamic"]).upscale, data.val),
         },
     )

@@ -325,6 +325,6 @@ def train(data, run_dir, schedule, *, seed=None, strategy=None, verbose=None, in
                   ema=ema, loss=loss)
     best = load_float_model(run_dir / BEST_MODEL)
     return {
-        "model": mean_quality(lambda lr: upscale_with(best, lr), data.val),
+        "model": keras_quality(best, data.val),
         "bicubic": bicubic_quality(data.val),
     }

@@ -82,7 +82,6 @@ class AcceleratorMeasurement(private val context: Context, private val job: Acce
         inBuf.put(input)
         val outBuf = ByteBuffer.allocateDirect(engine.output.bytes).order(ByteOrder.nativeOrder())
         fun once(): Inference {
-            inBuf.rewind(); outBuf.rewind()
             val s = System.nanoTime()
             engine.run(inBuf, outBuf)
             val wallMs = (System.nanoTime() - s) / 1e6

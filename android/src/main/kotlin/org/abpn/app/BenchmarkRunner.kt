@@ -54,7 +54,6 @@ class BenchmarkRunner(
         )
         val pageProblem = DeviceProbe.pageSizeProblem(context)
 
-        val tempBefore = DeviceProbe.phoneState(context).batteryTempC
         var runtimeVersion: String? = null
         val results = ArrayList<AcceleratorResult>()
         for ((i, acc) in request.accelerators.withIndex()) {
@@ -78,7 +77,9 @@ class BenchmarkRunner(
             Log.i(ResultFiles.TAG, "${acc.id}: ${row.status.id} ${row.reason ?: ""}")
             results.add(row.copy(conditions = AcceleratorConditions(before, after, waited)))
         }
-        val tempAfter = DeviceProbe.phoneState(context).batteryTempC
+        // The record-level temperatures are the first accelerator's "before" and the last one's "after".
+        val tempBefore = results.first().conditions?.before?.batteryTempC
+        val tempAfter = results.last().conditions?.after?.batteryTempC
         return ResultRecord(
             request.runId, System.currentTimeMillis(), DeviceProbe.deviceInfo(), modelInfo, appInfo(runtimeVersion, pageProblem == null), results,
             Conditions(tempBefore, tempAfter, if (tempBefore != null || tempAfter != null) "battery" else null, request.cooldownS.toDouble()),

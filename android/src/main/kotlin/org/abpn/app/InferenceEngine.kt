@@ -60,15 +60,12 @@ interface EngineFactory {
      */
     fun runtimeLog(): List<String>
 
-    /** [model] must stay valid until the engine is closed (the runtime may read it in place). */
-    fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int): EngineCreation
-
     /**
-     * The benchmark's variant: [nnapiAccelerator] names one NNAPI device (benchmark_model's
-     * nnapi_accelerator_name, e.g. qti-htp). A factory without such a setting ignores it.
+     * [model] must stay valid until the engine is closed (the runtime may read it in place).
+     * [nnapiAccelerator] names one NNAPI device (benchmark_model's nnapi_accelerator_name, e.g.
+     * qti-htp); a factory without such a setting ignores it.
      */
-    fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int, nnapiAccelerator: String?): EngineCreation =
-        create(context, model, accelerator, threads)
+    fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int, nnapiAccelerator: String? = null): EngineCreation
 }
 
 object Engines {
@@ -84,9 +81,6 @@ object TfliteEngines : EngineFactory {
 
     /** TFLite logs through Android's log (tag "tflite"), which an app may read for its own pid. */
     override fun runtimeLog(): List<String> = DeviceProbe.ownLogLines()
-
-    override fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int): EngineCreation =
-        create(context, model, accelerator, threads, null)
 
     override fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int, nnapiAccelerator: String?): EngineCreation {
         val setup = AcceleratorSetup.prepare(context, accelerator, threads, nnapiAccelerator)

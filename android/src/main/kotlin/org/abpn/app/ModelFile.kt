@@ -1,6 +1,5 @@
 package org.abpn.app
 
-import org.tensorflow.lite.DataType
 import java.io.File
 import java.io.FileInputStream
 import java.io.InputStream
@@ -19,14 +18,5 @@ object ModelFile {
         val buf = ByteArray(1 shl 16)
         input.use { while (true) { val n = it.read(buf); if (n < 0) break; digest.update(buf, 0, n) } }
         return digest.digest().joinToString("") { "%02x".format(it) }
-    }
-
-    /** The record's dtype names. */
-    fun dtypeName(t: DataType): String = when (t) {
-        DataType.UINT8 -> "uint8"
-        DataType.INT8 -> "int8"
-        DataType.INT16 -> "int16"
-        DataType.FLOAT32 -> "float32"
-        else -> throw IllegalArgumentException("the benchmark handles uint8/int8/int16/float32 tensors, not $t")
     }
 }

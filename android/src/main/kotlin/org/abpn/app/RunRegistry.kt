@@ -7,6 +7,7 @@ import org.abpn.core.BadRequestException
 import org.abpn.core.BenchRequest
 import org.abpn.core.ResultDelivery
 import org.abpn.core.ResultRecord
+import org.abpn.core.ResultsPath
 import org.abpn.core.RunRow
 import org.abpn.core.RunState
 import java.io.File
@@ -75,7 +76,7 @@ object RunRegistry {
         try {
             val record = BenchmarkRunner(context, request, { run.update(RunState.RUNNING, it) }).run()
             val json = record.toJson()
-            ResultDelivery.writeAtomically(ResultFiles.resultsDir(context), "${request.runId}.json", json)
+            ResultDelivery.writeAtomically(ResultFiles.resultsDir(context), ResultsPath.recordFile(request.runId), json)
             run.update(RunState.DONE, "record written")
             request.collectorUrl?.let { url ->
                 // The stored record stays the record of truth whatever the collector answers.
@@ -94,7 +95,7 @@ object RunRegistry {
 
     private fun fail(context: Context, run: Run, message: String) {
         try {
-            ResultDelivery.writeAtomically(ResultFiles.resultsDir(context), "${run.runId}.error.json", ResultRecord.errorJson(run.runId, message))
+            ResultDelivery.writeAtomically(ResultFiles.resultsDir(context), ResultsPath.errorFile(run.runId), ResultRecord.errorJson(run.runId, message))
         } catch (e: Exception) {
             Log.e(ResultFiles.TAG, "cannot write ${run.runId}.error.json ($message)", e)
         }
@@ -108,11 +109,11 @@ object RunRegistry {
     @Synchronized fun row(context: Context, runId: String): RunRow? {
         runs[runId]?.let { return it.row() }
         val dir = runCatching { ResultFiles.resultsDir(context) }.getOrNull() ?: return null
-        val done = File(dir, "$runId.json")
-        val error = File(dir, "$runId.error.json")
+        val done = File(dir, ResultsPath.recordFile(runId))
+        val error = File(dir, ResultsPath.errorFile(runId))
         return when {
             done.isFile -> RunRow(runId, RunState.DONE, Process.myPid(), "record written", done.lastModified())
-            error.isFile -> RunRow(runId, RunState.ERROR, Process.myPid(), "see $runId.error.json", error.lastModified())
+            error.isFile -> RunRow(runId, RunState.ERROR, Process.myPid(), "see ${ResultsPath.errorFile(runId)}", error.lastModified())
             else -> null
         }
     }

@@ -25,8 +25,6 @@ data class BenchRequest(
     companion object {
         private val UUID_RE = Regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
         private val SAFE_NAME_RE = Regex("^[A-Za-z0-9._-]{1,100}$")
-        // No dots: the provider serves runs/<id>, runs/<id>.json and runs/<id>.error.json (ResultsPath).
-        private val SAFE_RUN_ID_RE = Regex("^[A-Za-z0-9_-]{1,100}$")
 
         /**
          * Parses the extras of an intent, given as a map (an Android Bundle's keys and values).
@@ -70,7 +68,7 @@ data class BenchRequest(
          */
         fun errorFileStem(extras: Map<String, Any?>): String {
             val raw = extras["run_id"] as? String
-            return if (raw != null && SAFE_RUN_ID_RE.matches(raw)) raw else "invalid-run-id"
+            return if (raw != null && ResultsPath.RUN_ID.matches(raw)) raw else "invalid-run-id"
         }
 
         fun parseAccelerators(csv: String): List<Accelerator> {

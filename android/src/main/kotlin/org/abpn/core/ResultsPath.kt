@@ -15,12 +15,17 @@ sealed class ResultsPath {
     /** The file in the results folder, for [Record] and [Error]. */
     val fileName: String? get() = when (this) {
         is State -> null
-        is Record -> "$runId.json"
-        is Error -> "$runId.error.json"
+        is Record -> recordFile(runId)
+        is Error -> errorFile(runId)
     }
 
     companion object {
-        private val SAFE = Regex("^[A-Za-z0-9_-]{1,100}$")
+        /** A run_id that is safe as a file name. */
+        val RUN_ID = Regex("^[A-Za-z0-9_-]{1,100}$")
+
+        fun recordFile(runId: String) = "$runId.json"
+
+        fun errorFile(runId: String) = "$runId.error.json"
 
         fun parse(segments: List<String>): ResultsPath? {
             if (segments.size != 2 || segments[0] != "runs") return null
@@ -30,7 +35,7 @@ sealed class ResultsPath {
                 last.endsWith(".json") -> last.removeSuffix(".json") to ::Record
                 else -> last to ::State
             }
-            return if (SAFE.matches(id)) make(id) else null
+            return if (RUN_ID.matches(id)) make(id) else null
         }
     }
 }

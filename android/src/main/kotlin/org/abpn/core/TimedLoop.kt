@@ -18,13 +18,13 @@ object TimedLoop {
     /** The schema's limit on samples is 100 000; a very fast model with a long minimum stops here. */
     const val MAX_COUNT = 10_000
 
-    fun repeat(minCount: Int, minMs: Long, nowNs: () -> Long, maxMs: Long = MAX_MS, once: () -> Inference): Phase {
+    fun repeat(minCount: Int, minMs: Long, nowNs: () -> Long, once: () -> Inference): Phase {
         val start = nowNs()
         val done = ArrayList<Inference>()
         while (done.size < MAX_COUNT) {
             val elapsedMs = (nowNs() - start) / 1e6
             if (done.size >= minCount && elapsedMs >= minMs) break
-            if (elapsedMs > maxMs) break
+            if (elapsedMs > MAX_MS) break
             done.add(once())
         }
         return Phase(done, (nowNs() - start) / 1e6)

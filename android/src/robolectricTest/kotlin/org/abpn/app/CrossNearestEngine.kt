@@ -104,7 +104,7 @@ class CrossNearestEngines(
     /** The demo reads no log. */
     override fun runtimeLog() = emptyList<String>()
 
-    override fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int): EngineCreation {
+    override fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int, nnapiAccelerator: String?): EngineCreation {
         require(model.capacity() > 0) { "empty model buffer" }
         val options = mapOf<String, Any?>("threads" to threads)
         unavailable[accelerator]?.let { return EngineCreation.Unavailable(it, options, null) }

@@ -38,7 +38,7 @@ class ScriptedEngines(
 
     override fun runtimeLog() = log.linesOf(Process.myPid())
 
-    override fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int): EngineCreation {
+    override fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int, nnapiAccelerator: String?): EngineCreation {
         created.add(accelerator)
         val options = mapOf<String, Any?>("threads" to threads)
         return when (val behaviour = script[accelerator] ?: Behaviour.UNAVAILABLE) {
