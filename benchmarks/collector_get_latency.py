@@ -35,7 +35,7 @@ import httpx
 import numpy as np
 import uvicorn
 
-from abpn.bench.record import latency_stats
+from abpn.record.build import latency_stats
 from abpn.collector import report
 from abpn.collector.app import create_app, server_config
 from abpn.collector.store import Store

@@ -956,7 +956,7 @@ class _AppBenchmark:
         return round(time.monotonic() - start, 3)
 
     def run(self):
-        from abpn.bench import record as rec
+        from abpn.record import build as rec
         from abpn.errors import AbpnError
         from abpn.model.modelfile import inspect_model
 
@@ -1076,7 +1076,7 @@ class _AppBenchmark:
         """The XNNPACK run every accelerator here really is; `accelerator` names the row."""
         import numpy as np
 
-        from abpn.bench import record as rec
+        from abpn.record import build as rec
         from abpn.bench.host import _delegation
         from abpn.errors import AbpnError
         from abpn.model.modelfile import TFLiteRunner

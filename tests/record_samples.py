@@ -1,7 +1,7 @@
-"""Valid result records for collector and report tests, built with abpn.bench.record (validated on creation)."""
+"""Valid result records for collector and report tests, built with abpn.record.build (validated on creation)."""
 import numpy as np
 
-from abpn.bench.record import latency_stats, make_record, timing_section
+from abpn.record.build import latency_stats, make_record, timing_section
 
 MODEL_SHA = "a1" * 32
 OTHER_MODEL_SHA = "b2" * 32

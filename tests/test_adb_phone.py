@@ -184,7 +184,7 @@ URI = "content://org.abpn.app.results/runs/"
 def test_app_benchmark_writes_a_valid_record(adb_key, float_tflite_fixed):
     """am start runs the protocol's benchmark with the real TFLite runtime on the phone side; the results
     provider serves it as AOSP's `content` tool prints rows and files."""
-    from abpn.bench.record import record_errors
+    from abpn.record.build import record_errors
 
     signer, _ = adb_key
     with TestPhone(preinstall=True) as phone:

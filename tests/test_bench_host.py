@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from abpn.bench import record
+from abpn.record import build as record
 from abpn.bench.host import _delegation, real_image
 from abpn.cli import main
 from conftest import TEST_TILE_HW

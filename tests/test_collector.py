@@ -67,8 +67,8 @@ def test_report_rows_group_phones_by_the_chip_they_report():
 
 
 def test_every_accelerator_the_schema_allows_is_stored_filtered_and_reported(server):
-    from abpn.bench.record import SCHEMA_VERSION
-    from abpn.collector.schemas import default_schemas
+    from abpn.record.build import SCHEMA_VERSION
+    from abpn.record.schemas import default_schemas
 
     # One sample record per version this collector knows: the frozen v1 and the current one.
     samples = {1: (v1_record, v1_result),
@@ -504,7 +504,7 @@ def _result(record, index=0):
 
 
 def _restat(result):
-    from abpn.bench.record import latency_stats
+    from abpn.record.build import latency_stats
 
     result["latency_ms"] = latency_stats(result["samples_ms"])
     result["runs"] = len(result["samples_ms"])
@@ -610,7 +610,7 @@ def _synthetic_v2(v1):
 def schema_dir(tmp_path):
     """v1 frozen as shipped, plus a synthetic v2 as the current file, as the contract will look after
     the next version lands."""
-    from abpn.collector.schemas import SCHEMA_DIR
+    from abpn.record.schemas import SCHEMA_DIR
 
     folder = tmp_path / "schema"
     folder.mkdir()
@@ -630,8 +630,8 @@ def _v2_record():
 
 
 def test_the_shipped_v1_schema_is_frozen_and_current_records_are_known():
-    from abpn.bench.record import SCHEMA_VERSION, load_schema
-    from abpn.collector.schemas import Schemas
+    from abpn.record.build import SCHEMA_VERSION, load_schema
+    from abpn.record.schemas import Schemas
 
     schemas = Schemas()
     assert 1 in schemas.versions and SCHEMA_VERSION in schemas.versions
@@ -640,7 +640,7 @@ def test_the_shipped_v1_schema_is_frozen_and_current_records_are_known():
 
 
 def test_each_record_is_checked_against_the_schema_of_its_version(tmp_path, schema_dir):
-    from abpn.collector.schemas import Schemas
+    from abpn.record.schemas import Schemas
 
     store = Store(tmp_path / "results.db", schemas=Schemas(schema_dir))
     assert Schemas(schema_dir).versions == [1, 2]
@@ -663,7 +663,7 @@ def test_each_record_is_checked_against_the_schema_of_its_version(tmp_path, sche
 
 def test_old_and_new_records_share_the_report_and_the_api(tmp_path, schema_dir):
     from abpn.collector import report
-    from abpn.collector.schemas import Schemas
+    from abpn.record.schemas import Schemas
 
     store = Store(tmp_path / "results.db", schemas=Schemas(schema_dir))
     with live_server(store) as url, httpx.Client(base_url=url, timeout=30) as client:
@@ -695,7 +695,7 @@ def test_old_and_new_records_share_the_report_and_the_api(tmp_path, schema_dir):
 
 
 def test_two_schema_files_disagreeing_on_one_version_are_refused(schema_dir):
-    from abpn.collector.schemas import Schemas
+    from abpn.record.schemas import Schemas
 
     v2 = json.loads((schema_dir / "result_record.schema.json").read_text())
     v2["description"] = "a different contract under the same version"

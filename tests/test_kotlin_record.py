@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SCHEMA = ROOT / "python" / "abpn" / "schema" / "result_record.schema.json"
+SCHEMA = ROOT / "python" / "abpn" / "record" / "schema" / "result_record.schema.json"
 RECORDS = ROOT / "android" / "offline-out" / "kotlin-records"
 
 pytestmark = pytest.mark.skipif(

@@ -3,7 +3,7 @@ import json
 from click.testing import CliRunner
 
 from abpn import SHIPPED_INT8
-from abpn.bench.record import validate_record
+from abpn.record.build import validate_record
 from abpn.cli import main
 from abpn.core.files import file_sha256
 from abpn.model.train import Schedule

@@ -289,7 +289,7 @@ class Phone:
 
     def identity(self):
         """The record's `device` section from getprop, plus the chipset's human name."""
-        from abpn.bench.chipsets import chipset_name
+        from abpn.record.chipsets import chipset_name
 
         props = self.getprops()
         device = {"kind": "phone"}

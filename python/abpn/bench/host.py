@@ -112,7 +112,7 @@ def bench_host(model, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS, warmup=DEFAULT
     shipped deployment model, checked against the shipped dynamic-shape model."""
     from tqdm import tqdm
 
-    from abpn.bench import record
+    from abpn.record import build as record
     from abpn.model.inference import load_upscaler
     from abpn.model.modelfile import TFLiteRunner, inspect_model
 

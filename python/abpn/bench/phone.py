@@ -23,7 +23,7 @@ from abpn.core.table import format_table
 from abpn.bench.device import (BENCHMARK_ACTIVITY, PACKAGE, PHONE_DIR, RESULTS_AUTHORITY, Phone, load_signer,
                                parse_target, quote_command)
 from abpn.errors import AbpnError
-from abpn.bench.record import ACCELERATORS
+from abpn.record.build import ACCELERATORS
 
 DEFAULT_OUT = "abpn-results"
 # Room left beyond the files themselves: logs, the result file, the app's own cache.
@@ -449,7 +449,7 @@ class _PhoneRun:
         raise AbpnError(f"{self.target}: installing the app failed: {detail}")
 
     def _start(self, phone):
-        from abpn.bench.record import new_run_id
+        from abpn.record.build import new_run_id
 
         plan = self.plan
         run_id = new_run_id()
@@ -463,7 +463,7 @@ class _PhoneRun:
         return run_id
 
     def _collect(self, phone, run_id):
-        from abpn.bench.record import record_errors
+        from abpn.record.build import record_errors
 
         plan = self.plan
         uri = f"content://{RESULTS_AUTHORITY}/runs/{run_id}"

@@ -286,7 +286,7 @@ class _ReportCache:
 _OPENAPI_DESCRIPTION = f"""Collects ABPN benchmark result records and reports them per chipset and accelerator.
 
 - `POST /api/records` stores one record: `ResultRecord`, the JSON Schema of the record's
-  `schema_version` (python/abpn/schema/). 201 when stored, 200 when the identical record was already
+  `schema_version` (python/abpn/record/schema/). 201 when stored, 200 when the identical record was already
   stored, 409 when another record has the same `run_id`, 413 over {MAX_BODY_BYTES} bytes, 422 when it
   breaks its schema or contradicts itself (each reason listed), 401 without the right bearer token when
   the server has one, 408 when the request is not received within {REQUEST_TIMEOUT_S:g} s.

@@ -7,7 +7,7 @@ add up, with the reason.
 """
 import math
 
-from abpn.bench.record import latency_stats
+from abpn.record.build import latency_stats
 
 # Producers compute the statistics in double precision from the same samples (bench-host with numpy,
 # the app with the same definitions in Kotlin); this leaves room for rounding to the microsecond.

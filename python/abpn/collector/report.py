@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from abpn.bench.record import ACCELERATORS
+from abpn.record.build import ACCELERATORS
 from abpn.collector.store import Store, run_summary
 from abpn.core.table import format_table
 from abpn.errors import AbpnError

@@ -21,9 +21,9 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from abpn.bench.chipsets import chipset_name
+from abpn.record.chipsets import chipset_name
 from abpn.collector.checks import inconsistencies
-from abpn.collector.schemas import default_schemas
+from abpn.record.schemas import default_schemas
 from abpn.errors import AbpnError
 
 DB_SCHEMA_VERSION = 2

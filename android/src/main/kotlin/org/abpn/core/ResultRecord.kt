@@ -5,7 +5,7 @@ import java.util.Date
 import java.util.Locale
 import java.util.TimeZone
 
-// The result record of python/abpn/schema/result_record.schema.json, schema_version 2
+// The result record of python/abpn/record/schema/result_record.schema.json, schema_version 2
 // (docs/phone-protocol.md). Results cross from the accelerator process to the main process as
 // Java-serialized objects, hence Serializable.
 // Strings are clipped to the schema's lengths here so a long exception message can never make

@@ -6,7 +6,7 @@ import java.io.File
  * Sample records built by the same code the phone runs: an ok run (with a partial delegation and a
  * not_delegated row), an unsupported one and a failed one (an exception and a native crash). `main`
  * writes them as JSON files for android/offline/validate_records.py and tests/test_kotlin_record.py,
- * which validate them against python/abpn/schema/result_record.schema.json.
+ * which validate them against python/abpn/record/schema/result_record.schema.json.
  */
 object SampleRecords {
     private val device = DeviceInfo(

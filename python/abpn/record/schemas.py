@@ -1,6 +1,6 @@
 """Every version of the result-record contract the collector knows, read from the JSON Schema files.
 
-python/abpn/schema/ holds one file per version: `result_record.schema.json` is the current contract
+python/abpn/record/schema/ holds one file per version: `result_record.schema.json` is the current contract
 and `result_record.v<N>.schema.json` are frozen earlier ones. A record is validated against the
 schema of its own `schema_version`, so phones running an older app keep being accepted after the
 contract moves on. A new version needs no code: its file, dropped next to the others, is found by
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from abpn.errors import AbpnError
 
-SCHEMA_DIR = Path(__file__).parents[1] / "schema"
+SCHEMA_DIR = Path(__file__).parent / "schema"
 SCHEMA_GLOB = "result_record*.schema.json"
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from abpn import __version__
 from abpn.errors import AbpnError
 
-SCHEMA_PATH = Path(__file__).parents[1] / "schema" / "result_record.schema.json"
+SCHEMA_PATH = Path(__file__).parent / "schema" / "result_record.schema.json"
 SCHEMA_VERSION = 2
 # The schema's accelerator enum, for the code that checks names before a record exists.
 ACCELERATORS = ("cpu", "gpu", "nnapi", "qnn_htp", "qnn_dsp")
