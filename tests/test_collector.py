@@ -67,12 +67,14 @@ def test_report_rows_group_phones_by_the_chip_they_report():
 
 
 def test_every_accelerator_the_schema_allows_is_stored_filtered_and_reported(server):
-    from abpn.record.build import SCHEMA_VERSION
+    from abpn.record.build import schema_version
     from abpn.record.schemas import default_schemas
 
-    # One sample record per version this collector knows: the frozen v1 and the current one.
+    # One sample record per version this collector knows: the frozen v1 and v2 and the current one
+    # (a v2 record is a current one without the fields v3 added).
     samples = {1: (v1_record, v1_result),
-               SCHEMA_VERSION: (lambda results: phone_record(results=results), lambda a: ok_result(a, 100.0))}
+               2: (lambda results: {**phone_record(results=results), "schema_version": 2}, lambda a: ok_result(a, 100.0)),
+               schema_version(): (lambda results: phone_record(results=results), lambda a: ok_result(a, 100.0))}
     assert set(samples) == set(default_schemas().versions)
     allowed = set()
     for version, (make_record, make_result) in samples.items():
@@ -630,12 +632,12 @@ def _v2_record():
 
 
 def test_the_shipped_v1_schema_is_frozen_and_current_records_are_known():
-    from abpn.record.build import SCHEMA_VERSION, load_schema
-    from abpn.record.schemas import Schemas
+    from abpn.record.build import schema_version
+    from abpn.record.schemas import SCHEMA_DIR, Schemas
 
     schemas = Schemas()
-    assert 1 in schemas.versions and SCHEMA_VERSION in schemas.versions
-    assert schemas.schema(SCHEMA_VERSION) == load_schema()
+    assert 1 in schemas.versions and schema_version() in schemas.versions
+    assert schemas.schema(schema_version()) == json.loads((SCHEMA_DIR / "result_record.schema.json").read_text())
     assert schemas.errors(phone_record()) == []
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from abpn.record.build import ACCELERATORS
+from abpn.record.build import accelerators
 from abpn.collector.store import Store, run_summary
 from abpn.core.table import format_table
 from abpn.errors import AbpnError
@@ -101,7 +101,8 @@ def _section(model, rows):
     rows = sorted(rows, key=lambda r: (r["kind"] != "phone", r["chipset"].lower()))
     present = {a for r in rows for a in r["cells"]}
     # Accelerators a newer schema adds go after the known ones rather than vanish.
-    order = [a for a in ACCELERATORS if a in present] + sorted(present - set(ACCELERATORS))
+    known = accelerators()
+    order = [a for a in known if a in present] + sorted(present - set(known))
     return {"model": model, "accelerators": order, "rows": rows}
 
 

@@ -3,8 +3,6 @@
 The JSON Schema file is the contract (the Kotlin app is tested against the same file); this module
 builds the pieces every producer shares and validates whole records against it.
 """
-import functools
-import json
 import math
 import os
 import platform
@@ -16,34 +14,26 @@ import numpy as np
 
 from abpn import __version__
 from abpn.errors import AbpnError
+from abpn.record.schemas import default_schemas
 
-SCHEMA_PATH = Path(__file__).parent / "schema" / "result_record.schema.json"
-SCHEMA_VERSION = 2
-# The schema's accelerator enum, for the code that checks names before a record exists.
-ACCELERATORS = ("cpu", "gpu", "nnapi", "qnn_htp", "qnn_dsp")
 # Further than this from the CPU reference, an accelerator computes wrong pixels
 # (int8 rounding differences between runtimes stay well above 40 dB).
 OUTPUT_CHECK_THRESHOLD_DB = 30.0
 
 
-@functools.lru_cache(maxsize=1)
-def load_schema():
-    return json.loads(SCHEMA_PATH.read_text())
+def schema_version():
+    """The version every record this package builds carries: the current schema file's."""
+    return default_schemas().current_version
 
 
-@functools.lru_cache(maxsize=1)
-def _validator():
-    import jsonschema
-
-    schema = load_schema()
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+def accelerators():
+    """The accelerator names the current schema allows, in its order."""
+    return default_schemas().current_accelerators()
 
 
 def record_errors(record):
-    """Every way `record` breaks the schema, as 'path: message' strings (empty when valid)."""
-    errors = sorted(_validator().iter_errors(record), key=lambda e: list(e.absolute_path))
-    return [f"{'/'.join(str(p) for p in e.absolute_path) or '(record)'}: {e.message}" for e in errors]
+    """Every way `record` breaks the schema of its own schema_version, as 'path: message' strings."""
+    return default_schemas().errors(record)
 
 
 def validate_record(record):
@@ -140,7 +130,7 @@ def tool_app():
 
 def make_record(*, device, model, app, results, conditions=None, run_id=None, created_at=None):
     record = {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": schema_version(),
         "run_id": run_id or new_run_id(),
         "created_at": created_at or utc_now(),
         "device": device,

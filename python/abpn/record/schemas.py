@@ -18,6 +18,7 @@ from abpn.errors import AbpnError
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
 SCHEMA_GLOB = "result_record*.schema.json"
+CURRENT_SCHEMA = "result_record.schema.json"
 
 
 class Schemas:
@@ -25,7 +26,6 @@ class Schemas:
 
     def __init__(self, directory=SCHEMA_DIR):
         import jsonschema
-        import jsonschema_rs
 
         self.directory = Path(directory)
         found = {}
@@ -47,10 +47,18 @@ class Schemas:
         if not found:
             raise AbpnError(f"no result-record schema ({SCHEMA_GLOB}) in {self.directory}")
         self._schemas = {version: schema for version, (_, schema) in found.items()}
+        current = [version for version, (path, _) in found.items() if path.name == CURRENT_SCHEMA]
+        self.current_version = current[0] if current else max(self._schemas)
+        self._validators = {}
+
+    def _validator(self, version):
         # jsonschema-rs: the pure-Python validator takes 20 s over a record of 100,000 samples (under the
         # body limit), a request any client could repeat; this one takes 30 ms.
-        self._validators = {version: jsonschema_rs.Draft202012Validator(schema)
-                            for version, schema in self._schemas.items()}
+        if version not in self._validators:
+            import jsonschema_rs
+
+            self._validators[version] = jsonschema_rs.Draft202012Validator(self._schemas[version])
+        return self._validators[version]
 
     @property
     def versions(self):
@@ -64,6 +72,10 @@ class Schemas:
                 names.setdefault(name)
         return tuple(names)
 
+    def current_accelerators(self):
+        """The accelerator names the current version allows, in its order."""
+        return tuple(self._schemas[self.current_version]["$defs"]["result"]["properties"]["accelerator"]["enum"])
+
     def schema(self, version):
         return self._schemas[version]
 
@@ -72,12 +84,11 @@ class Schemas:
         if not isinstance(record, dict):
             return [f"(record): expected a JSON object, got {type(record).__name__}"]
         version = record.get("schema_version")
-        validator = self._validators.get(version) if type(version) is int else None
-        if validator is None:
+        if type(version) is not int or version not in self._schemas:
             known = ", ".join(str(v) for v in self.versions)
             return [f"schema_version: {version!r} is not a version this collector knows ({known}); "
                     "upgrade the collector or send a known version"]
-        found = sorted(validator.iter_errors(record), key=lambda e: [str(p) for p in e.instance_path])
+        found = sorted(self._validator(version).iter_errors(record), key=lambda e: [str(p) for p in e.instance_path])
         return [f"{'/'.join(str(p) for p in e.instance_path) or '(record)'}: {e.message}" for e in found]
 
     def openapi_components(self, name="ResultRecord"):

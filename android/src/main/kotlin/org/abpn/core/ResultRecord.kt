@@ -5,7 +5,7 @@ import java.util.Date
 import java.util.Locale
 import java.util.TimeZone
 
-// The result record of python/abpn/record/schema/result_record.schema.json, schema_version 2
+// The result record of python/abpn/record/schema/result_record.schema.json, schema_version 3
 // (docs/phone-protocol.md). Results cross from the accelerator process to the main process as
 // Java-serialized objects, hence Serializable.
 // Strings are clipped to the schema's lengths here so a long exception message can never make
@@ -228,7 +228,7 @@ data class ResultRecord(
     fun toJson(): String = Json.encode(toJsonMap())
 
     companion object {
-        const val SCHEMA_VERSION = 2
+        const val SCHEMA_VERSION = 3
 
         fun rfc3339(millis: Long): String {
             val f = SimpleDateFormat("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'", Locale.US)

@@ -183,7 +183,7 @@ class BenchmarkActivityTest {
         val row = contentQuery(runId)
         assertTrue(row, Regex("^Row: 0 run_id=$runId, state=done, pid=-?\\d+, progress=record written, updated_ms=\\d+$").matches(row))
         val record = JSONObject(contentRead("$runId.json"))
-        assertEquals(2, record.getInt("schema_version"))
+        assertEquals(3, record.getInt("schema_version"))
         val results = record.getJSONArray("results")
         assertEquals(listOf("cpu" to "ok", "gpu" to "unsupported", "nnapi" to "failed", "qnn_htp" to "unsupported"),
             (0 until results.length()).map { results.getJSONObject(it).let { r -> r.getString("accelerator") to r.getString("status") } })

@@ -9,7 +9,7 @@ import org.junit.Test
 class ResultRecordTest {
     @Test fun okResultCarriesTimingsStatisticsAndChecks() {
         val json = SampleRecords.ok().toJson()
-        assertTrue(json.startsWith("{\"schema_version\":2,\"run_id\":\"0f8c2a4e-1b2c-4d5e-8f90-123456789abc\",\"created_at\":\"2026-11-24T15:00:00.123Z\""))
+        assertTrue(json.startsWith("{\"schema_version\":3,\"run_id\":\"0f8c2a4e-1b2c-4d5e-8f90-123456789abc\",\"created_at\":\"2026-11-24T15:00:00.123Z\""))
         assertTrue(json.contains("\"init_ms\":41.5,\"first_inference_ms\":380.25,\"warmup_runs\":3,\"runs\":4,\"latency_ms\":{\"min\":349.75,\"median\":350.75,"))
         assertTrue(json.contains("\"samples_ms\":[350,351.5,349.75,360],\"timing\":{\"delegate_create_ms\":0,\"interpreter_create_ms\":41.5,\"warmup_ms\":1051,\"wall_samples_ms\":[352,353.5,351,362.5],\"wall_latency_ms\":{\"min\":351,\"median\":352.75,"))
         assertTrue(json.contains("\"warmup_min_ms\":500,\"run_min_ms\":1000}"))
