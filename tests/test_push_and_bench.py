@@ -469,7 +469,7 @@ def test_a_partial_delegation_is_not_reported_as_the_accelerator(workdir, float_
 def test_the_table_shows_the_delegated_share():
     from record_samples import ok_result, phone_record
 
-    from abpn.bench.phone import results_table
+    from abpn.bench.console import results_table
 
     partial = ok_result("gpu", 200.0, seed=2)
     partial["delegation"] = {"delegated_nodes": 7, "total_nodes": 12, "fallback": "xnnpack", "evidence": None}

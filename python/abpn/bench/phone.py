@@ -8,22 +8,19 @@ phone failing never stops the others or loses what they collected.
 """
 import json
 import re
-import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
-
+from abpn.bench.console import Console, crash_details, results_table
+from abpn.bench.delivery import deliver
 from abpn.core.files import file_sha256, write_atomically
 from abpn.core.table import format_table
 from abpn.bench.device import (BENCHMARK_ACTIVITY, PACKAGE, PHONE_DIR, RESULTS_AUTHORITY, Phone, load_signer,
                                parse_target, quote_command)
 from abpn.errors import AbpnError
-from abpn.record.build import ACCELERATORS
+from abpn.record.build import accelerators
 
 DEFAULT_OUT = "abpn-results"
 # Room left beyond the files themselves: logs, the result file, the app's own cache.
@@ -156,10 +153,10 @@ class Outcome:
 
 def parse_accelerators(text):
     names = [a.strip() for a in text.split(",") if a.strip()]
-    unknown = [a for a in names if a not in ACCELERATORS]
+    unknown = [a for a in names if a not in accelerators()]
     if unknown or not names:
         raise AbpnError(f"unknown accelerator(s) {', '.join(unknown) or '(none given)'}: "
-                        f"choose from {', '.join(ACCELERATORS)}")
+                        f"choose from {', '.join(accelerators())}")
     # The CPU runs first: the app compares every other accelerator's timing with the CPU's to
     # expose a silent fallback, which needs the CPU's median already measured.
     names = list(dict.fromkeys(names))
@@ -212,84 +209,7 @@ def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", 
                 nnapi_accelerator=nnapi_accelerator, allow_locked=allow_locked)
 
 
-# ---------------------------------------------------------------- where records go
-
-
-class DatabaseSink:
-    def __init__(self, path):
-        from abpn.collector.store import Store
-
-        self.path = Path(path)
-        self._database = Store(self.path)
-        self.where = str(self.path)
-
-    def check(self):
-        """Nothing to reach: the database file is opened when the sink is made."""
-
-    def store(self, record):
-        return self._database.add(record)
-
-
-class CollectorSink:
-    def __init__(self, url, token=None, timeout_s=30.0):
-        # Checked here, before any phone runs: urllib would only refuse it when the first result is posted.
-        if not url.lower().startswith(("http://", "https://")):
-            raise AbpnError(f"--collector {url}: give the collector's URL with its scheme, "
-                            "e.g. http://192.168.1.20:8765")
-        self.url = url.rstrip("/") + "/api/records"
-        self.token = token
-        self.timeout_s = timeout_s
-        self.where = url
-
-    def check(self):
-        """A cheap GET before any phone is touched: a collector that is not there would otherwise only
-        show after every phone has run."""
-        request = urllib.request.Request(self.url + "?limit=1", method="GET")
-        try:
-            with urllib.request.urlopen(request, timeout=min(self.timeout_s, 10.0)) as response:
-                response.read(0)
-        except urllib.error.HTTPError as error:
-            with error:
-                raise AbpnError(f"the collector at {self.where} answered {error.code} to GET {self.url}: is it an "
-                                "abpn-tool collector (`abpn-tool serve`)? No phone was touched.") from error
-        except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            raise AbpnError(f"cannot reach the collector at {self.where} ({reason}). Start it (`abpn-tool serve`) "
-                            "or fix --collector; no phone was touched.") from error
-
-    def store(self, record):
-        headers = {"Content-Type": "application/json"}
-        if self.token:  # a collector on loopback may run without one
-            headers["Authorization"] = f"Bearer {self.token}"
-        request = urllib.request.Request(self.url, data=json.dumps(record).encode(), method="POST", headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                return "created" if response.status == 201 else "exists"
-        except urllib.error.HTTPError as error:
-            with error:  # it holds the response's socket
-                detail = error.read().decode("utf-8", "replace")[:500]
-            hint = " (check --token)" if error.code == 401 else ""
-            raise AbpnError(f"the collector at {self.url} answered {error.code}{hint}: {detail}") from error
-        except (urllib.error.URLError, OSError) as error:
-            raise AbpnError(f"cannot reach the collector at {self.url}: {error}") from error
-
-
 # ---------------------------------------------------------------- one phone
-
-
-class _Console:
-    """Lines from several phones at once, each prefixed with its phone."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-
-    def say(self, target, message):
-        with self.lock:
-            click.echo(f"[{target}] {message}")
-
-    def block(self, text):
-        with self.lock:
-            click.echo(text)
 
 
 def _mb(nbytes):
@@ -463,8 +383,6 @@ class _PhoneRun:
         return run_id
 
     def _collect(self, phone, run_id):
-        from abpn.record.build import record_errors
-
         plan = self.plan
         uri = f"content://{RESULTS_AUTHORITY}/runs/{run_id}"
         start = time.monotonic()
@@ -504,28 +422,10 @@ class _PhoneRun:
             time.sleep(min(1.0, max(0.05, plan.result_timeout_s / 20)))
 
         content = self._read(phone, f"{uri}.json").encode()
-        # The raw file first: whatever happens next (bad JSON, collector down), the run is not lost.
-        raw_dir = plan.out_dir / "raw"
-        raw_dir.mkdir(parents=True, exist_ok=True)
-        saved = raw_dir / f"{run_id}.json"
-        write_atomically(saved, content)
-        self.outcome.saved_to = saved
-        try:
-            record = json.loads(content)
-        except ValueError as error:
-            raise AbpnError(f"{self.target}: the result is not JSON ({error}); kept as {saved}") from error
-        problems = record_errors(record)
-        if not problems and record["run_id"].lower() != run_id:
-            problems = [f"run_id {record['run_id']} instead of {run_id}"]
-        if problems:
-            raise AbpnError(f"{self.target}: the result does not match the schema ({'; '.join(problems[:5])}); "
-                            f"kept as {saved}")
-        self.outcome.record = record
-        try:
-            self.outcome.stored = self.sink.store(record)
-        except AbpnError as error:
-            raise AbpnError(f"{self.target}: {error}; the result is kept as {saved}") from error
-        self.say(f"result saved as {saved}, stored in {self.sink.where} ({self.outcome.stored})")
+        delivered = deliver(content, out_dir=plan.out_dir, run_id=run_id, sink=self.sink, label=self.target)
+        self.outcome.saved_to, self.outcome.record, self.outcome.stored = delivered
+        self.say(f"result saved as {delivered.saved_to}, stored in {self.sink.where} ({delivered.stored})")
+        record = delivered.record
         self.console.block(f"[{self.target}] results:\n{results_table(record)}{crash_details(record)}")
 
     def _query(self, phone, uri):
@@ -574,59 +474,6 @@ class _PhoneRun:
                         f"The phone's crash log:\n{shown}")
 
 
-# ---------------------------------------------------------------- tables
-
-
-def _ms(value):
-    return f"{value:.2f}" if isinstance(value, (int, float)) else "-"
-
-
-def delegated_share(result):
-    """"7/12 (58%)" from a v2 result's delegation, "-" when unknown: a delegate that took part of the graph
-    is not the accelerator's speed, the rest ran on the fallback."""
-    delegation = result.get("delegation") or {}
-    done, total = delegation.get("delegated_nodes"), delegation.get("total_nodes")
-    if done is None or not total:
-        return "-"
-    return f"{done}/{total}" + ("" if done == total else f" ({100 * done / total:.0f}%)")
-
-
-def results_table(record):
-    """One row per accelerator: status, median/p90 ms, fps, init ms, delegated share, cool-down waited,
-    output check (or the reason)."""
-    rows = []
-    for result in record["results"]:
-        latency = result.get("latency_ms") or {}
-        median = latency.get("median")
-        check = result.get("output_check")
-        if check:
-            psnr = "identical" if check["psnr_db"] is None else f"{check['psnr_db']:.1f} dB"
-            check_text = f"{'passed' if check['passed'] else 'FAILED'} ({psnr})"
-        else:
-            check_text = "-"
-        if result["status"] != "ok":
-            check_text = result.get("reason") or "-"
-        fps = f"{1000 / median:.1f}" if median else "-"
-        waited = (result.get("conditions") or {}).get("cooldown_waited_s")
-        rows.append([result["accelerator"], result["status"], _ms(median), _ms(latency.get("p90")), fps,
-                     _ms(result.get("init_ms")), delegated_share(result), "-" if waited is None else f"{waited:.0f}",
-                     check_text])
-    return format_table(["accelerator", "status", "median ms", "p90 ms", "fps", "init ms", "delegated", "cool-down s",
-                         "output check / reason"], rows)
-
-
-def crash_details(record):
-    """The top of each accelerator process's crash, under the table."""
-    parts = []
-    for result in record["results"]:
-        crash = result.get("crash")
-        if crash:
-            shown = "\n".join(f"    {line}" for line in crash["log"][:12])
-            parts.append(f"\n{result['accelerator']} crashed ({crash['signal_name'] or 'signal ' + str(crash['signal'])}"
-                         f"); the other accelerators ran in processes of their own:\n{shown}")
-    return "".join(parts)
-
-
 def am_start_problem(result):
     """What went wrong in `am start`'s answer, or None when the activity was launched. am start exits 0 even
     when it prints "Error: ..." (ActivityManagerShellCommand.runStartActivity), so its text decides."""
@@ -652,10 +499,6 @@ def _short_error(outcome, limit=120):
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def summary_table(outcomes):
-    rows = [[o.target, o.chipset or "-", "ok" if o.ok else "failed", _short_error(o)] for o in outcomes]
-    return format_table(["device", "chipset", "status", "error"], rows)
-
 
 # ---------------------------------------------------------------- the command
 
@@ -669,7 +512,7 @@ def push_and_bench(targets, plan, sink, *, auth_timeout_s=60.0):
         by_phone.setdefault(parse_target(target), target.strip())
     targets = list(by_phone.values())
     signer = load_signer()
-    console = _Console()
+    console = Console()
     options = {"auth_timeout_s": auth_timeout_s}
     sink.check()
     model = plan.model
@@ -678,5 +521,6 @@ def push_and_bench(targets, plan, sink, *, auth_timeout_s=60.0):
     runs = [_PhoneRun(t, plan, sink, signer, console, options) for t in targets]
     with ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="phone") as pool:
         outcomes = list(pool.map(lambda r: r.run(), runs))
-    console.block("\nsummary:\n" + summary_table(outcomes))
+    rows = [[o.target, o.chipset or "-", "ok" if o.ok else "failed", _short_error(o)] for o in outcomes]
+    console.block("\nsummary:\n" + format_table(["device", "chipset", "status", "error"], rows))
     return outcomes
