@@ -200,7 +200,7 @@ class FakeAIHub:
             output_detail = interpreter.get_output_details()[0]
             output = interpreter.get_tensor(output_detail["index"]).copy()
             output_id = self.new_id("d")
-            self._store_dataset(output_id, f"{inference.name}-output.h5", {output_detail["name"]: [output]})
+            self._store_dataset(output_id, f"{inference.inference_job_id}_output", {output_detail["name"]: [output]})
             result.output_dataset_id = output_id
         if inference.is_profiling_on:
             result.detail.CopyFrom(self._profile(job, layers, interpreter))
