@@ -260,3 +260,30 @@ def test_list_devices_from_the_fake_started_as_a_program(workdir, monkeypatch):
     assert result.exit_code == 0, result.output
     assert S23 in result.output and S24 in result.output and "sm8650" in result.output
     assert "Snapdragon X Elite CRD" not in result.output  # a Windows laptop, not an Android phone
+
+
+@pytest.mark.slow
+def test_contact_lost_while_waiting_writes_no_record_and_lists_the_jobs(workdir, monkeypatch, float_tflite_fixed):
+    """The network goes after the jobs were submitted: the client gives up after its retries (about 45 s of
+    back-off, util/session.py), and no half-made record is written."""
+    hub = FakeAIHub(state_seconds=0.05, hang=[f"{S23}/npu"])
+    server = make_server(hub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("QAIHUB_CLIENT_INI", str(write_client_ini(workdir / "client.ini", url)))
+
+    def cut_when_submitted():
+        while len(hub.jobs) < 3:
+            time.sleep(0.05)
+        server.shutdown()
+        server.server_close()
+
+    cutter = threading.Thread(target=cut_when_submitted, daemon=True)
+    cutter.start()
+    result = hub_bench(float_tflite_fixed, S23)
+    cutter.join(timeout=5)
+    assert result.exit_code != 0
+    assert "lost contact with Qualcomm AI Hub" in result.output and "No record was written" in result.output
+    assert all(f"{url}/jobs/{job_id}/" in result.output for job_id in hub.jobs)
+    assert stored_records() == {}
+    assert not list(Path("out").glob("raw/*.json"))
