@@ -287,3 +287,16 @@ def test_contact_lost_while_waiting_writes_no_record_and_lists_the_jobs(workdir,
     assert all(f"{url}/jobs/{job_id}/" in result.output for job_id in hub.jobs)
     assert stored_records() == {}
     assert not list(Path("out").glob("raw/*.json"))
+
+
+def test_records_can_go_to_a_collector_instead(fake_hub, workdir, float_tflite_fixed):
+    """The collector validates what it is sent (schema and consistency checks) and keeps AI Hub's records."""
+    from collector_helpers import live_server
+
+    fake_hub()
+    token = "hub-bench-test-token-0123456"
+    with live_server(workdir / "collector.sqlite", token=token) as url:
+        result = hub_bench(float_tflite_fixed, S23, S24, extra=["--collector", url, "--token", token])
+    assert result.exit_code == 0, result.output
+    assert result.output.count(f"stored in {url} (created)") == 2
+    assert set(stored_records("collector.sqlite")) == {S23, S24} and not os.path.exists("results.sqlite")
