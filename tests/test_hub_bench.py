@@ -300,3 +300,19 @@ def test_records_can_go_to_a_collector_instead(fake_hub, workdir, float_tflite_f
     assert result.exit_code == 0, result.output
     assert result.output.count(f"stored in {url} (created)") == 2
     assert set(stored_records("collector.sqlite")) == {S23, S24} and not os.path.exists("results.sqlite")
+
+
+def test_behind_a_proxy_the_proxy_is_what_must_answer(fake_hub, monkeypatch, float_tflite_fixed):
+    """requests sends AI Hub's calls through $HTTP_PROXY: the network check asks the proxy, not AI Hub."""
+    hub, _ = fake_hub()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_proxy = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", dead_proxy)
+    monkeypatch.setenv("http_proxy", dead_proxy)
+    result = hub_bench(float_tflite_fixed, S23)
+    assert result.exit_code != 0
+    assert f"through the proxy {dead_proxy}" in result.output and "no record was written" in result.output
+    assert hub.requests == []

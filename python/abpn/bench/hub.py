@@ -15,6 +15,7 @@ import re
 import socket
 import time
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,16 +116,20 @@ def connect():
 
 def _check_reachable(api_url):
     """One TCP connection before the first request: the client retries a dead network for about a minute
-    (util/session.py) before it says anything."""
+    (util/session.py) before it says anything. Behind a proxy (requests honours *_PROXY), the proxy is
+    what must answer."""
     url = urllib.parse.urlsplit(api_url)
-    port = url.port or (443 if url.scheme == "https" else 80)
+    proxy = None if urllib.request.proxy_bypass(url.hostname or "") else urllib.request.getproxies().get(url.scheme)
+    where = urllib.parse.urlsplit(proxy if "://" in (proxy or "") else f"http://{proxy}") if proxy else url
+    port = where.port or (443 if where.scheme == "https" else 80)
     try:
-        with socket.create_connection((url.hostname, port), timeout=CONNECT_TIMEOUT_S):
+        with socket.create_connection((where.hostname, port), timeout=CONNECT_TIMEOUT_S):
             pass
     except OSError as error:
-        raise AbpnError(f"cannot reach Qualcomm AI Hub at {api_url} ({error.strerror or error}). Check this "
-                        "computer's network connection (and proxy), then run again. Nothing was uploaded and no "
-                        "record was written.") from error
+        via = f" through the proxy {proxy}" if proxy else ""
+        raise AbpnError(f"cannot reach Qualcomm AI Hub at {api_url}{via} ({error.strerror or error}). Check "
+                        "this computer's network connection (and proxy), then run again. Nothing was uploaded and "
+                        "no record was written.") from error
 
 
 def _call(what, function, *args, **kwargs):

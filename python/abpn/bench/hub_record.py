@@ -102,13 +102,14 @@ def ok_row(accelerator, job, profile, output, expected):
         samples = [summary["estimated_inference_time"] / 1000.0]
     if not samples:
         return failed_row(accelerator, job, "AI Hub finished the job but reported no inference time")
+    init_ms = _ms(summary.get("first_load_time"))
     row = {
         "accelerator": accelerator,
         "options": _options(accelerator, job),
         "status": "ok",
         "reason": None,
-        "notes": NOTE,
-        "init_ms": _ms(summary.get("first_load_time")) or 0.0,
+        "notes": NOTE if init_ms is not None else f"{NOTE}; AI Hub reported no load time (init_ms 0)",
+        "init_ms": init_ms or 0.0,
         "first_inference_ms": samples[0],
         "warmup_runs": 0,
         "runs": len(samples),
@@ -135,9 +136,9 @@ def ok_row(accelerator, job, profile, output, expected):
         try:
             row["output_check"] = output_check(np.asarray(output).reshape(expected.shape), expected)
         except ValueError as error:
-            row["notes"] = f"{NOTE}; the returned output could not be compared: {error}"
+            row["notes"] += f"; the returned output could not be compared: {error}"
     else:
-        row["notes"] = f"{NOTE}; AI Hub returned no output, so there is no output check"
+        row["notes"] += "; AI Hub returned no output, so there is no output check"
     return row
 
 
