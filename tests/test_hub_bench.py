@@ -152,6 +152,7 @@ def test_a_rejected_token_says_so_in_ai_hubs_words_and_stores_nothing(fake_hub, 
     # qai_hub.client._raise_if_hub_user_error's wording for a 401.
     assert "Failed to authenticate" in result.output
     assert "bad or expired API token" in result.output
+    assert "Nothing was uploaded or stored" in result.output and "qai-hub configure --api_token" in result.output
     assert not [r for r in hub.requests if r["method"] != "GET"]
     assert stored_records() == {}
     assert not list(Path("out").glob("raw/*.json"))
@@ -258,7 +259,8 @@ def test_list_devices_from_the_fake_started_as_a_program(workdir, monkeypatch):
         fake.terminate()
         fake.wait(timeout=30)
     assert result.exit_code == 0, result.output
-    assert S23 in result.output and S24 in result.output and "sm8650" in result.output
+    assert S23 in result.output and S24 in result.output and "chipset:sm8650" in result.output
+    assert "Snapdragon 8 Gen 3" in result.output
     assert "Snapdragon X Elite CRD" not in result.output  # a Windows laptop, not an Android phone
 
 

@@ -132,33 +132,37 @@ def _check_reachable(api_url):
                         "no record was written.") from error
 
 
-def _call(what, function, *args, **kwargs):
-    """A client call whose failure becomes an AbpnError saying what was being done, in AI Hub's words."""
+def _call(what, function, *args, after="", **kwargs):
+    """A client call whose failure becomes an AbpnError saying what was being done, in AI Hub's words,
+    then `after`."""
     qai_hub = _qai_hub()
     try:
         return function(*args, **kwargs)
     except qai_hub.client.Error as error:
-        raise AbpnError(f"AI Hub: {what} failed: {hub_message(error)}") from error
+        raise AbpnError(f"AI Hub: {what} failed: {hub_message(error)}{after}") from error
 
 
 def android_devices(client):
-    """The Android devices AI Hub offers, as (name, OS, chipset attributes), sorted by name."""
+    """The Android devices AI Hub offers, as (name, Android version, chipset name, AI Hub's chipset
+    attributes), sorted by name."""
     devices = _call("listing the devices", client.get_devices)
-    return sorted(((d.name, d.os, ", ".join(attribute_values(d.attributes, "chipset")))
+    return sorted(((d.name, d.os, device_section(d.name, d.os, list(d.attributes))["chipset_name"] or "-",
+                    ", ".join(f"chipset:{c}" for c in attribute_values(d.attributes, "chipset")))
                    for d in devices if "os:android" in d.attributes), key=lambda row: (row[0].lower(), row[1]))
 
 
 def list_devices_table(client):
     rows = android_devices(client)
-    return format_table(["device", "android", "chipset"], rows) + (
-        f"\n\n{len(rows)} Android devices. Benchmark one with --hub-device \"NAME\" or --hub-device chipset:NAME.")
+    return format_table(["device", "android", "chipset", "AI Hub chipset attributes"], rows) + (
+        f"\n\n{len(rows)} Android devices. Benchmark one with --hub-device \"NAME\" or by chipset, e.g. --hub-device chipset:sm8650.")
 
 
 def resolve_targets(client, specs):
     """Each --hub-device as an AI Hub device, before anything is uploaded; an unknown one gets the closest
     names AI Hub offers."""
     qai_hub = _qai_hub()
-    devices = _call("checking the token and listing the devices", client.get_devices)
+    devices = _call("checking the token and listing the devices", client.get_devices,
+                    after=f" Nothing was uploaded or stored. A new token is set with `{CONFIGURE_HINT}`.")
     targets = {}
     for spec in specs:
         spec = spec.strip()
