@@ -140,8 +140,8 @@ class FakeAIHub:
         inference.job_state = pb.JOB_STATE_CREATED
         device = matches[0]
         inference.device.CopyFrom(device["device"])
-        self.jobs[job_id] = {"pb": pb.Job(inference_job=inference, hub_version="fake-0.56"), "created": time.monotonic(),
-                             "unit": unit, "speed": device["speed"], "result": None}
+        self.jobs[job_id] = {"pb": pb.Job(inference_job=inference, hub_version="fake-0.56"),
+                             "created": time.monotonic(), "unit": unit, "speed": device["speed"], "result": None}
         return 201, pb.CreateUpdateResponse(id=job_id, creation_time=inference.creation_time)
 
     @staticmethod
@@ -191,8 +191,9 @@ class FakeAIHub:
             tensor = next(iter(entries.values()))[0]
             if tuple(tensor.shape) != tuple(detail["shape"]) or tensor.dtype != detail["dtype"]:
                 inference.job_state = pb.JOB_STATE_FAILED
-                inference.failure_reason = (f"Invalid inputs: the model takes {list(detail['shape'])} "
-                                            f"{np.dtype(detail['dtype']).name}, got {list(tensor.shape)} {tensor.dtype}.")
+                inference.failure_reason = (
+                    f"Invalid inputs: the model takes {list(detail['shape'])} {np.dtype(detail['dtype']).name}, "
+                    f"got {list(tensor.shape)} {tensor.dtype}.")
                 job["pb"].failure_type = pb.JOB_FAILURE_TYPE_INVALID_INPUTS
                 return
             interpreter.set_tensor(detail["index"], tensor)
@@ -219,7 +220,8 @@ class FakeAIHub:
                 model_content=content,
                 experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
             plain.allocate_tensors()
-            layers = [(names.get(op["outputs"][0], f"op{op['index']}"), op["op_name"]) for op in plain._get_ops_details()]
+            layers = [(names.get(op["outputs"][0], f"op{op['index']}"), op["op_name"])
+                      for op in plain._get_ops_details()]
             self._interpreters[model_id] = (interpreter, layers)
         return self._interpreters[model_id]
 
@@ -396,8 +398,9 @@ class Handler(BaseHTTPRequestHandler):
                 dataset.creation_time.CopyFrom(_now())
                 dataset.expiration_time.FromSeconds(dataset.creation_time.seconds + 30 * 86400)
                 hub.datasets[dataset.dataset_id] = {"pb": dataset, "entries": None}
-                return self._send(201, pb.CreateUpdateResponse(id=dataset.dataset_id, creation_time=dataset.creation_time,
-                                                               expiration_time=dataset.expiration_time))
+                return self._send(201, pb.CreateUpdateResponse(
+                    id=dataset.dataset_id, creation_time=dataset.creation_time,
+                    expiration_time=dataset.expiration_time))
             case "GET", ["datasets", dataset_id, "upload_url"] if dataset_id in hub.datasets:
                 upload = pb.FileUploadResponse()
                 upload.url.url = f"{base}/_storage/dataset/{dataset_id}"

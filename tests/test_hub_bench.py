@@ -96,7 +96,8 @@ def test_two_devices_give_two_records_with_cpu_gpu_and_npu_rows(fake_hub):
         record = records[name]
         assert record_errors(record) == []
         assert (record["device"]["manufacturer"], record["device"]["soc_model"], record["device"]["chipset_name"],
-                record["device"]["android_release"], record["device"]["sdk_int"]) == ("Samsung", soc, chipset, android, 34)
+                record["device"]["android_release"], record["device"]["sdk_int"]) == (
+            "Samsung", soc, chipset, android, 34)
         assert record["source"]["kind"] == "ai-hub"
         jobs = record["source"]["jobs"]
         assert [j["accelerator"] for j in jobs] == ["cpu", "gpu", "qnn_htp"]

@@ -154,7 +154,8 @@ def android_devices(client):
 def list_devices_table(client):
     rows = android_devices(client)
     return format_table(["device", "android", "chipset", "AI Hub chipset attributes"], rows) + (
-        f"\n\n{len(rows)} Android devices. Benchmark one with --hub-device \"NAME\" or by chipset, e.g. --hub-device chipset:sm8650.")
+        f"\n\n{len(rows)} Android devices. Benchmark one with --hub-device \"NAME\", or by chipset, e.g. "
+        "--hub-device chipset:sm8650.")
 
 
 def resolve_targets(client, specs):
