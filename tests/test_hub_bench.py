@@ -102,7 +102,7 @@ def test_two_devices_give_two_records_with_cpu_gpu_and_npu_rows(fake_hub):
         jobs = record["source"]["jobs"]
         assert [j["accelerator"] for j in jobs] == ["cpu", "gpu", "qnn_htp"]
         assert all(j["state"] == "SUCCESS" and j["url"] == f"{url}/jobs/{j['job_id']}/" for j in jobs)
-        assert record["app"]["name"] == "AI Hub TFLite runner"
+        assert (record["app"]["name"], record["app"]["version"]) == ("AI Hub TFLite runner", "fake-0.56")
         by_accelerator = rows(record)
         assert set(by_accelerator) == {"cpu", "gpu", "qnn_htp"}
         for accelerator, row in by_accelerator.items():

@@ -326,7 +326,7 @@ class HubBench:
             "created_at": utc_now(),
             "device": device_section(device.name or target.name, device.os, list(device.attributes)),
             "model": self.plan.model.record_section(),
-            "app": app_section(getattr(submitted, "hub_version", None)),
+            "app": app_section(self._hub_version(submitted)),
             "results": rows,
             "conditions": {},
             "source": source_section(jobs),
@@ -336,6 +336,16 @@ class HubBench:
             record["incomplete_reason"] = (f"timed out waiting for AI Hub ({', '.join(late)}) after "
                                            f"{self.timeout_s:g} s")
         return record
+
+    def _hub_version(self, job):
+        """AI Hub's version as the job reports it (`get_job` reads it; a submitted job object lacks it)."""
+        qai_hub = _qai_hub()
+        if job is None:
+            return None
+        try:
+            return self.client.get_job(job.job_id).hub_version or None
+        except qai_hub.client.Error:
+            return None
 
     def _results(self, entry):
         """The job's profile and output, each kept raw under OUT/ai-hub/JOB_ID before it goes into a record."""
