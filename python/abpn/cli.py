@@ -387,3 +387,44 @@ def push_and_bench(devices, model, apk, accelerators, runs, warmup, threads, coo
     if failed:
         raise AbpnError(f"{len(failed)} of {len(outcomes)} phone(s) failed: "
                         f"{', '.join(o.target for o in failed)} (details above)")
+
+
+@main.command("hub-bench")
+@click.argument("model", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--hub-device", "hub_devices", multiple=True, metavar="NAME",
+              help="An AI Hub device name, e.g. \"Samsung Galaxy S24 (Family)\", or a chipset: attribute, e.g. "
+                   "chipset:qualcomm-snapdragon-8gen3; repeat for several.")
+@click.option("--list-devices", is_flag=True, help="List the Android devices AI Hub offers, with chipset and OS.")
+@click.option("--accelerators", default="cpu,gpu,qnn_htp", show_default=True,
+              help="Comma-separated, from cpu, gpu, qnn_htp (AI Hub's NPU through the QNN delegate).")
+@click.option("--db", default="abpn-results.sqlite", show_default=True, type=click.Path(dir_okay=False),
+              help="SQLite file the records are stored in (ignored with --collector).")
+@click.option("--collector", metavar="URL", help="Post the records to this collector instead of --db.")
+@click.option("--token", envvar="ABPN_COLLECTOR_TOKEN", help="The collector's bearer token ($ABPN_COLLECTOR_TOKEN).")
+@click.option("--out", default="abpn-results", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the raw result files, AI Hub's raw answers and the reference input/output.")
+@click.option("--timeout", "result_timeout", default=1800.0, show_default=True,
+              help="Seconds to wait for AI Hub's jobs; a job still running then gets a failed row with its URL.")
+def hub_bench(model, hub_devices, list_devices, accelerators, db, collector, token, out, result_timeout):
+    """Benchmark MODEL on Qualcomm AI Hub's Snapdragon phones (its TFLite runner: CPU, GPU, NPU) and store
+    one result record per device.
+
+    Needs the AI Hub client and a token, once: pip install 'abpn-tool[hub]', then
+    qai-hub configure --api_token YOUR_TOKEN.
+    """
+    from abpn.bench import hub
+
+    if list_devices:
+        click.echo(hub.list_devices_table(hub.connect()))
+        return
+    if not model:
+        raise AbpnError("give the MODEL to benchmark (a fixed-shape x3 .tflite), or --list-devices")
+    from abpn.collector.sinks import CollectorSink, DatabaseSink
+
+    sink = CollectorSink(collector, token) if collector else DatabaseSink(db)
+    outcomes = hub.hub_bench(model, list(hub_devices), sink, accelerators=accelerators, out_dir=out,
+                             timeout_s=result_timeout)
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        raise AbpnError(f"{len(failed)} of {len(outcomes)} AI Hub device(s) failed: "
+                        f"{', '.join(o.target for o in failed)} (details above)")
