@@ -151,7 +151,8 @@ def test_unreachable_phone(workdir, float_tflite_fixed):
         serial = phone.serial
     result = bench(serial, model=float_tflite_fixed)
     assert result.exit_code == 1
-    assert f"{serial}: cannot reach the phone" in result.output and "wireless debugging" in result.output
+    assert f"{serial}: cannot reach the phone" in result.output and "`adb tcpip 5555`" in result.output
+    assert "wireless debugging" not in result.output.lower()  # its ports need TLS pairing adb-shell cannot do
 
 
 @pytest.mark.parametrize("fault", ["refuse_auth", "pending_auth"])
@@ -163,18 +164,22 @@ def test_authorization_refused_or_pending(workdir, float_tflite_fixed, fault):
     assert phone.auth_prompts == 1 and not phone.shell_log
 
 
-def test_app_death_is_said_at_once_with_its_crash(workdir, float_tflite_fixed):
-    """The main process dies mid-run: its pid leaves `pidof` while the provider still says running.
-    That is "app died", found without waiting out the timeout."""
+def test_an_app_restart_is_said_at_once_with_its_crash(workdir, float_tflite_fixed):
+    """The main process dies mid-run and the host's next provider call starts a new one (a new pid), which
+    loads the run's persisted state: "the app restarted (pid X → Y)", not a run that never registered,
+    found without waiting out the timeout."""
     import time
 
     with TestPhone(crash_app=True) as phone:
         phone.log("I", "WifiService", "scan done")
         started = time.monotonic()
         result = bench(phone.serial, model=float_tflite_fixed, extra=["--timeout", "60"])
+        first, second = [int(line.split("Start proc ")[1].split(":")[0]) for _, line in phone._log_lines
+                         if f"Start proc " in line and ":org.abpn.app/" in line]
     assert time.monotonic() - started < 30
     assert result.exit_code == 1
-    assert "the app died during the benchmark: the app's process" in result.output
+    assert f"the app restarted during the run (pid {first} → {second})" in result.output
+    assert "never" not in result.output
     assert "E AndroidRuntime: FATAL EXCEPTION: main" in result.output
     assert "WifiService" not in result.output  # only the app's lines
     assert stored_rows() == []
@@ -482,3 +487,92 @@ def test_cpu_is_measured_first_so_fallbacks_can_be_compared_with_it():
     from abpn.bench.phone import parse_accelerators
 
     assert parse_accelerators("gpu,qnn_htp,cpu,gpu") == ["cpu", "gpu", "qnn_htp"]
+
+
+def test_the_host_runs_nothing_on_the_phone_while_it_measures(workdir, float_tflite_fixed):
+    """Each accelerator measures for over a second; the host waits out the app's quiet time (its only
+    liveness check meanwhile is a sync STAT, no process on the phone) and the app counts 0 host calls."""
+    with TestPhone() as phone:
+        result = bench(phone.serial, model=float_tflite_fixed,
+                       extra=["--accelerators", "cpu,gpu", "--warmup-min-ms", "300", "--run-min-ms", "1200"])
+        assert phone.commands_while_measuring == []
+    assert result.exit_code == 0, result.output
+    record = stored_record(workdir)
+    assert record["conditions"]["host_commands_during_runs"] == 0
+    cpu = record["results"][0]
+    assert cpu["status"] == "ok" and cpu["process"]["cpuset"] == "/top-app" and cpu["memory"]["peak_rss_bytes"] > 0
+    assert "complete" not in record or record["complete"] is True
+
+
+def test_a_hung_accelerator_costs_one_row(workdir, float_tflite_fixed):
+    with TestPhone(hang_accelerator="gpu") as phone:
+        result = bench(phone.serial, model=float_tflite_fixed, extra=["--accelerator-timeout", "2"])
+        assert any("--ei accelerator_timeout_s 2 " in line for line in phone.shell_log)
+    assert result.exit_code == 0, result.output
+    record = stored_record(workdir)
+    cpu, gpu, nnapi = record["results"]
+    assert cpu["status"] == "ok" and nnapi["status"] == "unsupported"
+    assert gpu["status"] == "failed" and gpu["reason"] == "timed out after 2 s (the accelerator's process was killed)"
+    assert record.get("complete", True) is True
+
+
+def test_a_host_that_gives_up_stores_the_partial_record(workdir, float_tflite_fixed):
+    """The gpu hangs longer than the host waits: the host reads the record the app wrote after the cpu row
+    and stores it as it is (complete: false), then says it timed out."""
+    with TestPhone(hang_accelerator="gpu") as phone:
+        result = bench(phone.serial, model=float_tflite_fixed, extra=["--timeout", "8"])
+        assert any("--ei accelerator_timeout_s 30 " in line for line in phone.shell_log)  # 8 s / 3, at least 30
+    assert result.exit_code == 1
+    assert "no complete result after 8 s: the app is still running at 'gpu: starting' (1 of 3 accelerators " \
+           "measured)" in result.output
+    assert "The partial record (1 accelerators) is stored as out/raw/" in result.output
+    record = stored_record(workdir)
+    assert record["complete"] is False and record["incomplete_reason"].startswith("1 of 3 accelerators measured")
+    assert [r["accelerator"] for r in record["results"]] == ["cpu"] and record["results"][0]["status"] == "ok"
+
+
+def test_a_wireless_debugging_port_is_explained(workdir, float_tflite_fixed):
+    with TestPhone(wireless_debugging=True) as phone:
+        result = bench(phone.serial, model=float_tflite_fixed)
+        assert phone.shell_log == []
+    assert result.exit_code == 1
+    assert f"{phone.serial}: the phone asked for TLS (it answered ADB's CONNECT with STLS)" in result.output
+    assert "adb-shell" in result.output and "`adb tcpip 5555`" in result.output and "`adb pair" in result.output
+
+
+def test_xiaomi_refusing_installs_over_usb_says_which_setting(workdir, float_tflite_fixed):
+    with TestPhone(install_restriction="xiaomi") as phone:
+        result = bench(phone.serial, model=float_tflite_fixed)
+        assert not phone.local("/data/local/tmp/abpn/abpn-app.apk").exists()
+    assert result.exit_code == 1
+    assert "Failure [INSTALL_FAILED_USER_RESTRICTED: Install canceled by user]" in result.output
+    assert "Developer options > 'Install via USB'" in result.output
+
+
+def test_xiaomi_refusing_input_events_says_which_setting(workdir, float_tflite_fixed):
+    with TestPhone(install_restriction="xiaomi", preinstall=True, screen_off=True) as phone:
+        asleep = bench(phone.serial, model=float_tflite_fixed, apk=None)
+        phone.screen_on = True
+        awake = bench(phone.serial, model=float_tflite_fixed, apk=None)
+    assert asleep.exit_code == 1
+    assert "the screen is asleep and cannot be woken" in asleep.output
+    assert "Developer options > 'USB debugging (Security settings)'" in asleep.output
+    assert awake.exit_code == 0, awake.output  # awake already: said, and the run goes on
+    assert "could not wake the screen before the run" in awake.output
+
+
+def test_an_install_held_by_play_protect_times_out_with_advice(workdir, float_tflite_fixed, monkeypatch):
+    import time
+
+    from abpn.bench import install
+
+    monkeypatch.setattr(install, "INSTALL_TIMEOUT_S", 2.0)
+    with TestPhone(install_restriction="play-protect") as phone:
+        started = time.monotonic()
+        result = bench(phone.serial, model=float_tflite_fixed)
+        took = time.monotonic() - started
+        assert phone.runs_started == []
+    assert result.exit_code == 1 and took < 25
+    assert "installing the app gave no answer within 2 s" in result.output
+    assert "'Verify apps over USB'" in result.output and "Play Protect" in result.output
+
