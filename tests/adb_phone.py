@@ -12,18 +12,23 @@ AOSP source). A host that forgets to quote a path sees what a phone would do wit
 runs `touch pwned`, and any `$(...)`, backtick or `$VAR` that a real shell would expand is refused and
 remembered in `phone.expansions`.
 
-The "app" behind `am start -n org.abpn.app/.BenchmarkActivity` follows docs/phone-protocol.md (v2):
-a run registered in the app's results provider (`content query/read`), each accelerator in a process
-of its own, the CPU through the real TFLite runtime, `unsupported` for the other accelerators, and
-finish() when the run ends.
+The "app" behind `am start -n org.abpn.app/.BenchmarkActivity` follows docs/phone-protocol.md (v3):
+a run registered in the app's results provider (`content query/read`) with its state persisted to the
+app's files, each accelerator in a process of its own (bound after that process starts), the CPU
+through the real TFLite runtime, `unsupported` for the other accelerators, a quiet time per
+accelerator, the record written after every row, the provider calls counted while an accelerator is
+bound, and finish() when the run ends. What the app keeps only in memory (the quiet time, the count)
+is gone when its main process dies; a provider call then starts a new process with a new pid.
 
 Android's behaviour the host must survive, each a mode: reuse_task (the app's task stays alive, so
 `am start` without -S starts nothing), hide_android_data, crash_accelerator (that accelerator's
 process dies of SIGSEGV), screen_off, locked, thermal_status, signature_mismatch, results_provider=False
 (an app from before protocol v2), delegates (an accelerator whose delegate takes only some nodes, the
-rest falling back to XNNPACK). Faults: refuse_auth, pending_auth, drop_after_bytes (unplugged
-mid-transfer), drop_during_run (unplugged while the app runs), crash_app (the main process dies
-mid-run), disk_free_bytes.
+rest falling back to XNNPACK), hang_accelerator (that accelerator's service never replies),
+wireless_debugging (CNXN answered with STLS), install_restriction "xiaomi" (installs and input events
+refused) or "play-protect" (installs held). Faults: refuse_auth, pending_auth, drop_after_bytes
+(unplugged mid-transfer), drop_during_run (unplugged while the app runs), crash_app (the main process
+dies mid-run), disk_free_bytes.
 
     python tests/adb_phone.py --port 5555 [--sandbox DIR] [--preinstall] [--prop KEY=VALUE ...]
 """

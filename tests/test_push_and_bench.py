@@ -175,7 +175,7 @@ def test_an_app_restart_is_said_at_once_with_its_crash(workdir, float_tflite_fix
         started = time.monotonic()
         result = bench(phone.serial, model=float_tflite_fixed, extra=["--timeout", "60"])
         first, second = [int(line.split("Start proc ")[1].split(":")[0]) for _, line in phone._log_lines
-                         if f"Start proc " in line and ":org.abpn.app/" in line]
+                         if "Start proc " in line and ":org.abpn.app/" in line]
     assert time.monotonic() - started < 30
     assert result.exit_code == 1
     assert f"the app restarted during the run (pid {first} → {second})" in result.output
@@ -295,7 +295,8 @@ def test_a_collector_address_without_scheme_is_refused_before_any_phone(workdir,
 
 def test_the_am_start_command_is_the_fixture_the_app_is_tested_with():
     """tests/fixtures/am_start_benchmark.txt is what the Android app's own test parses: one source of truth."""
-    from abpn.bench.phone import BenchmarkRequest, am_start_command
+    from abpn.bench.am_start import am_start_command
+    from abpn.bench.plan import BenchmarkRequest
 
     request = BenchmarkRequest(
         run_id="0f8c2f4e-6a1b-4c3d-9e8f-7a6b5c4d3e2f", model="/data/local/tmp/abpn/abpn_x3_int8.tflite",
@@ -328,7 +329,7 @@ def test_two_runs_in_a_row_on_a_live_task(workdir, float_tflite_fixed):
 
 def test_the_brought_to_front_warning_is_an_error_that_says_so():
     from abpn.bench.device import ShellResult
-    from abpn.bench.phone import am_start_problem
+    from abpn.bench.am_start import am_start_problem
 
     answer = ShellResult("Starting: Intent { cmp=org.abpn.app/.BenchmarkActivity (has extras) }\n"
                          "Warning: Activity not started, its current task has been brought to the front\n"
@@ -484,7 +485,7 @@ def test_the_table_shows_the_delegated_share():
 
 
 def test_cpu_is_measured_first_so_fallbacks_can_be_compared_with_it():
-    from abpn.bench.phone import parse_accelerators
+    from abpn.bench.plan import parse_accelerators
 
     assert parse_accelerators("gpu,qnn_htp,cpu,gpu") == ["cpu", "gpu", "qnn_htp"]
 

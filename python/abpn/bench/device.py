@@ -194,7 +194,6 @@ class Phone:
         self.read_timeout_s = read_timeout_s
         self.device = None
         self.stage = "connecting"
-        self.shell_commands = 0  # every command started on the phone: each is a process there
 
     # -- connection
 
@@ -294,7 +293,6 @@ class Phone:
         whole command, and also how long it may stay silent (pm install prints nothing until it is done);
         `silent_limit_s` instead ends a silent command after exactly that long with CommandHeld."""
         stage = stage or f"running `{argv[0]}`"
-        self.shell_commands += 1
         quiet = silent_limit_s or max(self.read_timeout_s, timeout_s)
         command = quote_command(*argv) + _EXIT_SUFFIX
         if silent_limit_s is None:

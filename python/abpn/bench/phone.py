@@ -11,137 +11,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from abpn.bench.am_start import am_start_argv, am_start_problem
 from abpn.bench.console import Console, crash_details, results_table
 from abpn.bench.delivery import deliver
-from abpn.bench.device import BENCHMARK_ACTIVITY, PACKAGE, PHONE_DIR, Phone, load_signer, parse_target, quote_command
+from abpn.bench.device import PACKAGE, Phone, load_signer, parse_target
 from abpn.bench.diagnosis import app_log, crash_log
 from abpn.bench.follow import RunFollower
 from abpn.bench.install import INPUT_REFUSED_ADVICE, REMOTE_APK, input_refused, install_app
 from abpn.bench.provider import ResultsProvider
-from abpn.core.files import file_sha256, write_atomically
+from abpn.core.files import file_sha256
 from abpn.core.table import format_table
 from abpn.errors import AbpnError
-from abpn.record.build import accelerators
 
-DEFAULT_OUT = "abpn-results"
 # Room left beyond the files themselves: logs, the result file, the app's own cache.
 SPACE_MARGIN_BYTES = 8 * 1024 * 1024
-# benchmark_model's defaults are warmup_min_secs 0.5 and min_secs 1 (tensorflow/lite/tools/benchmark).
-WARMUP_MIN_MS, RUN_MIN_MS = 500, 1000
-COOLDOWN_MAX_S = 60
-# Each accelerator's share of --timeout, within these bounds: a hung delegate then costs its row, not the run.
-ACCELERATOR_TIMEOUT_MIN_S, ACCELERATOR_TIMEOUT_MAX_S = 30, 120
-# ActivityManagerShellCommand.runStartActivity prints these and still exits 0: each means no new run.
-AM_START_NOT_STARTED = {
-    "Warning: Activity not started, its current task has been brought to the front":
-        "the app's task was still open, so Android only brought it to the front",
-    "Warning: Activity not started, intent has been delivered to currently running top-most instance.":
-        "Android handed the request to the benchmark screen already open",
-    "Warning: Activity not started because the  current activity is being kept for the user.":
-        "the phone kept its current screen for the user",
-    "Warning: Activity not started because intent should be handled by the caller":
-        "Android returned the request to the caller",
-}
-
-
-@dataclass
-class Plan:
-    """Everything every phone gets, prepared once on the host before anything is pushed."""
-
-    model: object  # abpn.model.modelfile.ModelInfo
-    input_path: Path
-    expected_path: Path
-    apk: Path | None
-    apk_sha256: str | None
-    accelerators: list
-    runs: int
-    warmup: int
-    threads: int
-    cooldown_s: int
-    result_timeout_s: float
-    out_dir: Path
-    cooldown_max_s: int = COOLDOWN_MAX_S
-    warmup_min_ms: int = WARMUP_MIN_MS
-    run_min_ms: int = RUN_MIN_MS
-    require_full_delegation: bool = False
-    nnapi_accelerator: str | None = None
-    allow_locked: bool = False
-    accelerator_timeout_s: int | None = None
-
-    @property
-    def per_accelerator_timeout_s(self):
-        """--accelerator-timeout, else min(120, --timeout / number of accelerators), at least 30 s."""
-        if self.accelerator_timeout_s:
-            return int(self.accelerator_timeout_s)
-        share = int(self.result_timeout_s / max(1, len(self.accelerators)))
-        return max(ACCELERATOR_TIMEOUT_MIN_S, min(ACCELERATOR_TIMEOUT_MAX_S, share))
-
-    @property
-    def remote_model(self):
-        return f"{PHONE_DIR}/{self.model.file_name}"
-
-    @property
-    def remote_input(self):
-        return f"{PHONE_DIR}/{self.model.sha256}.input.bin"
-
-    @property
-    def remote_expected(self):
-        return f"{PHONE_DIR}/{self.model.sha256}.expected.bin"
-
-    def request(self, run_id):
-        return BenchmarkRequest(
-            run_id=run_id, model=self.remote_model, input=self.remote_input, expected=self.remote_expected,
-            accelerators=tuple(self.accelerators), threads=self.threads, warmup=self.warmup, runs=self.runs,
-            warmup_min_ms=self.warmup_min_ms, run_min_ms=self.run_min_ms, cooldown_s=self.cooldown_s,
-            cooldown_max_s=self.cooldown_max_s, require_full_delegation=self.require_full_delegation,
-            nnapi_accelerator=self.nnapi_accelerator, accelerator_timeout_s=self.per_accelerator_timeout_s)
-
-
-@dataclass(frozen=True)
-class BenchmarkRequest:
-    """What the benchmark activity is told: the extras of docs/phone-protocol.md, "Starting a run"."""
-
-    run_id: str
-    model: str
-    input: str
-    expected: str | None
-    accelerators: tuple
-    threads: int = 4
-    warmup: int = 3
-    runs: int = 20
-    warmup_min_ms: int = WARMUP_MIN_MS
-    run_min_ms: int = RUN_MIN_MS
-    cooldown_s: int = 0
-    cooldown_max_s: int = COOLDOWN_MAX_S
-    require_full_delegation: bool = False
-    nnapi_accelerator: str | None = None
-    accelerator_timeout_s: int = ACCELERATOR_TIMEOUT_MAX_S
-
-
-def am_start_argv(request):
-    """The one `am start` the host runs (tests/fixtures/am_start_benchmark.txt holds it for a fixed request,
-    for the app's own test). -S force-stops the app first: on a live task, am start without it starts
-    nothing. -W waits until the activity is up, so the run is registered when it returns."""
-    argv = ["am", "start", "-S", "-W", "-n", BENCHMARK_ACTIVITY,
-            "--es", "run_id", request.run_id,
-            "--es", "model", request.model,
-            "--es", "input", request.input]
-    if request.expected:
-        argv += ["--es", "expected", request.expected]
-    argv += ["--es", "accelerators", ",".join(request.accelerators),
-             "--ei", "threads", request.threads, "--ei", "warmup", request.warmup, "--ei", "runs", request.runs,
-             "--ei", "warmup_min_ms", request.warmup_min_ms, "--ei", "run_min_ms", request.run_min_ms,
-             "--ei", "cooldown_s", request.cooldown_s, "--ei", "cooldown_max_s", request.cooldown_max_s,
-             "--ei", "accelerator_timeout_s", request.accelerator_timeout_s,
-             "--ez", "require_full_delegation", "true" if request.require_full_delegation else "false"]
-    if request.nnapi_accelerator:
-        argv += ["--es", "nnapi_accelerator", request.nnapi_accelerator]
-    return [str(arg) for arg in argv]
-
-
-def am_start_command(request):
-    """The command line as the phone's shell receives it (every value quoted)."""
-    return quote_command(*am_start_argv(request))
 
 
 @dataclass
@@ -156,67 +39,6 @@ class Outcome:
     @property
     def ok(self):
         return self.error is None
-
-
-def parse_accelerators(text):
-    names = [a.strip() for a in text.split(",") if a.strip()]
-    unknown = [a for a in names if a not in accelerators()]
-    if unknown or not names:
-        raise AbpnError(f"unknown accelerator(s) {', '.join(unknown) or '(none given)'}: "
-                        f"choose from {', '.join(accelerators())}")
-    # The CPU runs first: the app compares every other accelerator's timing with the CPU's to
-    # expose a silent fallback, which needs the CPU's median already measured.
-    names = list(dict.fromkeys(names))
-    return sorted(names, key=lambda name: name != "cpu")
-
-
-def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", runs=20, warmup=3, threads=4,
-                 cooldown_s=0, result_timeout_s=600.0, out_dir=DEFAULT_OUT, cooldown_max_s=COOLDOWN_MAX_S,
-                 warmup_min_ms=WARMUP_MIN_MS, run_min_ms=RUN_MIN_MS, require_full_delegation=False,
-                 nnapi_accelerator=None, allow_locked=False, accelerator_timeout_s=None):
-    """Checks the model (an x3 image model with a fixed input size) and computes the reference input
-    and expected output on the host with the same model. Nothing touches a phone here."""
-    from abpn.bench.host import MAX_RUNS, real_image
-    from abpn.model.modelfile import TFLiteRunner, inspect_model
-
-    accelerators = parse_accelerators(accelerators)
-    info = inspect_model(model_path)
-    if info.dynamic:
-        raise AbpnError(f"{model_path} has a dynamic input size {list(info.input_shape)}; the phone app needs a "
-                        "fixed-shape model. Export one with a fixed input size (the deployment shape is 1x360x640x3).")
-    if not 1 <= runs <= MAX_RUNS:
-        raise AbpnError(f"--runs must be from 1 to {MAX_RUNS}, got {runs}")
-    if min(warmup, cooldown_s, cooldown_max_s, warmup_min_ms, run_min_ms) < 0 or threads < 1:
-        raise AbpnError("--warmup, --cooldown, --cooldown-max, --warmup-min-ms and --run-min-ms must be 0 or more, "
-                        "--threads 1 or more")
-    if not result_timeout_s > 0:
-        raise AbpnError(f"--timeout must be a positive number of seconds, got {result_timeout_s:g}")
-    if accelerator_timeout_s is not None and not accelerator_timeout_s >= 1:
-        raise AbpnError(f"--accelerator-timeout must be 1 second or more, got {accelerator_timeout_s}")
-    apk_path = None
-    if apk is not None:
-        apk_path = Path(apk)
-        if not apk_path.is_file():
-            raise AbpnError(f"{apk}: no such APK file")
-    out_dir = Path(out_dir)
-    reference_dir = out_dir / "reference"
-    reference_dir.mkdir(parents=True, exist_ok=True)
-    input_path = reference_dir / f"{info.sha256}.input.bin"
-    expected_path = reference_dir / f"{info.sha256}.expected.bin"
-    if not (input_path.is_file() and expected_path.is_file()):
-        runner = TFLiteRunner(model_path)
-        tensor = runner.encode_input(real_image(info.input_hw))
-        output = runner.invoke_raw(tensor)
-        # Atomic: a half-written reference must never be reused.
-        for path, content in ((input_path, tensor), (expected_path, output)):
-            write_atomically(path, content.tobytes())
-    return Plan(model=info, input_path=input_path, expected_path=expected_path, apk=apk_path,
-                apk_sha256=file_sha256(apk_path) if apk_path else None, accelerators=accelerators,
-                runs=runs, warmup=warmup, threads=threads, cooldown_s=cooldown_s,
-                result_timeout_s=result_timeout_s, out_dir=out_dir, cooldown_max_s=cooldown_max_s,
-                warmup_min_ms=warmup_min_ms, run_min_ms=run_min_ms, require_full_delegation=require_full_delegation,
-                nnapi_accelerator=nnapi_accelerator, allow_locked=allow_locked,
-                accelerator_timeout_s=accelerator_timeout_s)
 
 
 # ---------------------------------------------------------------- one phone
@@ -408,24 +230,6 @@ def _has_rows(content):
         return bool(json.loads(content).get("results"))
     except (ValueError, AttributeError):
         return True  # delivery keeps it and says what is wrong with it
-
-
-def am_start_problem(result):
-    """What went wrong in `am start`'s answer, or None when the activity was launched. am start exits 0 even
-    when it prints "Error: ..." (ActivityManagerShellCommand.runStartActivity), so its text decides."""
-    lines = [line.strip() for line in result.output.splitlines()]
-    for line in lines:
-        if line in AM_START_NOT_STARTED:
-            return (f"Android did not start the benchmark: {AM_START_NOT_STARTED[line]} (am start printed "
-                    f"\"{line}\"). No run was started. Close the app (`adb shell am force-stop {PACKAGE}`) and run again.")
-    errors = [line for line in lines if line.startswith(("Error", "Exception", "java.", "Warning"))]
-    if any("does not exist" in line for line in errors):
-        return (f"the installed app has no benchmark activity ({'; '.join(errors)}): install the current APK "
-                "with --apk")
-    if errors or not result.ok or "Complete" not in lines:
-        shown = "; ".join(errors) or result.output.strip() or "no answer"
-        return f"the phone could not start the benchmark (am start exit status {result.exit_code}): {shown}"
-    return None
 
 
 def _short_error(outcome, limit=120):
