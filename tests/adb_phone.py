@@ -858,6 +858,23 @@ class TestPhone:
             with self._lock:
                 self._task_alive = False
 
+    def wait_measuring(self, timeout=120):
+        """Blocks until an accelerator's service is bound (for tests that act while the phone measures)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            app = self._app
+            if app is not None and app.measuring:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def crash_main_process(self, exception):
+        """The app's main process dies now (an uncaught exception on another thread, or the low-memory
+        killer): its threads stop where they are and its memory is gone."""
+        stopped, self._stop_app = self._stop_app, threading.Event()
+        stopped.set()
+        self._crash(self._app.pid, exception)
+
     def _crash(self, pid, exception):
         for line in ("FATAL EXCEPTION: main", f"Process: {PACKAGE}, PID: {pid}", exception,
                      "\tat org.abpn.app.BenchmarkActivity.onCreate(BenchmarkActivity.kt:42)"):

@@ -577,3 +577,44 @@ def test_an_install_held_by_play_protect_times_out_with_advice(workdir, float_tf
     assert "installing the app gave no answer within 2 s" in result.output
     assert "'Verify apps over USB'" in result.output and "Play Protect" in result.output
 
+
+
+def test_a_death_during_the_quiet_time_is_found_by_stat_not_by_asking(workdir, float_tflite_fixed):
+    """The app dies 2 s into a 20 s quiet time: the sync STAT of /proc/<pid> (no process on the phone)
+    ends the wait; the host does not sit out the quiet time or the timeout."""
+    import threading
+    import time
+
+    def crash_two_seconds_into_the_cpu():
+        if phone.wait_measuring():
+            time.sleep(2)
+            phone.crash_main_process("java.lang.OutOfMemoryError: Failed to allocate")
+
+    with TestPhone(hang_accelerator="cpu") as phone:
+        threading.Thread(target=crash_two_seconds_into_the_cpu, daemon=True).start()
+        started = time.monotonic()
+        result = bench(phone.serial, model=float_tflite_fixed,
+                       extra=["--accelerators", "cpu", "--run-min-ms", "20000", "--timeout", "60"])
+        took = time.monotonic() - started
+        assert phone.commands_while_measuring == []
+    assert result.exit_code == 1
+    assert "the app restarted during the run (pid " in result.output
+    assert "java.lang.OutOfMemoryError: Failed to allocate" in result.output
+    assert "followed the run with 2 provider call(s) and 1 process check(s)" in result.output
+    assert took < 20
+
+
+def test_a_run_that_never_started_is_not_called_a_restart(adb_home, monkeypatch, float_tflite_fixed):
+    """am start returned, but the app has no such run: "never started", not "restarted"."""
+    from abpn.bench.device import Phone, load_signer
+    from abpn.bench.follow import RunFollower
+    from abpn.bench.provider import ResultsProvider
+
+    monkeypatch.setenv("HOME", str(adb_home))
+    said = []
+    with TestPhone(preinstall=True) as phone, Phone(phone.serial, load_signer()) as device:
+        provider = ResultsProvider(device, phone.serial, "0f8c2f4e-6a1b-4c3d-9e8f-7a6b5c4d3e2f")
+        followed = RunFollower(device, provider, 30, said.append).follow()
+    assert followed.problem == ("the app never started run 0f8c2f4e-6a1b-4c3d-9e8f-7a6b5c4d3e2f: am start returned, "
+                                "but the app has no record of it")
+    assert followed.record is None and followed.asks == 1
