@@ -269,8 +269,9 @@ class TestPhone:
         self.page_size = page_size
         # accelerator -> how many of the model's nodes its delegate takes; the rest fall back to XNNPACK.
         self.delegates = dict(delegates or {})
-        # That accelerator's service never replies: a stuck NNAPI driver or a FastRPC call to the DSP that
-        # never returns blocks the service's thread, not the app's main process.
+        # That accelerator's service never replies: a delegate's run that never returns (reported for the GPU
+        # delegate in tensorflow/tensorflow#28217 and for Invoke() in #43600; a stuck NNAPI driver or a
+        # FastRPC call to the DSP does the same) blocks the service's thread, not the app's main process.
         self.hang_accelerator = hang_accelerator
         # Android 11+ "Wireless debugging": the port wants TLS (STLS) after CNXN.
         self.wireless_debugging = wireless_debugging
