@@ -526,7 +526,7 @@ def test_a_host_that_gives_up_stores_the_partial_record(workdir, float_tflite_fi
     assert result.exit_code == 1
     assert "no complete result after 8 s: the app is still running at 'gpu: starting' (1 of 3 accelerators " \
            "measured)" in result.output
-    assert "The partial record (1 accelerators) is stored as out/raw/" in result.output
+    assert "The partial record (1 accelerator row(s)) is stored as out/raw/" in result.output
     record = stored_record(workdir)
     assert record["complete"] is False and record["incomplete_reason"].startswith("1 of 3 accelerators measured")
     assert [r["accelerator"] for r in record["results"]] == ["cpu"] and record["results"][0]["status"] == "ok"

@@ -5,6 +5,10 @@ or upgrade the app when its APK differs, push the model and the reference input/
 same bytes are already there, start the benchmark activity (docs/phone-protocol.md), follow the run
 through the app's results provider, read the record, save the raw JSON, validate it and store it. One
 phone failing never stops the others or loses what they collected.
+
+This module runs those steps for each phone; each step's work lives in a module of its own: plan (what
+every phone gets), install, am_start, follow (the run, read through provider), delivery (save, validate,
+store) and console (printing).
 """
 import json
 from concurrent.futures import ThreadPoolExecutor
@@ -205,8 +209,8 @@ class _PhoneRun:
         if followed.record and (followed.problem is None or _has_rows(followed.record)):
             self._deliver(followed.record, run_id)
             if followed.problem:
-                kept = (f" The partial record ({len(self.outcome.record['results'])} accelerators) is stored as "
-                        f"{self.outcome.saved_to}.")
+                kept = (f" The partial record ({len(self.outcome.record['results'])} accelerator row(s)) is stored "
+                        f"as {self.outcome.saved_to}.")
         if followed.problem is None:
             return
         if followed.crashed:
@@ -237,7 +241,6 @@ def _short_error(outcome, limit=120):
         return ""
     text = outcome.error.splitlines()[0].removeprefix(f"{outcome.target}: ")
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
 
 
 # ---------------------------------------------------------------- the command
