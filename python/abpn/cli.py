@@ -372,9 +372,9 @@ def push_and_bench(devices, model, apk, accelerators, runs, warmup, threads, coo
     """
     import os
 
-    from abpn.bench.phone import push_and_bench as run
     from abpn.bench.plan import prepare_plan
     from abpn.collector.sinks import CollectorSink, DatabaseSink
+    from abpn.bench.phone import push_and_bench as run
 
     targets = list(devices) or [os.environ.get("ANDROID_SERIAL", "")]
     if not targets[0]:
