@@ -12,18 +12,23 @@ AOSP source). A host that forgets to quote a path sees what a phone would do wit
 runs `touch pwned`, and any `$(...)`, backtick or `$VAR` that a real shell would expand is refused and
 remembered in `phone.expansions`.
 
-The "app" behind `am start -n org.abpn.app/.BenchmarkActivity` follows docs/phone-protocol.md (v2):
-a run registered in the app's results provider (`content query/read`), each accelerator in a process
-of its own, the CPU through the real TFLite runtime, `unsupported` for the other accelerators, and
-finish() when the run ends.
+The "app" behind `am start -n org.abpn.app/.BenchmarkActivity` follows docs/phone-protocol.md (v3):
+a run registered in the app's results provider (`content query/read`) with its state persisted to the
+app's files, each accelerator in a process of its own (bound after that process starts), the CPU
+through the real TFLite runtime, `unsupported` for the other accelerators, a quiet time per
+accelerator, the record written after every row, the provider calls counted while an accelerator is
+bound, and finish() when the run ends. What the app keeps only in memory (the quiet time, the count)
+is gone when its main process dies; a provider call then starts a new process with a new pid.
 
 Android's behaviour the host must survive, each a mode: reuse_task (the app's task stays alive, so
 `am start` without -S starts nothing), hide_android_data, crash_accelerator (that accelerator's
 process dies of SIGSEGV), screen_off, locked, thermal_status, signature_mismatch, results_provider=False
 (an app from before protocol v2), delegates (an accelerator whose delegate takes only some nodes, the
-rest falling back to XNNPACK). Faults: refuse_auth, pending_auth, drop_after_bytes (unplugged
-mid-transfer), drop_during_run (unplugged while the app runs), crash_app (the main process dies
-mid-run), disk_free_bytes.
+rest falling back to XNNPACK), hang_accelerator (that accelerator's service never replies),
+wireless_debugging (CNXN answered with STLS), install_restriction "xiaomi" (installs and input events
+refused) or "play-protect" (installs held). Faults: refuse_auth, pending_auth, drop_after_bytes
+(unplugged mid-transfer), drop_during_run (unplugged while the app runs), crash_app (the main process
+dies mid-run), disk_free_bytes.
 
     python tests/adb_phone.py --port 5555 [--sandbox DIR] [--preinstall] [--prop KEY=VALUE ...]
 """
@@ -51,6 +56,9 @@ def _cmd(name):
 
 A_SYNC, A_CNXN, A_AUTH, A_OPEN = _cmd(b"SYNC"), _cmd(b"CNXN"), _cmd(b"AUTH"), _cmd(b"OPEN")
 A_OKAY, A_CLSE, A_WRTE = _cmd(b"OKAY"), _cmd(b"CLSE"), _cmd(b"WRTE")
+# Android 11+ Wireless debugging: adbd answers CNXN with STLS (adb.h: A_STLS 0x534c5453, A_STLS_VERSION
+# 0x01000000) and then expects a TLS handshake (adb.cpp handle_new_connection, daemon/auth.cpp send_tls_request).
+A_STLS, A_STLS_VERSION = _cmd(b"STLS"), 0x01000000
 AUTH_TOKEN, AUTH_SIGNATURE, AUTH_RSAPUBLICKEY = 1, 2, 3
 # 0x01000001 lets a peer skip checksums; older peers (adb-shell sends 0x01000000) verify them, so
 # this side always sends real ones and never insists on receiving them.
@@ -96,6 +104,14 @@ DEFAULT_PROPS = {
     "ro.product.cpu.abi": "arm64-v8a",
 }
 BIG_DISK_BYTES = 64 * 1024**3
+# An :accelerator service's process is forked from the zygote and runs its Application before the bind
+# is delivered ("Start proc ... for service" in ActivityManager's log): a few hundred ms on a phone.
+SERVICE_START_S = 0.3
+# The test phone's estimate of an accelerator's interpreter creation and first inference, before it has
+# measured one (the app estimates the same way: protocol v3, quiet_until_ms).
+INIT_ALLOWANCE_MS = 2000
+DEFAULT_ACCELERATOR_TIMEOUT_S = 120
+INSTALL_RESTRICTIONS = ("xiaomi", "play-protect")
 
 
 def pack_message(command, arg0, arg1, data=b""):
@@ -224,7 +240,7 @@ class TestPhone:
                  drop_during_run=False, crash_app=False, disk_free_bytes=None, reuse_task=False,
                  hide_android_data=False, crash_accelerator=None, screen_off=False, locked=False,
                  thermal_status=0, signature_mismatch=False, results_provider=True, delegates=None,
-                 page_size=4096):
+                 page_size=4096, hang_accelerator=None, wireless_debugging=False, install_restriction=None):
         self._own_sandbox = sandbox is None
         self.root = Path(sandbox or tempfile.mkdtemp(prefix="adb-phone-")).resolve()
         self.host, self.port = host, port
@@ -253,6 +269,18 @@ class TestPhone:
         self.page_size = page_size
         # accelerator -> how many of the model's nodes its delegate takes; the rest fall back to XNNPACK.
         self.delegates = dict(delegates or {})
+        # That accelerator's service never replies: a delegate's run that never returns (reported for the GPU
+        # delegate in tensorflow/tensorflow#28217 and for Invoke() in #43600; a stuck NNAPI driver or a
+        # FastRPC call to the DSP does the same) blocks the service's thread, not the app's main process.
+        self.hang_accelerator = hang_accelerator
+        # Android 11+ "Wireless debugging": the port wants TLS (STLS) after CNXN.
+        self.wireless_debugging = wireless_debugging
+        if install_restriction not in (None, *INSTALL_RESTRICTIONS):
+            raise ValueError(f"install_restriction must be one of {INSTALL_RESTRICTIONS}")
+        self.install_restriction = install_restriction
+        self._released = threading.Event()  # set when the phone stops: a held `pm install` ends then
+        self._app = None  # the app's main process and what it keeps in memory (_AppProcess), None when dead
+        self.commands_while_measuring = []  # shell commands that arrived while an accelerator was bound
         self.expansions = []  # what a real shell would have expanded: evidence of a missing quote
         self.shell_log = []  # every command line received, for the tests
         self.dropped = False
@@ -299,6 +327,7 @@ class TestPhone:
             self._server = None
         for conn in list(self._connections):
             conn.close()
+        self._released.set()
         self._stop_app.set()
         for thread in self._app_threads:
             thread.join(timeout=60)
@@ -386,6 +415,9 @@ class TestPhone:
         """Runs a command line as sh would; returns what it printed. The exit status exists only where
         sh has it: in `$?` for the next command (the legacy shell protocol does not carry it)."""
         self.shell_log.append(line)
+        app = self._app
+        if app is not None and app.measuring:
+            self.commands_while_measuring.append(line)
         try:
             tokens, expansions = split_command_line(line)
         except ShellSyntaxError as error:
@@ -549,6 +581,16 @@ class TestPhone:
     def _sh_input(self, args):
         if args[:1] != ["keyevent"] or len(args) < 2:
             raise _Usage("only 'input keyevent KEYCODE' is available on the test phone")
+        if self.install_restriction == "xiaomi":
+            # Xiaomi's MIUI/HyperOS refuse injected input from the shell until Developer options > "USB debugging
+            # (Security settings)" is on (scrcpy FAQ "Mouse and keyboard do not work", Genymobile/scrcpy#70).
+            # `input` is `cmd input` (Android 12+): BasicShellCommandHandler.exec prints the exception after
+            # "Exception occurred while executing" and exits 255.
+            return ("\nException occurred while executing 'keyevent':\n"
+                    "java.lang.SecurityException: Injecting input events requires the caller (or the source of the "
+                    "instrumentation, if any) to have the INJECT_EVENTS permission.\n"
+                    "\tat com.android.server.input.InputManagerService.injectInputEventToTarget"
+                    "(InputManagerService.java:1032)\n"), 255
         if args[1] in ("KEYCODE_WAKEUP", "224"):
             self.screen_on = True  # waking does not unlock: the keyguard stays
         return "", 0
@@ -589,8 +631,8 @@ class TestPhone:
         return self.local(f"/data/data/{PACKAGE}")
 
     def _results_dir(self):
-        # The app's internal storage (filesDir/results): the shell cannot read it, only the provider can.
-        return self._data_dir() / "files" / "results"
+        # The app's internal storage (filesDir/runs): the shell cannot read it, only the provider can.
+        return self._data_dir() / "files" / "runs"
 
     def installed_apk(self):
         apk = self._app_dir() / "base.apk"
@@ -623,6 +665,16 @@ class TestPhone:
                 return f"Error: Can't open file: {paths[-1]}\n", 1
             if installed and "-r" not in rest:
                 return "Failure [INSTALL_FAILED_ALREADY_EXISTS]\n", 1
+            if self.install_restriction == "xiaomi":
+                # MIUI/HyperOS with Developer options > "Install via USB" off: the install is refused as if the
+                # user had cancelled it (reported verbatim in Genymobile/gnirehtet#514, rom1v/sndcpy#64).
+                return "Failure [INSTALL_FAILED_USER_RESTRICTED: Install canceled by user]\n", 1
+            if self.install_restriction == "play-protect":
+                # "Verify apps over USB": PackageManager waits for the verifier (Play Protect), which may extend
+                # its timeout up to PackageManager.MAXIMUM_VERIFICATION_TIMEOUT (1 hour) while its prompt waits
+                # for the user; pm install prints nothing meanwhile.
+                self._released.wait()
+                return "", 1
             if installed and self.signature_mismatch:
                 # InstallPackageHelper/ReconcilePackageUtils throw PackageManagerException(
                 # INSTALL_FAILED_UPDATE_INCOMPATIBLE, "Existing package " + packageName + " signatures do not
@@ -657,10 +709,24 @@ class TestPhone:
     def _kill(self, pid):
         with self._lock:
             self._processes.pop(pid, None)
+            if self._app is not None and self._app.pid == pid:
+                self._app = None  # a dead process's memory is gone; only its files remain
 
-    def _main_pid(self):
+    def _start_app_process(self, why):
+        """The app's main process, started when something needs it (an activity, a provider call): a new pid
+        and empty memory, as every process start on Android."""
         with self._lock:
-            return next((pid for pid, name in self._processes.items() if name == PACKAGE), None)
+            if self._app is not None:
+                return self._app
+        pid = self._spawn(PACKAGE)
+        self.log("I", "ActivityManager", f"Start proc {pid}:{PACKAGE}/u0a321 for {why}")
+        with self._lock:
+            self._app = _AppProcess(pid)
+            return self._app
+
+    def process_alive(self, pid):
+        with self._lock:
+            return pid in self._processes
 
     def _force_stop(self):
         """ActivityManager's forceStopPackage: every process of the package dies and its task goes away."""
@@ -672,6 +738,7 @@ class TestPhone:
         with self._lock:
             for pid in [pid for pid, name in self._processes.items() if name.split(":")[0] == PACKAGE]:
                 del self._processes[pid]
+            self._app = None
             self._task_alive = False
 
     # -- activity manager and the app
@@ -731,35 +798,37 @@ class TestPhone:
             out.append("Warning: Activity not started, its current task has been brought to the front\n")
             launch = "HOT"
         else:
-            launch = "COLD" if self._main_pid() is None else "WARM"
-            pid = self._main_pid() or self._spawn(PACKAGE)
-            if launch == "COLD":
-                self.log("I", "ActivityManager", f"Start proc {pid}:{PACKAGE}/u0a321 for activity {{{ACTIVITY_FULL}}}")
+            launch = "COLD" if self._app is None else "WARM"
+            app = self._start_app_process(f"activity {{{ACTIVITY_FULL}}}")
             with self._lock:
                 self._task_alive = True
-            self._start_run(extras, pid)
+            self._start_run(extras, app)
         if wait:
             out.append(f"Status: ok\nLaunchState: {launch}\nActivity: {ACTIVITY_FULL}\n")
             out.append("TotalTime: 120\n" if launch != "HOT" else "")
             out.append("WaitTime: 125\nComplete\n")
         return "".join(out), 0
 
-    def _start_run(self, extras, pid):
+    def _start_run(self, extras, app):
         run_id = str(extras.get("run_id", ""))
         if _is_uuid(run_id):
             self.runs_started.append(run_id)
-            # Registered before onCreate returns, so the provider knows the run once am start -W is back.
-            self._set_state(run_id, "running", pid, "starting")
-        thread = threading.Thread(target=self._app_main, args=(extras, pid, self._stop_app), daemon=True)
+            # Registered (and persisted) before onCreate returns, so the provider knows the run once am start -W
+            # is back; the first accelerator's quiet time starts with the run (its cool-down wait is 0).
+            accelerators = str(extras.get("accelerators", "cpu")).split(",")
+            self._set_state(run_id, state="running", pid=app.pid, progress="starting", started_ms=_now_ms(),
+                            rows_done=0, rows_total=len(accelerators))
+            app.quiet(run_id, budget_ms(extras, 0, None))
+        thread = threading.Thread(target=self._app_main, args=(extras, app, self._stop_app), daemon=True)
         self._app_threads.append(thread)
         thread.start()
 
-    def _app_main(self, extras, pid, stopped):
-        run_id = str(extras.get("run_id", ""))
+    def _app_main(self, extras, app, stopped):
+        run_id, pid = str(extras.get("run_id", "")), app.pid
         try:
             if self.crash_app:
                 raise _MainCrash("java.lang.IllegalStateException: crash injected by the test phone (--crash-app)")
-            record = _AppBenchmark(self, extras, pid, stopped).run()
+            record = _AppBenchmark(self, extras, app, stopped).run()
         except _ForceStopped:
             return
         except _MainCrash as error:
@@ -769,7 +838,8 @@ class TestPhone:
             self.log("E", "ABPN", f"run {run_id}: {error}", pid)
             if _is_uuid(run_id):
                 self._write_result(f"{run_id}.error.json", {"run_id": run_id, "error": str(error)})
-                self._set_state(run_id, "error", pid, str(error)[:100])
+                self._set_state(run_id, state="error", progress=str(error)[:100])
+            app.quiet(run_id, None)
             self._finish()
             return
         except Exception as error:  # a bug in the double behaves like an app crash, visible in logcat
@@ -778,7 +848,8 @@ class TestPhone:
         if stopped.is_set():
             return
         self._write_result(f"{run_id}.json", record)
-        self._set_state(run_id, "done", pid, "done")
+        app.quiet(run_id, None)
+        self._set_state(run_id, state="done", progress="done")
         self.log("I", "ABPN", f"run {run_id}: result written", pid)
         self._finish()
 
@@ -787,6 +858,23 @@ class TestPhone:
         if not self.reuse_task:
             with self._lock:
                 self._task_alive = False
+
+    def wait_measuring(self, timeout=120):
+        """Blocks until an accelerator's service is bound (for tests that act while the phone measures)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            app = self._app
+            if app is not None and app.measuring:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def crash_main_process(self, exception):
+        """The app's main process dies now (an uncaught exception on another thread, or the low-memory
+        killer): its threads stop where they are and its memory is gone."""
+        stopped, self._stop_app = self._stop_app, threading.Event()
+        stopped.set()
+        self._crash(self._app.pid, exception)
 
     def _crash(self, pid, exception):
         for line in ("FATAL EXCEPTION: main", f"Process: {PACKAGE}, PID: {pid}", exception,
@@ -824,9 +912,13 @@ class TestPhone:
         self.log("I", "ActivityManager", f"Process {process_name} (pid {pid}) has died: fg  SVC ", 1000)
         return [text for _, _, text in lines]
 
-    def _set_state(self, run_id, state, pid, progress):
-        self._write_result(f"{run_id}.state.json", {"run_id": run_id, "state": state, "pid": pid,
-                                                    "progress": progress, "updated_ms": int(time.time() * 1000)})
+    def _set_state(self, run_id, **fields):
+        """The run's registry entry, persisted atomically on every change (protocol v3): what a new process
+        of the app knows about the run."""
+        path = self._results_dir() / f"{run_id}.state.json"
+        entry = json.loads(path.read_text()) if path.is_file() else {"run_id": run_id}
+        entry.update(fields, updated_ms=_now_ms())
+        self._write_result(path.name, entry)
 
     def _write_result(self, name, content):
         folder = self._results_dir()
@@ -861,18 +953,22 @@ class TestPhone:
                     f"java.lang.IllegalStateException: Could not find provider: {authority}\n"
                     "\tat com.android.commands.content.Content$Command.execute(Content.java:521)\n"
                     "\tat com.android.commands.content.Content.main(Content.java:735)\n"), 0
-        if self._main_pid() is None:  # a provider's process is started on demand, as Android does
-            pid = self._spawn(PACKAGE)
-            self.log("I", "ActivityManager", f"Start proc {pid}:{PACKAGE}/u0a321 for content provider "
-                                             f"{{{PACKAGE}/{PACKAGE}.ResultsProvider}}")
+        # A provider's process is started on demand, as Android does: after the app died, this call starts
+        # a new one, with a new pid and nothing in memory.
+        app = self._start_app_process(f"content provider {{{PACKAGE}/{PACKAGE}.ResultsProvider}}")
+        app.count_call()
         name = path.removeprefix("runs/")
         if args[0] == "query":
             state = self._results_dir() / f"{name}.state.json"
             if not path.startswith("runs/") or not state.is_file():
                 return "No result found.\n", 0
             row = json.loads(state.read_text())
+            quiet = app.quiet_until_ms.get(name) if row["state"] == "running" and row["pid"] == app.pid else None
             return (f"Row: 0 run_id={row['run_id']}, state={row['state']}, pid={row['pid']}, "
-                    f"progress={row['progress']}, updated_ms={row['updated_ms']}\n"), 0
+                    f"progress={row['progress']}, updated_ms={row['updated_ms']}, provider_pid={app.pid}, "
+                    f"now_ms={_now_ms()}, quiet_until_ms={'NULL' if quiet is None else quiet}, "
+                    f"rows_done={row['rows_done']}, rows_total={row['rows_total']}, "
+                    f"started_ms={row['started_ms']}\n"), 0
         target = self._results_dir() / name
         if not path.startswith("runs/") or "/" in name or not name.endswith(".json") or not target.is_file():
             return (f"Error while accessing provider:{authority}\n"
@@ -886,6 +982,61 @@ class TestPhone:
         return {"screen_on": self.screen_on, "keyguard_locked": self.locked, "battery_pct": 80, "charging": True,
                 "power_save": False, "thermal_status": self.thermal_status,
                 "thermal_headroom": 0.3 if self.thermal_status == 0 else 0.95, "battery_temp_c": 31.5}
+
+
+def _now_ms():
+    return int(time.time() * 1000)
+
+
+def budget_ms(extras, cooldown_s, first_inference_ms):
+    """How long the host must stay quiet for one accelerator (protocol v3, quiet_until_ms): its cool-down
+    wait, the service's start, init, and the warm-up and timed phases (their minimum durations, or the
+    previous accelerator's first inference times the runs when that is longer), capped at the timeout."""
+    runs = extras.get("warmup", 3) + extras.get("runs", 20)
+    phases = extras.get("warmup_min_ms", 500) + extras.get("run_min_ms", 1000)
+    if first_inference_ms is not None:
+        phases = max(phases, first_inference_ms * runs)
+    total = cooldown_s * 1000 + SERVICE_START_S * 1000 + INIT_ALLOWANCE_MS + phases
+    return int(min(total, extras.get("accelerator_timeout_s", DEFAULT_ACCELERATOR_TIMEOUT_S) * 1000))
+
+
+class _AppProcess:
+    """The app's main process and what it keeps only in memory: the quiet time of each run and the provider
+    calls counted while an accelerator is bound. All of it is gone when the process dies."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.quiet_until_ms = {}
+        self.measuring = set()  # run_ids whose accelerator service is bound and has not replied
+        self.host_commands = {}
+        self.lock = threading.Lock()
+
+    def quiet(self, run_id, budget):
+        with self.lock:
+            if budget is None:
+                self.quiet_until_ms.pop(run_id, None)
+            else:
+                self.quiet_until_ms[run_id] = _now_ms() + budget
+
+    def bound(self, run_id, measuring):
+        with self.lock:
+            (self.measuring.add if measuring else self.measuring.discard)(run_id)
+
+    def count_call(self):
+        """A provider call (query or read) while an accelerator runs: the record's host_commands_during_runs."""
+        with self.lock:
+            for run_id in self.measuring:
+                self.host_commands[run_id] = self.host_commands.get(run_id, 0) + 1
+
+
+def _own_memory():
+    """VmRSS and VmHWM of this process (/proc/self/status), in bytes, as the app reads its own."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            fields[name] = int(value.split()[0]) * 1024
+    return fields
 
 
 class _Usage(Exception):
@@ -920,8 +1071,9 @@ class _AppBenchmark:
     accelerator in a process of its own, the CPU through the real TFLite runtime (XNNPACK), the others
     `unsupported` unless told to crash."""
 
-    def __init__(self, phone, extras, pid, stopped):
-        self.phone, self.extras, self.pid, self.stopped = phone, extras, pid, stopped
+    def __init__(self, phone, extras, app, stopped):
+        self.phone, self.extras, self.app, self.stopped = phone, extras, app, stopped
+        self.pid = app.pid
 
     def _extra_path(self, key, required=True):
         value = self.extras.get(key)
@@ -938,8 +1090,8 @@ class _AppBenchmark:
         if self.stopped.is_set():
             raise _ForceStopped()
 
-    def _progress(self, text):
-        self.phone._set_state(self.run_id, "running", self.pid, text)
+    def _progress(self, text, **fields):
+        self.phone._set_state(self.run_id, progress=text, **fields)
 
     def _cooldown(self, position):
         """Before each accelerator after the first: the fixed cooldown_s, then until thermal status NONE,
@@ -956,13 +1108,8 @@ class _AppBenchmark:
         return round(time.monotonic() - start, 3)
 
     def run(self):
-        from abpn.record import build as rec
         from abpn.errors import AbpnError
         from abpn.model.modelfile import inspect_model
-
-        import tensorflow as tf
-
-        from abpn import __version__
 
         extras = self.extras
         self.run_id = run_id = str(extras.get("run_id", ""))
@@ -985,8 +1132,11 @@ class _AppBenchmark:
         except AbpnError as error:
             raise _BadRun(str(error)) from None
 
-        results = []
+        results, first_ms = [], None
         for position, accelerator in enumerate(accelerators):
+            if position:  # the first one's quiet time was set when the run was registered
+                cooldown = self.cooldown_s + (self.cooldown_max_s if self.phone.thermal_status > 0 else 0)
+                self.app.quiet(run_id, budget_ms(extras, cooldown, first_ms))
             waited = self._cooldown(position)
             self._check_stopped()
             before = self.phone.phone_state()
@@ -994,7 +1144,24 @@ class _AppBenchmark:
             result = self._in_own_process(accelerator, model_path, info, input_bytes, expected_path)
             result["conditions"] = {"before": before, "after": self.phone.phone_state(), "cooldown_waited_s": waited}
             results.append(result)
+            first_ms = result.get("first_inference_ms", first_ms)
             self._check_stopped()
+            if len(results) < len(accelerators):
+                # The record so far after every row (protocol v3): the host gets what finished even if it gives up.
+                partial = self._record(info, results, complete=False,
+                                       reason=f"{len(results)} of {len(accelerators)} accelerators measured; "
+                                              "the run is still going")
+                self.phone._write_result(f"{run_id}.json", partial)
+            self._progress(f"{accelerator}: done", rows_done=len(results))
+        return self._record(info, results, complete=True)
+
+    def _record(self, info, results, *, complete, reason=None):
+        from abpn.record import build as rec
+        from abpn.errors import AbpnError
+
+        import tensorflow as tf
+
+        from abpn import __version__
 
         props = self.phone.props
         device = {
@@ -1011,36 +1178,67 @@ class _AppBenchmark:
         }
         app = {"name": "adb-test-phone", "version": __version__, "runtime": "tflite",
                "runtime_version": tf.__version__}
+        conditions = {"cooldown_s": self.cooldown_s,
+                      "host_commands_during_runs": self.app.host_commands.get(self.run_id, 0)}
         try:
-            return rec.make_record(device=device, model=info.record_section(), app=app, results=results,
-                                   conditions={"cooldown_s": self.cooldown_s}, run_id=run_id)
+            record = rec.make_record(device=device, model=info.record_section(), app=app, results=results,
+                                     conditions=conditions, run_id=self.run_id)
+            if not complete:
+                record.update(complete=False, incomplete_reason=reason)
+                rec.validate_record(record)
         except AbpnError as error:
             raise _BadRun(str(error)) from None
+        return record
 
     def _in_own_process(self, accelerator, model_path, info, input_bytes, expected_path):
         """The accelerator runs in the app's ":accelerator" service process; when that process dies, the
         main process sees the binder die and keeps the crash as this accelerator's row."""
         process_name = f"{PACKAGE}:accelerator"
         pid = self.phone._spawn(process_name)
+        self.phone.log("I", "ActivityManager", f"Start proc {pid}:{process_name}/u0a321 for service "
+                                               f"{{{PACKAGE}/{PACKAGE}.AcceleratorService}}")
+        self.stopped.wait(SERVICE_START_S)
+        self._check_stopped()
+        self.app.bound(self.run_id, True)
         try:
-            if accelerator == self.phone.crash_accelerator:
-                library = {"gpu": "libOpenCL.so", "nnapi": "libneuralnetworks.so"}.get(accelerator, "libQnnHtp.so")
-                caller = "libtensorflowlite_gpu_jni.so" if accelerator == "gpu" else "libtensorflowlite_jni.so"
-                log = self.phone.native_crash(pid, process_name, library, caller)
-                return {"accelerator": accelerator, "options": {}, "status": "failed",
-                        "reason": f"the {accelerator} process (pid {pid}) died: {log[0]}",
-                        "crash": {"signal": 11, "signal_name": "SIGSEGV", "log": log}}
-            if self.phone.page_size > 4096:
-                return {"accelerator": accelerator, "options": {}, "status": "unsupported",
-                        "reason": page_size_reason(self.phone.page_size)}
-            if accelerator in self.phone.delegates:
-                return self._delegated(accelerator, model_path, info, input_bytes, expected_path, pid)
-            if accelerator != "cpu":
-                return {"accelerator": accelerator, "options": {}, "status": "unsupported",
-                        "reason": UNSUPPORTED_REASON[accelerator]}
-            return self._cpu(model_path, info, input_bytes, expected_path, pid, "cpu")
+            result = self._measured(accelerator, model_path, info, input_bytes, expected_path, pid, process_name)
         finally:
-            self.phone._kill(pid)  # the service process exits after each accelerator
+            self.app.bound(self.run_id, False)
+            self.phone._kill(pid)  # the service process exits after each accelerator (or was killed)
+        if "samples_ms" in result:
+            # Android would show a bound service with BIND_IMPORTANT in its client's top-app group.
+            result["process"] = {"cgroup": f"4:cpuset:/top-app\n3:cpu:/top-app\n0::/uid_10321/pid_{pid}",
+                                 "cpuset": "/top-app", "visible_throughout": True, "pid": pid}
+        return result
+
+    def _measured(self, accelerator, model_path, info, input_bytes, expected_path, pid, process_name):
+        timeout_s = self.extras.get("accelerator_timeout_s", DEFAULT_ACCELERATOR_TIMEOUT_S)
+        if accelerator == self.phone.hang_accelerator:
+            # The service never replies; the client gives up after accelerator_timeout_s and kills the
+            # service's process (Process.killProcess on the pid the service sent on bind).
+            if self.stopped.wait(timeout_s):
+                raise _ForceStopped()
+            self.phone.log("W", "ABPN", f"{accelerator}: no reply in {timeout_s} s; killing its process {pid}",
+                           self.pid)
+            self.phone.log("I", "ActivityManager", f"Process {process_name} (pid {pid}) has died: fg  SVC ", 1000)
+            return {"accelerator": accelerator, "options": {}, "status": "failed",
+                    "reason": f"timed out after {timeout_s} s (the accelerator's process was killed)"}
+        if accelerator == self.phone.crash_accelerator:
+            library = {"gpu": "libOpenCL.so", "nnapi": "libneuralnetworks.so"}.get(accelerator, "libQnnHtp.so")
+            caller = "libtensorflowlite_gpu_jni.so" if accelerator == "gpu" else "libtensorflowlite_jni.so"
+            log = self.phone.native_crash(pid, process_name, library, caller)
+            return {"accelerator": accelerator, "options": {}, "status": "failed",
+                    "reason": f"the {accelerator} process (pid {pid}) died: {log[0]}",
+                    "crash": {"signal": 11, "signal_name": "SIGSEGV", "log": log}}
+        if self.phone.page_size > 4096:
+            return {"accelerator": accelerator, "options": {}, "status": "unsupported",
+                    "reason": page_size_reason(self.phone.page_size)}
+        if accelerator in self.phone.delegates:
+            return self._delegated(accelerator, model_path, info, input_bytes, expected_path, pid)
+        if accelerator != "cpu":
+            return {"accelerator": accelerator, "options": {}, "status": "unsupported",
+                    "reason": UNSUPPORTED_REASON[accelerator]}
+        return self._cpu(model_path, info, input_bytes, expected_path, pid, "cpu")
 
     def _delegated(self, accelerator, model_path, info, input_bytes, expected_path, pid):
         """A delegate that takes some of the graph; the nodes it leaves run on XNNPACK (here: all of them
@@ -1086,6 +1284,7 @@ class _AppBenchmark:
         warmup_min_ms, run_min_ms = extras.get("warmup_min_ms", 500), extras.get("run_min_ms", 1000)
         options = {"threads": threads, "xnnpack": True}
         try:
+            rss_before = _own_memory()["VmRSS"]
             start = time.perf_counter()
             upscaler = TFLiteRunner(model_path, threads=threads)
             interpreter_ms = (time.perf_counter() - start) * 1000
@@ -1129,7 +1328,10 @@ class _AppBenchmark:
                                                    warmup_min_ms=warmup_min_ms, run_min_ms=run_min_ms),
                       "delegation": {"delegated_nodes": delegated, "total_nodes": total,
                                      "fallback": None if delegated == total else "tflite cpu kernels",
-                                     "evidence": evidence}}
+                                     "evidence": evidence},
+                      # The test phone's own process, read as the app reads its accelerator process's.
+                      "memory": {"rss_before_bytes": rss_before, "peak_rss_bytes": _own_memory()["VmHWM"],
+                                 "source": "/proc/self/status"}}
             if expected_path is not None:
                 expected = np.frombuffer(expected_path.read_bytes(), dtype=out_detail["dtype"])
                 expected = expected.reshape(info.output_shape)
@@ -1215,6 +1417,12 @@ class _Connection:
                 break
         self.version = min(version, A_VERSION)
         self.peer_max = min(maxdata, MAX_PAYLOAD)
+        if phone.wireless_debugging:
+            # adbd on a Wireless debugging port asks for TLS instead of AUTH and only talks TLS after it
+            # (a client answers STLS and starts the handshake with its paired key); nothing else is served.
+            self.send(A_STLS, A_STLS_VERSION, 0)
+            while True:
+                self.read_message()
         token = os.urandom(20)
         self.send(A_AUTH, AUTH_TOKEN, 0, token)
         while True:
@@ -1365,7 +1573,14 @@ def _sync_worker(stream, _service):
         # adbd's file_sync_service.cpp: a failed lstat() answers STAT with zeros (so a file the shell may
         # not see looks missing), a failed opendir() lists nothing, a failed open() is "open failed: " + errno.
         readable = phone.shell_may_read(path.rpartition(",")[0] if tag == b"SEND" else path)
-        if tag == b"STAT":
+        proc = path.removeprefix("/proc/")
+        if tag == b"STAT" and proc.isdigit():
+            # /proc/<pid> exists while the process lives (adbd's shell user may see every pid: readproc group).
+            if phone.process_alive(int(proc)):
+                reply(b"STAT", S_IFDIR | 0o555, 0, int(time.time()))
+            else:
+                reply(b"STAT", 0, 0, 0)
+        elif tag == b"STAT":
             target = phone.local(path)
             if readable and target.exists():
                 st = target.stat()
@@ -1474,6 +1689,13 @@ def main(argv=None):
                         help="the installed app predates protocol v2 and has no results provider")
     parser.add_argument("--page-size", type=int, default=4096, choices=(4096, 16384), metavar="BYTES",
                         help="the kernel's page size; on 16384 the app (offline build) cannot load TFLite")
+    parser.add_argument("--hang-accelerator", choices=ACCELERATORS, metavar="NAME",
+                        help="that accelerator's service never replies (a stuck NNAPI driver or FastRPC call)")
+    parser.add_argument("--wireless-debugging", action="store_true",
+                        help="answer CNXN with STLS, as an Android 11+ Wireless debugging port does")
+    parser.add_argument("--install-restriction", choices=INSTALL_RESTRICTIONS,
+                        help="xiaomi: pm install refused (Install via USB off) and input refused; "
+                             "play-protect: pm install held by Verify apps over USB")
     args = parser.parse_args(argv)
     props = dict(p.split("=", 1) for p in args.prop)
     keys = [Path(k).read_text() for k in args.trust_key]
@@ -1485,7 +1707,8 @@ def main(argv=None):
                       screen_off=args.screen_off, locked=args.locked, thermal_status=args.thermal_status,
                       signature_mismatch=args.signature_mismatch, results_provider=not args.no_results_provider,
                       delegates={name: int(count) for name, count in (d.split("=", 1) for d in args.delegate)},
-                      page_size=args.page_size)
+                      page_size=args.page_size, hang_accelerator=args.hang_accelerator,
+                      wireless_debugging=args.wireless_debugging, install_restriction=args.install_restriction)
     # SIGTERM ends it like Ctrl-C does, so a temporary sandbox is removed either way.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with phone:

@@ -270,7 +270,7 @@ def test_android_tools_speak_as_android(adb_key):
         device.wake_screen()
         assert device.screen_state().screen_on is True and device.screen_state().keyguard_locked is True
         device.shell("touch", "/data/local/tmp/new.apk")
-        install = device.install_apk("/data/local/tmp/new.apk")
+        install = device.install_apk("/data/local/tmp/new.apk", 30)
         assert (install.output, install.exit_code) == (
             "Failure [INSTALL_FAILED_UPDATE_INCOMPATIBLE: Existing package org.abpn.app signatures do not match "
             "newer version; ignoring!]\n", 1)
@@ -310,3 +310,61 @@ def test_refused_auth_closes_and_dropped_phone_stays_gone(adb_key, tmp_path):
         assert time.monotonic() - started < 5  # a dead link is noticed, not waited out
         with pytest.raises(AbpnError, match="cannot reach the phone"):
             _connect(phone, signer)
+
+
+def _row(device, run_id):
+    from abpn.bench.provider import ResultsProvider
+
+    return ResultsProvider(device, "test", run_id).query()
+
+
+def test_provider_rows_partial_records_and_the_call_count_follow_protocol_v3(adb_key, float_tflite_fixed):
+    """A hung gpu: while it hangs, the row says 1 of 2 rows done, `content read` gives the partial record,
+    and every provider call made meanwhile is counted in the final record, whose gpu row timed out."""
+    signer, _ = adb_key
+    with TestPhone(preinstall=True, hang_accelerator="gpu") as phone:
+        _stage_model(phone, float_tflite_fixed)
+        run_id = str(uuid.uuid4())
+        with _connect(phone, signer) as device:
+            _start_benchmark(device, run_id, "-S", "--ei", "accelerator_timeout_s", "3")
+            first = _row(device, run_id)
+            deadline = time.monotonic() + 60
+            while (row := _row(device, run_id)).rows_done < 1 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            partial = json.loads(device.content_read(URI + run_id + ".json").output)
+            assert device.process_alive(row.pid) and not device.process_alive(99999)
+            time.sleep(1)  # the gpu's service is bound by now, and hangs
+            hanging = [_row(device, run_id) for _ in range(2)]
+            phone.wait_idle()
+            record = json.loads(device.content_read(URI + run_id + ".json").output)
+            done = _row(device, run_id)
+    assert first.state == "running" and first.pid == first.provider_pid and first.rows_total == 2
+    assert first.quiet_until_ms > first.now_ms and first.started_ms <= first.now_ms
+    assert row.state == "running" and row.rows_done == 1 and row.progress in ("cpu: done", "gpu: starting")
+    assert partial["complete"] is False
+    assert partial["incomplete_reason"] == "1 of 2 accelerators measured; the run is still going"
+    assert [r["accelerator"] for r in partial["results"]] == ["cpu"]
+    assert done.state == "done" and done.quiet_until_ms is None and done.rows_done == 2
+    assert "complete" not in record and record["results"][1]["reason"] == (
+        "timed out after 3 s (the accelerator's process was killed)")
+    assert record["conditions"]["host_commands_during_runs"] == 2  # the two queries while the gpu hung
+    assert all(r.progress == "gpu: starting" for r in hanging)
+    assert record["results"][0]["memory"]["source"] == "/proc/self/status"
+
+
+def test_a_dead_app_forgets_its_memory_and_a_provider_call_starts_a_new_one(adb_key, float_tflite_fixed):
+    """--crash-app: the main process dies; its run's persisted entry survives, its quiet time (memory) does
+    not, and the provider call itself starts the app again with a new pid, as Android does."""
+    signer, _ = adb_key
+    with TestPhone(preinstall=True, crash_app=True) as phone:
+        _stage_model(phone, float_tflite_fixed)
+        run_id = str(uuid.uuid4())
+        with _connect(phone, signer) as device:
+            _start_benchmark(device, run_id, "-S")
+            phone.wait_idle()
+            assert device.pidof("org.abpn.app") == []
+            row = _row(device, run_id)
+            assert device.pidof("org.abpn.app") == [row.provider_pid]
+            assert not device.process_alive(row.pid) and device.process_alive(row.provider_pid)
+    assert row.state == "running" and row.restarted and row.provider_pid != row.pid
+    assert row.quiet_until_ms is None and row.rows_done == 0

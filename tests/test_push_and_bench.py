@@ -151,7 +151,8 @@ def test_unreachable_phone(workdir, float_tflite_fixed):
         serial = phone.serial
     result = bench(serial, model=float_tflite_fixed)
     assert result.exit_code == 1
-    assert f"{serial}: cannot reach the phone" in result.output and "wireless debugging" in result.output
+    assert f"{serial}: cannot reach the phone" in result.output and "`adb tcpip 5555`" in result.output
+    assert "wireless debugging" not in result.output.lower()  # its ports need TLS pairing adb-shell cannot do
 
 
 @pytest.mark.parametrize("fault", ["refuse_auth", "pending_auth"])
@@ -163,18 +164,22 @@ def test_authorization_refused_or_pending(workdir, float_tflite_fixed, fault):
     assert phone.auth_prompts == 1 and not phone.shell_log
 
 
-def test_app_death_is_said_at_once_with_its_crash(workdir, float_tflite_fixed):
-    """The main process dies mid-run: its pid leaves `pidof` while the provider still says running.
-    That is "app died", found without waiting out the timeout."""
+def test_an_app_restart_is_said_at_once_with_its_crash(workdir, float_tflite_fixed):
+    """The main process dies mid-run and the host's next provider call starts a new one (a new pid), which
+    loads the run's persisted state: "the app restarted (pid X → Y)", not a run that never registered,
+    found without waiting out the timeout."""
     import time
 
     with TestPhone(crash_app=True) as phone:
         phone.log("I", "WifiService", "scan done")
         started = time.monotonic()
         result = bench(phone.serial, model=float_tflite_fixed, extra=["--timeout", "60"])
+        first, second = [int(line.split("Start proc ")[1].split(":")[0]) for _, line in phone._log_lines
+                         if "Start proc " in line and ":org.abpn.app/" in line]
     assert time.monotonic() - started < 30
     assert result.exit_code == 1
-    assert "the app died during the benchmark: the app's process" in result.output
+    assert f"the app restarted during the run (pid {first} → {second})" in result.output
+    assert "never" not in result.output
     assert "E AndroidRuntime: FATAL EXCEPTION: main" in result.output
     assert "WifiService" not in result.output  # only the app's lines
     assert stored_rows() == []
@@ -290,7 +295,8 @@ def test_a_collector_address_without_scheme_is_refused_before_any_phone(workdir,
 
 def test_the_am_start_command_is_the_fixture_the_app_is_tested_with():
     """tests/fixtures/am_start_benchmark.txt is what the Android app's own test parses: one source of truth."""
-    from abpn.bench.phone import BenchmarkRequest, am_start_command
+    from abpn.bench.am_start import am_start_command
+    from abpn.bench.plan import BenchmarkRequest
 
     request = BenchmarkRequest(
         run_id="0f8c2f4e-6a1b-4c3d-9e8f-7a6b5c4d3e2f", model="/data/local/tmp/abpn/abpn_x3_int8.tflite",
@@ -323,7 +329,7 @@ def test_two_runs_in_a_row_on_a_live_task(workdir, float_tflite_fixed):
 
 def test_the_brought_to_front_warning_is_an_error_that_says_so():
     from abpn.bench.device import ShellResult
-    from abpn.bench.phone import am_start_problem
+    from abpn.bench.am_start import am_start_problem
 
     answer = ShellResult("Starting: Intent { cmp=org.abpn.app/.BenchmarkActivity (has extras) }\n"
                          "Warning: Activity not started, its current task has been brought to the front\n"
@@ -479,6 +485,136 @@ def test_the_table_shows_the_delegated_share():
 
 
 def test_cpu_is_measured_first_so_fallbacks_can_be_compared_with_it():
-    from abpn.bench.phone import parse_accelerators
+    from abpn.bench.plan import parse_accelerators
 
     assert parse_accelerators("gpu,qnn_htp,cpu,gpu") == ["cpu", "gpu", "qnn_htp"]
+
+
+def test_the_host_runs_nothing_on_the_phone_while_it_measures(workdir, float_tflite_fixed):
+    """Each accelerator measures for over a second; the host waits out the app's quiet time (its only
+    liveness check meanwhile is a sync STAT, no process on the phone) and the app counts 0 host calls."""
+    with TestPhone() as phone:
+        result = bench(phone.serial, model=float_tflite_fixed,
+                       extra=["--accelerators", "cpu,gpu", "--warmup-min-ms", "300", "--run-min-ms", "1200"])
+        assert phone.commands_while_measuring == []
+    assert result.exit_code == 0, result.output
+    record = stored_record(workdir)
+    assert record["conditions"]["host_commands_during_runs"] == 0
+    cpu = record["results"][0]
+    assert cpu["status"] == "ok" and cpu["process"]["cpuset"] == "/top-app" and cpu["memory"]["peak_rss_bytes"] > 0
+    assert "complete" not in record or record["complete"] is True
+
+
+def test_a_hung_accelerator_costs_one_row(workdir, float_tflite_fixed):
+    with TestPhone(hang_accelerator="gpu") as phone:
+        result = bench(phone.serial, model=float_tflite_fixed, extra=["--accelerator-timeout", "2"])
+        assert any("--ei accelerator_timeout_s 2 " in line for line in phone.shell_log)
+    assert result.exit_code == 0, result.output
+    record = stored_record(workdir)
+    cpu, gpu, nnapi = record["results"]
+    assert cpu["status"] == "ok" and nnapi["status"] == "unsupported"
+    assert gpu["status"] == "failed" and gpu["reason"] == "timed out after 2 s (the accelerator's process was killed)"
+    assert record.get("complete", True) is True
+
+
+def test_a_host_that_gives_up_stores_the_partial_record(workdir, float_tflite_fixed):
+    """The gpu hangs longer than the host waits: the host reads the record the app wrote after the cpu row
+    and stores it as it is (complete: false), then says it timed out."""
+    with TestPhone(hang_accelerator="gpu") as phone:
+        result = bench(phone.serial, model=float_tflite_fixed, extra=["--timeout", "8"])
+        assert any("--ei accelerator_timeout_s 30 " in line for line in phone.shell_log)  # 8 s / 3, at least 30
+    assert result.exit_code == 1
+    assert "no complete result after 8 s: the app is still running at 'gpu: starting' (1 of 3 accelerators " \
+           "measured)" in result.output
+    assert "The partial record (1 accelerator row(s)) is stored as out/raw/" in result.output
+    record = stored_record(workdir)
+    assert record["complete"] is False and record["incomplete_reason"].startswith("1 of 3 accelerators measured")
+    assert [r["accelerator"] for r in record["results"]] == ["cpu"] and record["results"][0]["status"] == "ok"
+
+
+def test_a_wireless_debugging_port_is_explained(workdir, float_tflite_fixed):
+    with TestPhone(wireless_debugging=True) as phone:
+        result = bench(phone.serial, model=float_tflite_fixed)
+        assert phone.shell_log == []
+    assert result.exit_code == 1
+    assert f"{phone.serial}: the phone asked for TLS (it answered ADB's CONNECT with STLS)" in result.output
+    assert "adb-shell" in result.output and "`adb tcpip 5555`" in result.output and "`adb pair" in result.output
+
+
+def test_xiaomi_refusing_installs_over_usb_says_which_setting(workdir, float_tflite_fixed):
+    with TestPhone(install_restriction="xiaomi") as phone:
+        result = bench(phone.serial, model=float_tflite_fixed)
+        assert not phone.local("/data/local/tmp/abpn/abpn-app.apk").exists()
+    assert result.exit_code == 1
+    assert "Failure [INSTALL_FAILED_USER_RESTRICTED: Install canceled by user]" in result.output
+    assert "Developer options > 'Install via USB'" in result.output
+
+
+def test_xiaomi_refusing_input_events_says_which_setting(workdir, float_tflite_fixed):
+    with TestPhone(install_restriction="xiaomi", preinstall=True, screen_off=True) as phone:
+        asleep = bench(phone.serial, model=float_tflite_fixed, apk=None)
+        phone.screen_on = True
+        awake = bench(phone.serial, model=float_tflite_fixed, apk=None)
+    assert asleep.exit_code == 1
+    assert "the screen is asleep and cannot be woken" in asleep.output
+    assert "Developer options > 'USB debugging (Security settings)'" in asleep.output
+    assert awake.exit_code == 0, awake.output  # awake already: said, and the run goes on
+    assert "could not wake the screen before the run" in awake.output
+
+
+def test_an_install_held_by_play_protect_times_out_with_advice(workdir, float_tflite_fixed, monkeypatch):
+    import time
+
+    from abpn.bench import install
+
+    monkeypatch.setattr(install, "INSTALL_TIMEOUT_S", 2.0)
+    with TestPhone(install_restriction="play-protect") as phone:
+        started = time.monotonic()
+        result = bench(phone.serial, model=float_tflite_fixed)
+        took = time.monotonic() - started
+        assert phone.runs_started == []
+    assert result.exit_code == 1 and took < 25
+    assert "installing the app gave no answer within 2 s" in result.output
+    assert "'Verify apps over USB'" in result.output and "Play Protect" in result.output
+
+
+
+def test_a_death_during_the_quiet_time_is_found_by_stat_not_by_asking(workdir, float_tflite_fixed):
+    """The app dies 2 s into a 20 s quiet time: the sync STAT of /proc/<pid> (no process on the phone)
+    ends the wait; the host does not sit out the quiet time or the timeout."""
+    import threading
+    import time
+
+    def crash_two_seconds_into_the_cpu():
+        if phone.wait_measuring():
+            time.sleep(2)
+            phone.crash_main_process("java.lang.OutOfMemoryError: Failed to allocate")
+
+    with TestPhone(hang_accelerator="cpu") as phone:
+        threading.Thread(target=crash_two_seconds_into_the_cpu, daemon=True).start()
+        started = time.monotonic()
+        result = bench(phone.serial, model=float_tflite_fixed,
+                       extra=["--accelerators", "cpu", "--run-min-ms", "20000", "--timeout", "60"])
+        took = time.monotonic() - started
+        assert phone.commands_while_measuring == []
+    assert result.exit_code == 1
+    assert "the app restarted during the run (pid " in result.output
+    assert "java.lang.OutOfMemoryError: Failed to allocate" in result.output
+    assert "followed the run with 2 provider call(s) and 1 process check(s)" in result.output
+    assert took < 20
+
+
+def test_a_run_that_never_started_is_not_called_a_restart(adb_home, monkeypatch, float_tflite_fixed):
+    """am start returned, but the app has no such run: "never started", not "restarted"."""
+    from abpn.bench.device import Phone, load_signer
+    from abpn.bench.follow import RunFollower
+    from abpn.bench.provider import ResultsProvider
+
+    monkeypatch.setenv("HOME", str(adb_home))
+    said = []
+    with TestPhone(preinstall=True) as phone, Phone(phone.serial, load_signer()) as device:
+        provider = ResultsProvider(device, phone.serial, "0f8c2f4e-6a1b-4c3d-9e8f-7a6b5c4d3e2f")
+        followed = RunFollower(device, provider, 30, said.append).follow()
+    assert followed.problem == ("the app never started run 0f8c2f4e-6a1b-4c3d-9e8f-7a6b5c4d3e2f: am start returned, "
+                                "but the app has no record of it")
+    assert followed.record is None and followed.asks == 1

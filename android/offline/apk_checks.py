@@ -7,10 +7,11 @@
       delegate's OpenCL libraries; libcdsprpc.so, QNN's FastRPC, in the qnn variant), BenchmarkActivity
       can only be started by the shell, the app is not debuggable, native libraries are extracted.
   apk_checks.py elf APK --known-4k NAME ...
-      Reports the ELF PT_LOAD alignment of every lib/arm64-v8a/*.so. A library whose segments are
+      Reports the ELF PT_LOAD alignment of every AArch64 lib/arm64-v8a/*.so. A library whose segments are
       aligned to less than 16 KB cannot be loaded by a kernel with 16 KB pages, however the zip entry
       is aligned. The libraries named with --known-4k are reported as such without failing the build;
-      any other one fails it.
+      any other one fails it. Hexagon DSP objects there (the QNN runtime AAR's skel libraries) are
+      checked as Hexagon objects: the DSP loads them through FastRPC, never the phone's linker.
 """
 import argparse
 import re
@@ -20,6 +21,8 @@ import sys
 import zipfile
 
 PAGE_16K = 16384
+# ELF e_machine values (the System V gABI registry, as binutils' include/elf/common.h lists them).
+EM_AARCH64, EM_QDSP6 = 183, 164
 # The shell user holds DUMP; no third-party app can be granted it (signature|privileged|development).
 SHELL_ONLY_PERMISSION = "android.permission.DUMP"
 BENCHMARK_ACTIVITY = "org.abpn.app.BenchmarkActivity"
@@ -110,6 +113,14 @@ def check_manifest(apk, variant):
     return problems
 
 
+def elf_machine(data):
+    """(ELF class: 32 or 64, e_machine) of a little-endian ELF file."""
+    if data[:4] != b"\x7fELF" or data[4] not in (1, 2) or data[5] != 1:
+        raise ValueError("not a little-endian ELF file")
+    machine, = struct.unpack_from("<H", data, 0x12)
+    return (32 if data[4] == 1 else 64), machine
+
+
 def load_alignments(data):
     """The p_align of each PT_LOAD segment of a little-endian ELF64 file."""
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
@@ -130,8 +141,20 @@ def check_elf(apk, known_4k):
         libs = sorted(n for n in z.namelist() if n.startswith("lib/arm64-v8a/") and n.endswith(".so"))
         for name in libs:
             lib = name.rsplit("/", 1)[1]
+            data = z.read(name)
             try:
-                aligns = load_alignments(z.read(name))
+                kind = elf_machine(data)
+                if kind == (32, EM_QDSP6):
+                    # The QNN runtime ships its DSP skel libraries under lib/arm64-v8a/ so that they land in
+                    # nativeLibraryDir, where FastRPC reads them for the DSP; Android's linker never maps them.
+                    print(f"Hexagon DSP object: {lib}: 32-bit Hexagon (QDSP6) ELF, loaded by the DSP through "
+                          "FastRPC; the 16 KB page rule does not apply")
+                    continue
+                if kind != (64, EM_AARCH64):
+                    problems.append(f"{name}: a {kind[0]}-bit ELF for machine {kind[1]}, neither AArch64 (183) nor "
+                                    "Hexagon (164): it does not belong under lib/arm64-v8a/")
+                    continue
+                aligns = load_alignments(data)
             except (ValueError, struct.error) as e:
                 problems.append(f"{name}: {e}")
                 continue

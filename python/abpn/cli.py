@@ -327,7 +327,7 @@ def bench_host(model, threads, runs, warmup, input_hw, reference, as_json):
 
 @main.command("push-and-bench")
 @click.option("--device", "devices", multiple=True, metavar="D",
-              help="USB serial or HOST:PORT (TCP / wireless debugging; IPv6 as [ADDR]:PORT); repeat for several phones, run at once. "
+              help="USB serial or HOST:PORT (ADB over TCP, `adb tcpip 5555`; IPv6 as [ADDR]:PORT); repeat for several phones, run at once. "
                    "Default: $ANDROID_SERIAL.")
 @click.option("--model", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Fixed-shape x3 .tflite (e.g. from `abpn-tool quantize`).")
@@ -359,9 +359,12 @@ def bench_host(model, threads, runs, warmup, input_hw, reference, as_json):
               help="Seconds to wait for a phone's result before giving up (and showing its logcat).")
 @click.option("--auth-timeout", default=60.0, show_default=True,
               help="Seconds to wait for someone to accept the 'Allow USB debugging?' prompt.")
+@click.option("--accelerator-timeout", type=click.IntRange(min=1), metavar="SECONDS",
+              help="Seconds the app gives one accelerator before it kills its process and marks it failed "
+                   "[default: --timeout / number of accelerators, from 30 to 120].")
 def push_and_bench(devices, model, apk, accelerators, runs, warmup, threads, cooldown, cooldown_max, warmup_min_ms,
                    run_min_ms, require_full_delegation, nnapi_accelerator, allow_locked, db, collector, token, out,
-                   result_timeout, auth_timeout):
+                   result_timeout, auth_timeout, accelerator_timeout):
     """Benchmark MODEL on phones over ADB and store one result record per phone.
 
     Uses the ADB key ~/.android/adbkey (created if missing), so phones that trust this computer's adb
@@ -369,7 +372,7 @@ def push_and_bench(devices, model, apk, accelerators, runs, warmup, threads, coo
     """
     import os
 
-    from abpn.bench.phone import prepare_plan
+    from abpn.bench.plan import prepare_plan
     from abpn.collector.sinks import CollectorSink, DatabaseSink
     from abpn.bench.phone import push_and_bench as run
 
@@ -380,7 +383,7 @@ def push_and_bench(devices, model, apk, accelerators, runs, warmup, threads, coo
                         cooldown_s=cooldown, result_timeout_s=result_timeout, out_dir=out, cooldown_max_s=cooldown_max,
                         warmup_min_ms=warmup_min_ms, run_min_ms=run_min_ms,
                         require_full_delegation=require_full_delegation, nnapi_accelerator=nnapi_accelerator,
-                        allow_locked=allow_locked)
+                        allow_locked=allow_locked, accelerator_timeout_s=accelerator_timeout)
     sink = CollectorSink(collector, token) if collector else DatabaseSink(db)
     outcomes = run(targets, plan, sink, auth_timeout_s=auth_timeout)
     failed = [o for o in outcomes if not o.ok]

@@ -47,8 +47,27 @@ _WAKEFULNESS = re.compile(r"^\s*mWakefulness=(\w+)", re.M)
 _KEYGUARD_BLOCK = re.compile(r"^\s*KeyguardServiceDelegate\s*$((?:\n\s+\w+=.*$)*)", re.M)
 
 
+# Android 11+ "Wireless debugging" answers the host's CNXN with STLS (adb's adb.cpp handle_new_connection,
+# daemon/auth.cpp send_tls_request) and then wants a TLS handshake with a key paired by `adb pair`.
+# adb-shell knows no STLS: its packet reader raises InvalidCommandError "Unknown command: N = 'STLS' ...".
+_STLS_NAME = "'STLS'"
+
+
+def tls_pairing_message(target):
+    return (f"{target}: the phone asked for TLS (it answered ADB's CONNECT with STLS): this port is Android 11+ "
+            "'Wireless debugging', which needs a TLS pairing (`adb pair`) that adb-shell, the ADB library "
+            "abpn-tool uses, does not speak. What works: connect the phone by USB and pass its serial, or turn on "
+            "plain ADB over TCP: over USB run `adb tcpip 5555` (or pair and connect once with the platform tools, "
+            "`adb pair PHONE_IP:PAIRING_PORT` then `adb connect PHONE_IP:PORT`, and run `adb tcpip 5555` over "
+            "that), then pass --device PHONE_IP:5555.")
+
+
 class Disconnected(AbpnError):
     """The phone went away in the middle of something."""
+
+
+class CommandHeld(AbpnError):
+    """A command stayed silent past its limit: something on the phone (a prompt) holds it."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +137,8 @@ def load_signer(key_path=None):
 
 
 def parse_target(target):
-    """`host:port` (TCP, wireless debugging) → ("tcp", host, port); anything else is a USB serial."""
+    """`host:port` (ADB over TCP, as `adb tcpip 5555` turns on) → ("tcp", host, port); anything else is a
+    USB serial."""
     target = (target or "").strip()
     if not target:
         raise AbpnError("no phone given: pass --device SERIAL or --device HOST:PORT, or set ANDROID_SERIAL")
@@ -150,7 +170,7 @@ def _usb_error_message(target, error):
     text = str(error)
     if "BUSY" in text.upper() or name.endswith("Busy"):
         return (f"{target}: another adb server holds the USB device: run `adb kill-server` and try again "
-                "(or use wireless debugging with --device HOST:PORT)")
+                "(or turn on ADB over TCP with `adb tcpip 5555` and pass --device PHONE_IP:5555)")
     if "ACCESS" in text.upper() or name.endswith("Access"):
         return (f"{target}: no permission to open the USB device. If an adb server is running, stop it with "
                 "`adb kill-server`; otherwise add a udev rule for the phone (see the README) and replug it")
@@ -226,12 +246,14 @@ class Phone:
                 "tapped Deny, disconnect and reconnect the phone to get the prompt back.")
         if _is_usb_error(error):
             return AbpnError(_usb_error_message(self.target, error))
+        if isinstance(error, ex.InvalidCommandError) and _STLS_NAME in str(error):
+            return AbpnError(tls_pairing_message(self.target))
         if isinstance(error, (OSError, ex.TcpTimeoutException, ex.AdbTimeoutError, ex.InvalidResponseError,
                               ex.InvalidCommandError, ex.InvalidChecksumError, ex.UsbReadFailedError,
                               ex.UsbWriteFailedError)):
-            how = ("Check the address, that the phone and this computer are on the same network, and that "
-                   "wireless debugging is on (or `adb tcpip 5555` over USB first)") if self.kind == "tcp" else \
-                "Check the cable and that USB debugging is on"
+            how = ("Check the address, that the phone and this computer are on the same network, and that the "
+                   "phone listens for ADB over TCP: connect it by USB once and run `adb tcpip 5555`, then pass "
+                   "--device PHONE_IP:5555") if self.kind == "tcp" else "Check the cable and that USB debugging is on"
             return AbpnError(f"{self.target}: cannot reach the phone ({error}). {how}.")
         return AbpnError(f"{self.target}: connecting failed: {type(error).__name__}: {error}")
 
@@ -266,13 +288,26 @@ class Phone:
 
     # -- shell
 
-    def shell(self, *argv, stage=None, timeout_s=60):
+    def shell(self, *argv, stage=None, timeout_s=60, silent_limit_s=None):
         """Runs one command, each argument quoted, and returns its ShellResult. `timeout_s` bounds the
-        whole command, and also how long it may stay silent (pm install prints nothing until it is done)."""
+        whole command, and also how long it may stay silent (pm install prints nothing until it is done);
+        `silent_limit_s` instead ends a silent command after exactly that long with CommandHeld."""
         stage = stage or f"running `{argv[0]}`"
-        raw = self._call(stage, self.device.shell, quote_command(*argv) + _EXIT_SUFFIX,
-                         transport_timeout_s=max(self.transport_timeout_s, timeout_s),
-                         read_timeout_s=max(self.read_timeout_s, timeout_s), timeout_s=timeout_s)
+        quiet = silent_limit_s or max(self.read_timeout_s, timeout_s)
+        command = quote_command(*argv) + _EXIT_SUFFIX
+        if silent_limit_s is None:
+            raw = self._call(stage, self.device.shell, command, transport_timeout_s=max(self.transport_timeout_s, quiet),
+                             read_timeout_s=quiet, timeout_s=timeout_s)
+        else:
+            ex = _adb_shell_errors()
+            self.stage = stage
+            try:
+                raw = self.device.shell(command, transport_timeout_s=quiet, read_timeout_s=quiet, timeout_s=quiet)
+            except (ex.TcpTimeoutException, ex.AdbTimeoutError) as error:
+                raise CommandHeld(f"`{argv[0]}` gave no answer within {silent_limit_s:g} s") from error
+            except (OSError, ex.AdbConnectionError, ex.InvalidCommandError, ex.InvalidChecksumError,
+                    ex.InvalidResponseError, ex.UsbReadFailedError, ex.UsbWriteFailedError) as error:
+                raise self._lost(error) from error
         result = split_exit_status(raw)
         if result is None:
             raise AbpnError(f"{self.target}: `{argv[0]}` ended without its exit status while {stage} (the phone's "
@@ -323,14 +358,24 @@ class Phone:
         base = next((p for p in paths if p.endswith("/base.apk")), paths[0])
         return self.sha256(base) or ""
 
-    def install_apk(self, remote):
-        return self.shell("pm", "install", "-r", remote, stage="installing the app", timeout_s=300)
+    def install_apk(self, remote, timeout_s):
+        """`pm install -r`; CommandHeld when it stays silent for `timeout_s` (a prompt on the phone holds it)."""
+        return self.shell("pm", "install", "-r", remote, stage="installing the app", silent_limit_s=timeout_s)
 
     def remove(self, path):
         return self.shell("rm", "-f", path, stage=f"removing {path}")
 
     def start_activity(self, command_argv):
         return self.shell(*command_argv, stage="starting the benchmark", timeout_s=120)
+
+    def process_alive(self, pid):
+        """Whether /proc/<pid> exists, by one sync STAT: adbd answers it with an lstat() of its own, so no
+        process starts on the phone. adbd's shell user is in the readproc group (adbd's drop_privileges
+        groups include AID_READPROC), which init's hidepid=2,gid=3009 mount of /proc lets see every pid.
+        A failed lstat() comes back as mode 0 (file_sync_service.cpp)."""
+        mode, _, _ = self._call("checking the app's process", self.device.stat, f"/proc/{int(pid)}",
+                                read_timeout_s=self.read_timeout_s)
+        return mode != 0
 
     def pidof(self, package):
         """The pids of `package`'s main process (pidof exits 1 when there is none)."""
