@@ -10,11 +10,17 @@ What it promises, beyond the Store's own promises (store.py):
 - the unauthenticated reads cost the same with 20 or 20,000 records: the report and the dashboard
   are worked out again only when a record was added since (Store.data_version), from the new
   records on, never per request;
-- with a token configured, writes need `Authorization: Bearer <token>` (compared in constant time).
+- with a token configured, writes need `Authorization: Bearer <token>` (compared in constant time);
+- web pages can neither write (Origin, Content-Type) nor read through DNS rebinding (Host): _RequestGuard;
+- a body is parsed in linear time off the event loop, its nesting and numbers bounded before the
+  validator sees it: no request can stall the others or end in a 500;
+- at the connection limit, the connection that has waited longest without sending its request
+  headers is closed to make room: half-open sockets cannot shut ordinary clients out.
 """
 import hmac
 import ipaddress
 import json
+import socket
 import sqlite3
 import threading
 from datetime import date, datetime, time, timedelta, timezone
@@ -37,6 +43,10 @@ from abpn.collector.store import Conflict, InvalidRecord, Store, parse_time, utc
 from abpn.errors import AbpnError
 
 MAX_BODY_BYTES = 1024 * 1024
+# A result record nests under 10 deep and its longest number is a 13-digit byte count; these bounds
+# leave room for later versions and stop what would break the validator or int().
+MAX_DEPTH = 32
+MAX_NUMBER_DIGITS = 40
 DEFAULT_PORT = 8765
 MIN_TOKEN_LENGTH = 16
 HEADERS_TIMEOUT_S = 10.0
@@ -79,6 +89,17 @@ class Problem(BaseModel):
     detail: str
 
 
+class ProblemItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problems(BaseModel):
+    """Every reason a request or a record was refused."""
+    detail: list[ProblemItem]
+
+
 # ---------------------------------------------------------------------------------------------------
 # Connections
 
@@ -99,6 +120,24 @@ class BoundedH11Protocol(H11Protocol):
     def connection_made(self, transport):
         super().connection_made(transport)
         self._start_request_clock()
+        self._make_room()
+
+    def _make_room(self):
+        """At the connection limit, closes the connection that has waited longest without sending a whole
+        request's headers. uvicorn counts open connections against `limit_concurrency` and answers 503
+        to every request past it: a hundred sockets that send a request line and stop would otherwise
+        shut every client out until the headers deadline, and then simply reconnect. An ordinary
+        client sends its headers at once, so it is never the one that waited longest."""
+        limit = self.limit_concurrency
+        if limit is None or len(self.connections) < limit:
+            return
+        waiting = [c for c in self.connections
+                   if c is not self and isinstance(c, BoundedH11Protocol) and c._between_requests()]
+        if waiting:
+            min(waiting, key=lambda c: c._request_started)._shed()
+
+    def _between_requests(self):
+        return self.conn.their_state is h11.IDLE and not self.transport.is_closing()
 
     def _start_request_clock(self):
         self._request_started = self.loop.time()
@@ -131,6 +170,23 @@ class BoundedH11Protocol(H11Protocol):
         self._disarm()
         super().connection_lost(exc)
 
+    def _shed(self):
+        self._disarm()
+        # Counted no more from now on, not from connection_lost on a later turn of the loop: a request
+        # arriving in between would still find the server full.
+        self.connections.discard(self)
+        if self.conn.trailing_data[0]:  # part of a request came: say why it gets no answer
+            self._answer_and_close(503, "Service Unavailable", "the collector is at its connection limit and this "
+                                   "connection had not sent its request headers; send the whole request at once")
+        else:
+            self.transport.close()
+
+    def _answer_and_close(self, status, phrase, message):
+        detail = json.dumps({"detail": message}).encode()
+        self.transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nconnection: close\r\n"
+                             b"content-length: %d\r\n\r\n%s" % (status, phrase.encode(), len(detail), detail))
+        self.transport.close()
+
     def _expired(self, what):
         self._deadline = None
         if self.transport.is_closing():
@@ -141,11 +197,10 @@ class BoundedH11Protocol(H11Protocol):
         answered = self.conn.their_state is h11.SEND_BODY and self.cycle is not None and self.cycle.response_started
         if not quiet and not answered:
             limit = self.headers_timeout_s if what == "request headers" else self.request_timeout_s
-            detail = json.dumps({"detail": f"{what} not received within {limit:g} s of the request's start; "
-                                           "send the whole request at once"}).encode()
-            self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
-                                 b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(detail), detail))
-        self.transport.close()
+            self._answer_and_close(408, "Request Timeout", f"{what} not received within {limit:g} s of the "
+                                   "request's start; send the whole request at once")
+        else:
+            self.transport.close()
 
 
 def protocol_with_timeouts(headers_timeout_s=HEADERS_TIMEOUT_S, request_timeout_s=REQUEST_TIMEOUT_S):
@@ -204,6 +259,85 @@ class _BodyLimit:
         await JSONResponse({"detail": self._message()}, 413)(scope, receive, send)
 
 
+class _RequestGuard:
+    """Keeps web pages out: a page the user visits can send requests to the collector (it listens on
+    the user's machine or network), and with DNS rebinding, read the answers.
+
+    - Host must name the address the connection came in on (its IP, or localhost on loopback, or
+      this machine's name): a rebinding page's requests carry its own domain name (421);
+    - writes carrying an Origin must come from the collector's own origin: browsers send Origin
+      with every cross-site POST, abpn-tool and the app send none (403);
+    - a request body must be declared application/json: a page can send text/plain to any site
+      without asking, but a cross-site application/json needs a CORS preflight, which fails (415).
+    """
+
+    def __init__(self, app):
+        self.app = app
+        name = socket.gethostname().lower().rstrip(".")
+        self.own_names = {name, f"{name}.local"} if name else set()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {}
+        for key, value in scope["headers"]:
+            headers.setdefault(key, value.decode("latin-1"))
+        problem = self._problem(scope, headers)
+        if problem:
+            status, message = problem
+            return await JSONResponse({"detail": message}, status)(scope, receive, send)
+        await self.app(scope, receive, send)
+
+    def _problem(self, scope, headers):
+        host = headers.get(b"host", "")
+        server = scope.get("server")
+        if server and not self._names_server(host, server):
+            address = f"[{server[0]}]" if ":" in server[0] else server[0]
+            return 421, (f"Host {host!r} does not name this collector; address it as http://{address}:{server[1]} "
+                         "(a request under another name could come from a web page through DNS rebinding)")
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return None
+        origin = headers.get(b"origin")
+        if origin is not None and origin.lower() != f"{scope.get('scheme', 'http')}://{host}".lower():
+            return 403, (f"a write from the web page at {origin!r} is refused; records come from abpn-tool or the "
+                         "app, which send no Origin")
+        has_body = headers.get(b"content-length", "0") != "0" or b"transfer-encoding" in headers
+        if has_body and not _is_json(headers.get(b"content-type", "")):
+            return 415, (f"Content-Type {headers.get(b'content-type', '(none)')!r}: send the record as "
+                         "application/json")
+        return None
+
+    def _names_server(self, host, server):
+        local, port = server
+        if host.startswith("["):  # an IPv6 literal
+            name, _, rest = host[1:].partition("]")
+            given_port = rest[1:] if rest.startswith(":") else "80" if not rest else ""
+        else:
+            name, colon, given_port = host.partition(":")
+            given_port = given_port if colon else "80"
+        if not given_port.isdigit() or int(given_port) != port:
+            return False
+        name = name.lower().rstrip(".")
+        try:
+            local_ip = _unmapped(ipaddress.ip_address(local))
+        except ValueError:
+            return True  # not an IP connection (a Unix socket): nothing to rebind to
+        try:
+            return _unmapped(ipaddress.ip_address(name)) == local_ip
+        except ValueError:
+            return name in self.own_names or (name == "localhost" and local_ip.is_loopback)
+
+
+def _unmapped(address):
+    return getattr(address, "ipv4_mapped", None) or address
+
+
+def _is_json(content_type):
+    media_type, *parameters = [part.strip().lower() for part in content_type.split(";")]
+    charset = [p.split("=", 1)[1].strip('"') for p in parameters if p.startswith("charset=")]
+    return media_type == "application/json" and all(c == "utf-8" for c in charset)
+
+
 def _parse_moment(value, name, end_of_day):
     """A date (YYYY-MM-DD, a whole UTC day) or an RFC 3339 date-time (naive means UTC)."""
     try:
@@ -227,31 +361,73 @@ class _UnreadableBody(ValueError):
 
 
 def _no_duplicate_keys(pairs):
-    keys = [key for key, _ in pairs]
-    if len(set(keys)) != len(keys):
+    result = dict(pairs)
+    if len(result) != len(pairs):
         # Parsers disagree on which one wins; the stored record must mean the same to every reader.
-        duplicate = next(key for key in keys if keys.count(key) > 1)
+        seen = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
         raise _UnreadableBody(f"the key {duplicate!r} appears twice in one object")
-    return dict(pairs)
+    return result
 
 
 def _reject_constant(name):
     raise _UnreadableBody(f"{name} is not a JSON number")
 
 
+def _bounded_int(text):
+    # Python refuses to convert more than 4,300 digits (a ValueError the handler would turn into a 500);
+    # no number of a result record comes near MAX_NUMBER_DIGITS.
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise _UnreadableBody(f"an integer of {len(text.lstrip('-'))} digits; a result record's numbers have at "
+                              f"most {MAX_NUMBER_DIGITS}")
+    return int(text)
+
+
+def _bounded_float(text):
+    if len(text) > MAX_NUMBER_DIGITS * 2:
+        raise _UnreadableBody(f"a number written with {len(text)} characters; a result record's numbers have at "
+                              f"most {MAX_NUMBER_DIGITS} digits")
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _UnreadableBody(f"{text[:20]} is beyond what a double holds")
+    return value
+
+
+def _depth(value):
+    """How deeply arrays and objects nest in `value` (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            break
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def parse_body(body):
-    """(record, text) from a request body: strict UTF-8 JSON, no NaN/Infinity, no repeated keys."""
+    """(record, text) from a request body: strict UTF-8 JSON, no NaN/Infinity, no repeated keys, numbers
+    and nesting within what a result record needs (the validator recurses, and Python's int() has a digit
+    limit: either would otherwise end in a 500). Linear in the body's size; run it off the event loop."""
     try:
         text = body.decode("utf-8")
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant), text
+        record = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant,
+                            parse_int=_bounded_int, parse_float=_bounded_float)
+        if _depth(record) > MAX_DEPTH:
+            raise _UnreadableBody(f"arrays and objects nest more than {MAX_DEPTH} deep; a result record nests "
+                                  "far less")
+        return record, text
     except UnicodeDecodeError as error:
         message = f"the body is not UTF-8 text ({error.reason} at byte {error.start})"
     except json.JSONDecodeError as error:
         message = f"the body is not JSON: {error.msg} at line {error.lineno} column {error.colno}"
     except _UnreadableBody as error:
-        message = f"the body is not standard JSON: {error}"
+        message = f"the body is not a result record's JSON: {error}"
     except RecursionError:
-        message = "the body nests deeper than a result record ever does"
+        message = f"arrays and objects nest more than {MAX_DEPTH} deep; a result record nests far less"
     raise HTTPException(422, [{"loc": ["body"], "msg": message, "type": "json_invalid"}])
 
 
@@ -289,7 +465,10 @@ _OPENAPI_DESCRIPTION = f"""Collects ABPN benchmark result records and reports th
   `schema_version` (python/abpn/record/schema/). 201 when stored, 200 when the identical record was already
   stored, 409 when another record has the same `run_id`, 413 over {MAX_BODY_BYTES} bytes, 422 when it
   breaks its schema or contradicts itself (each reason listed), 401 without the right bearer token when
-  the server has one, 408 when the request is not received within {REQUEST_TIMEOUT_S:g} s.
+  the server has one, 408 when the request is not received within {REQUEST_TIMEOUT_S:g} s, 415 unless the
+  body is `application/json`, 403 with an `Origin` other than the collector's own (a web page).
+- `POST /api/write-access` stores nothing: 204 when a write with the same credentials would be accepted.
+- Every request's `Host` must name the collector's address (421 otherwise): no DNS rebinding.
 - Reads (records, report, dashboard) need no token. `GET /api/records/{{run_id}}` returns the record as posted.
 """
 
@@ -300,8 +479,9 @@ def create_app(store, token=None):
     expected = token.encode("utf-8") if token else None
     reports = _ReportCache(store)
     app = FastAPI(title="abpn-tool collector", version=__version__, description=_OPENAPI_DESCRIPTION,
-                  redoc_url=None)
+                  redoc_url=None, responses={421: {"model": Problem, "description": "Host does not name the collector"}})
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(_RequestGuard)
     bearer = HTTPBearer(auto_error=False, description="The token given to `abpn-tool serve --token`")
 
     def openapi():
@@ -337,30 +517,34 @@ def create_app(store, token=None):
         return JSONResponse({"detail": f"database unavailable ({error}); retry later"}, 503,
                             headers={"Retry-After": "5"})
 
+    refusals = {401: {"model": Problem, "description": "Missing or wrong bearer token (a collector started with one)"},
+                403: {"model": Problem, "description": "A write from a web page (a foreign Origin)"},
+                415: {"model": Problem, "description": "A body not declared application/json"}}
+
     @app.post("/api/records", status_code=201, response_model=Stored, dependencies=[Depends(check_token)],
               openapi_extra={"requestBody": {"required": True,
                                              "content": {"application/json": {"schema": RECORD_SCHEMA_REF}}}},
               responses={200: {"model": Stored, "description": "The identical record was already stored"},
-                         401: {"model": Problem}, 408: {"model": Problem}, 409: {"model": Problem},
-                         413: {"model": Problem}})
+                         **refusals, 408: {"model": Problem}, 409: {"model": Problem}, 413: {"model": Problem},
+                         422: {"model": Problems, "description": "Not a result record: every reason"}})
     async def post_record(request: Request, response: Response):
         try:
             body = await request.body()
         except ClientDisconnect:  # gone, or cut off by the request deadline (which answered 408)
             return Response(status_code=408)
-        record, text = parse_body(body)
-        try:
-            outcome = await run_in_threadpool(store.add, record, text)
-        except Conflict as error:
-            raise HTTPException(409, str(error)) from None
-        except InvalidRecord as error:
-            raise HTTPException(422, [_problem_detail(p) for p in error.problems]) from None
-        run_id = record["run_id"].lower()
+        # Parsing and validating a 1 MiB body takes a while: off the event loop, other requests go on.
+        run_id, outcome = await run_in_threadpool(_store_body, store, body)
         if outcome == "exists":
             response.status_code = 200
         else:
             response.headers["Location"] = f"/api/records/{run_id}"
         return {"run_id": run_id, "status": outcome}
+
+    @app.post("/api/write-access", status_code=204, dependencies=[Depends(check_token)], responses=refusals)
+    def write_access():
+        """Answers 204 when a write with these credentials would be accepted; stores nothing. Clients ask
+        before a benchmark run, so a wrong token shows before any phone is touched."""
+        return Response(status_code=204)
 
     @app.get("/api/records", response_model=RecordList)
     def list_records(
@@ -398,6 +582,17 @@ def create_app(store, token=None):
                                                           "X-Content-Type-Options": "nosniff"})
 
     return app
+
+
+def _store_body(store, body):
+    record, text = parse_body(body)
+    try:
+        outcome = store.add(record, text)
+    except Conflict as error:
+        raise HTTPException(409, str(error)) from None
+    except InvalidRecord as error:
+        raise HTTPException(422, [_problem_detail(p) for p in error.problems]) from None
+    return record["run_id"].lower(), outcome
 
 
 def _problem_detail(problem):
