@@ -1,7 +1,7 @@
 """Valid result records for collector and report tests, built with abpn.record.build (validated on creation)."""
 import numpy as np
 
-from abpn.record.build import latency_stats, make_record, timing_section
+from abpn.record.build import latency_stats, make_record, timing_section, validate_record
 
 MODEL_SHA = "a1" * 32
 OTHER_MODEL_SHA = "b2" * 32
@@ -73,3 +73,15 @@ def host_record(cpu_model="Test CPU 9000 @ 3.0GHz", median_ms=900.0, *, sha256=M
         model=model_section(sha256), run_id=run_id, created_at=created_at,
         app={"name": "abpn-tool", "version": "0.1.0", "runtime": "tflite", "runtime_version": "2.21.0"},
         results=[ok_result("cpu", median_ms, seed=9)], conditions={})
+
+
+def measured_by(record, kind, **fields):
+    """`record` as if measured by `kind` (schema v3 source.kind): Test Lab, AI Hub's own runner, ..."""
+    record = {**record, "source": {"kind": kind, **fields}}
+    validate_record(record)
+    return record
+
+
+def with_memory(result, **memory):
+    """`result` with the measuring process's memory (schema v3), e.g. peak_rss_bytes=120_000_000."""
+    return {**result, "memory": memory}

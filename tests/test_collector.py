@@ -93,11 +93,13 @@ def test_an_accelerator_and_fields_newer_than_the_report_still_render():
     from abpn.collector import report
 
     run = {"model_sha256": MODEL_SHA, "kind": "phone", "chipset": "Future SoC", "soc_model": "X1", "device": "P",
+           "source": "some-new-service",
            "results": [{"accelerator": "tpu_v9", "status": "ok", "reason": None, "median_ms": 5.0, "p90_ms": None,
                         "init_ms": None, "check_passed": True, "psnr_db": 50.0}]}  # what v1 requires, left out
     run["model_json"] = json.dumps(phone_record()["model"])
     built = report.aggregate([run])
     assert "tpu_v9" in report.render_table(built) and "tpu_v9" in report.render_html(built)
+    assert "some-new-service" in report.render_table(built)
 
 
 def test_store_is_idempotent_on_run_id(store):
