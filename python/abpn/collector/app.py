@@ -338,22 +338,32 @@ def _is_json(content_type):
     return media_type == "application/json" and all(c == "utf-8" for c in charset)
 
 
+# What `since` and `until` take, in the OpenAPI document: a date or an RFC 3339 date-time.
+MOMENT_SCHEMA = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time", "maxLength": 40}]}
+
+
 def _parse_moment(value, name, end_of_day):
     """A date (YYYY-MM-DD, a whole UTC day) or an RFC 3339 date-time (naive means UTC)."""
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
             moment = datetime.combine(day, time(), timezone.utc)
-            return moment + timedelta(days=1) if end_of_day else moment
-        moment = parse_time(value)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        utc_text(moment)
-        return moment
-    except (ValueError, OverflowError):
+            if end_of_day:
+                moment = moment + timedelta(days=1) if day < date.max else datetime.max.replace(tzinfo=timezone.utc)
+        else:
+            moment = parse_time(value)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+    except ValueError:
         raise HTTPException(422, [{"loc": ["query", name], "type": "value_error",
                                    "msg": f"{value!r} is neither a date (2026-11-24) nor an RFC 3339 "
                                           "date-time (2026-11-24T15:04:05Z)"}]) from None
+    try:
+        utc_text(moment)
+        return moment
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before UTC's year 1: the ends of time
+        end = datetime.min if moment.year == 1 else datetime.max
+        return end.replace(tzinfo=timezone.utc)
 
 
 class _UnreadableBody(ValueError):
@@ -551,8 +561,10 @@ def create_app(store, token=None):
         chipset: Annotated[str | None, Query(max_length=200, description="Chipset name or SoC model")] = None,
         accelerator: Annotated[Literal[store.schemas.accelerators()] | None, Query()] = None,
         model_sha256: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$")] = None,
-        since: Annotated[str | None, Query(max_length=40, description="Date or date-time, inclusive")] = None,
-        until: Annotated[str | None, Query(max_length=40, description="Date (inclusive) or date-time (exclusive)")] = None,
+        since: Annotated[str | None, Query(max_length=40, description="Date or date-time, inclusive",
+                                           json_schema_extra=MOMENT_SCHEMA)] = None,
+        until: Annotated[str | None, Query(max_length=40, description="Date (inclusive) or date-time (exclusive)",
+                                           json_schema_extra=MOMENT_SCHEMA)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ):
         since_ = _parse_moment(since, "since", end_of_day=False) if since else None
