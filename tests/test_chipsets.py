@@ -82,3 +82,22 @@ def test_unknown_parts_stay_as_reported_and_a_part_beats_a_family():
 
 def test_no_spelling_means_two_chips():
     assert chipsets.CONFLICTS == []
+
+
+def test_a_spelling_learned_later_renames_the_stored_rows(tmp_path, monkeypatch):
+    from abpn.collector import report
+    from abpn.collector.store import Store
+    from record_samples import phone_record
+
+    db = tmp_path / "results.db"
+    Store(db).add(phone_record("SM9998", board_platform=None))
+    Store(db).add(phone_record(None, board_platform="futureplatform"))
+    assert {r["chipset"] for r in report.store_report(Store(db))["sections"][0]["rows"]} == {"SM9998",
+                                                                                         "futureplatform"}
+    # The table learns the chip (a merge adds its lines): both spellings become one row on the next start.
+    monkeypatch.setitem(chipsets.SOC_MODELS, "SM9998", "Snapdragon Future")
+    monkeypatch.setitem(chipsets.PLATFORMS, "futureplatform", "Snapdragon Future")
+    monkeypatch.setattr(chipsets, "_INDEX", chipsets._index()[0])  # what importing the merged module builds
+    monkeypatch.setattr(chipsets, "FINGERPRINT", "changed")
+    rows = report.store_report(Store(db))["sections"][0]["rows"]
+    assert [(r["chipset"], r["runs"]) for r in rows] == [("Snapdragon Future", 2)]

@@ -15,6 +15,7 @@ What it promises:
 """
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -260,7 +261,12 @@ class Store:
             stored = con.execute("SELECT value FROM collector_meta WHERE key = 'chipsets'").fetchone()
             if stored and stored[0] == chipsets.FINGERPRINT:
                 return
-            con.execute("BEGIN IMMEDIATE")
+            try:
+                con.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:
+                if self.path.exists() and not os.access(self.path, os.W_OK):
+                    return  # a read-only copy: reported under the names it was stored with
+                raise
             try:
                 for run_id, device_json in con.execute("SELECT run_id, device_json FROM records").fetchall():
                     con.execute("UPDATE records SET chipset = ? WHERE run_id = ?",
