@@ -10,7 +10,7 @@ import uuid
 import httpx
 import pytest
 
-from abpn.collector import app as collector
+from abpn.collector import app as collector, body as body_parser
 from abpn.collector.sinks import CollectorSink
 from abpn.errors import AbpnError
 from collector_helpers import live_server
@@ -91,7 +91,7 @@ def test_a_get_completes_while_a_large_post_is_being_parsed(url, monkeypatch):
         get_done.wait(timeout=30)
         return real_parse(body)
 
-    monkeypatch.setattr(collector, "parse_body", held_parse)
+    monkeypatch.setattr(collector, "parse_body", held_parse)  # the name the POST handler calls
     keys = ", ".join(f'"k{i}": {i}' for i in [*range(20_000), 19_999])  # 20,000 keys, the last one twice
     body = json.dumps(phone_record()).replace('"threads": 4', keys)
     posted = {}
@@ -110,9 +110,9 @@ def test_a_get_completes_while_a_large_post_is_being_parsed(url, monkeypatch):
 
 def test_duplicate_keys_are_found_in_any_position():
     for pairs in ([("a", 1), ("b", 2), ("a", 3)], [("x", 1), ("x", 2)]):
-        with pytest.raises(collector._UnreadableBody, match="appears twice"):
-            collector._no_duplicate_keys(pairs)
-    assert collector._no_duplicate_keys([("a", 1), ("b", 2)]) == {"a": 1, "b": 2}
+        with pytest.raises(body_parser._UnreadableBody, match="appears twice"):
+            body_parser._no_duplicate_keys(pairs)
+    assert body_parser._no_duplicate_keys([("a", 1), ("b", 2)]) == {"a": 1, "b": 2}
 
 
 # ----------------------------------------------------------------------------------------------- 10: half-open

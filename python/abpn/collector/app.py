@@ -4,29 +4,28 @@ What it promises, beyond the Store's own promises (store.py):
 - POST /api/records takes a result record of any schema_version the collector knows (schemas.py);
   the OpenAPI document describes the same JSON Schema files, it has no copy of its own;
 - a record is kept exactly as posted: GET /api/records/{run_id} returns the posted bytes;
-- bodies over MAX_BODY_BYTES are refused (413) without being read past the limit;
+- bodies over MAX_BODY_BYTES are refused (413) without being read past the limit (guards.py);
 - a client must deliver a request's headers within HEADERS_TIMEOUT_S and the whole request within
-  REQUEST_TIMEOUT_S, or gets 408 and loses the connection: slow clients cannot hold connections;
+  REQUEST_TIMEOUT_S, or gets 408 and loses the connection: slow clients cannot hold connections
+  (connections.py);
 - the unauthenticated reads cost the same with 20 or 20,000 records: the report and the dashboard
   are worked out again only when a record was added since (Store.data_version), from the new
   records on, never per request;
 - with a token configured, writes need `Authorization: Bearer <token>` (compared in constant time);
-- web pages can neither write (Origin, Content-Type) nor read through DNS rebinding (Host): _RequestGuard;
+- web pages can neither write (Origin, Content-Type) nor read through DNS rebinding (Host): guards.py;
 - a body is parsed in linear time off the event loop, its nesting and numbers bounded before the
-  validator sees it: no request can stall the others or end in a 500;
+  validator sees it: no request can stall the others or end in a 500 (body.py);
 - at the connection limit, the connection that has waited longest without sending its request
-  headers is closed to make room: half-open sockets cannot shut ordinary clients out.
+  headers is closed to make room: half-open sockets cannot shut ordinary clients out (connections.py).
 """
 import hmac
 import ipaddress
 import json
-import socket
 import sqlite3
 import threading
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated, Literal
 
-import h11
 from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -35,23 +34,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from abpn import __version__
 from abpn.collector import report
+from abpn.collector.body import parse_body
+from abpn.collector.connections import DEFAULT_PORT, REQUEST_TIMEOUT_S, server_config
+from abpn.collector.guards import MAX_BODY_BYTES, BodyLimit, RequestGuard
 from abpn.collector.store import Conflict, InvalidRecord, Store, parse_time, utc_text
 from abpn.errors import AbpnError
 
-MAX_BODY_BYTES = 1024 * 1024
-# A result record nests under 10 deep and its longest number is a 13-digit byte count; these bounds
-# leave room for later versions and stop what would break the validator or int().
-MAX_DEPTH = 32
-MAX_NUMBER_DIGITS = 40
-DEFAULT_PORT = 8765
 MIN_TOKEN_LENGTH = 16
-HEADERS_TIMEOUT_S = 10.0
-# 1 MiB in 30 s is 35 KB/s: a phone on a poor link still gets a full-size record through.
-REQUEST_TIMEOUT_S = 30.0
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 RECORD_SCHEMA_REF = {"$ref": "#/components/schemas/ResultRecord"}
 
@@ -100,244 +92,6 @@ class Problems(BaseModel):
     detail: list[ProblemItem]
 
 
-# ---------------------------------------------------------------------------------------------------
-# Connections
-
-
-class BoundedH11Protocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol with deadlines on receiving each request.
-
-    uvicorn closes idle keep-alive connections but never times out a request being received: a
-    client that sends its headers slowly, or declares Content-Length: 100 and sends 2 bytes, holds
-    a connection (and one of `limit_concurrency` slots) for ever. Here the deadlines start with the
-    connection, or with the previous response on a kept-alive one.
-    """
-
-    headers_timeout_s = HEADERS_TIMEOUT_S
-    request_timeout_s = REQUEST_TIMEOUT_S
-    _deadline = None
-
-    def connection_made(self, transport):
-        super().connection_made(transport)
-        self._start_request_clock()
-        self._make_room()
-
-    def _make_room(self):
-        """At the connection limit, closes the connection that has waited longest without sending a whole
-        request's headers. uvicorn counts open connections against `limit_concurrency` and answers 503
-        to every request past it: a hundred sockets that send a request line and stop would otherwise
-        shut every client out until the headers deadline, and then simply reconnect. An ordinary
-        client sends its headers at once, so it is never the one that waited longest."""
-        limit = self.limit_concurrency
-        if limit is None or len(self.connections) < limit:
-            return
-        waiting = [c for c in self.connections
-                   if c is not self and isinstance(c, BoundedH11Protocol) and c._between_requests()]
-        if waiting:
-            min(waiting, key=lambda c: c._request_started)._shed()
-
-    def _between_requests(self):
-        return self.conn.their_state is h11.IDLE and not self.transport.is_closing()
-
-    def _start_request_clock(self):
-        self._request_started = self.loop.time()
-        self._arm(self.headers_timeout_s, "request headers")
-
-    def _arm(self, delay, what):
-        self._disarm()
-        self._deadline = self.loop.call_later(max(delay, 0), self._expired, what)
-
-    def _disarm(self):
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def handle_events(self):
-        waiting_for_headers = self.conn.their_state is h11.IDLE
-        super().handle_events()
-        state = self.conn.their_state
-        if state is h11.SEND_BODY and waiting_for_headers:
-            self._arm(self._request_started + self.request_timeout_s - self.loop.time(), "request body")
-        elif state not in (h11.IDLE, h11.SEND_BODY):
-            self._disarm()  # the whole request is in (or the connection is over)
-
-    def on_response_complete(self):
-        # Before super(): it may go on to a pipelined request, whose events must see a fresh clock.
-        self._start_request_clock()
-        super().on_response_complete()
-
-    def connection_lost(self, exc):
-        self._disarm()
-        super().connection_lost(exc)
-
-    def _shed(self):
-        self._disarm()
-        # Counted no more from now on, not from connection_lost on a later turn of the loop: a request
-        # arriving in between would still find the server full.
-        self.connections.discard(self)
-        if self.conn.trailing_data[0]:  # part of a request came: say why it gets no answer
-            self._answer_and_close(503, "Service Unavailable", "the collector is at its connection limit and this "
-                                   "connection had not sent its request headers; send the whole request at once")
-        else:
-            self.transport.close()
-
-    def _answer_and_close(self, status, phrase, message):
-        detail = json.dumps({"detail": message}).encode()
-        self.transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nconnection: close\r\n"
-                             b"content-length: %d\r\n\r\n%s" % (status, phrase.encode(), len(detail), detail))
-        self.transport.close()
-
-    def _expired(self, what):
-        self._deadline = None
-        if self.transport.is_closing():
-            return
-        # Not a byte of a next request: a quiet connection, closed without an answer nobody asked for
-        # (an HTTP client could take it for the answer to its next request).
-        quiet = self.conn.their_state is h11.IDLE and not self.conn.trailing_data[0]
-        answered = self.conn.their_state is h11.SEND_BODY and self.cycle is not None and self.cycle.response_started
-        if not quiet and not answered:
-            limit = self.headers_timeout_s if what == "request headers" else self.request_timeout_s
-            self._answer_and_close(408, "Request Timeout", f"{what} not received within {limit:g} s of the "
-                                   "request's start; send the whole request at once")
-        else:
-            self.transport.close()
-
-
-def protocol_with_timeouts(headers_timeout_s=HEADERS_TIMEOUT_S, request_timeout_s=REQUEST_TIMEOUT_S):
-    return type("BoundedH11Protocol", (BoundedH11Protocol,),
-                {"headers_timeout_s": headers_timeout_s, "request_timeout_s": request_timeout_s})
-
-
-def server_config(app, host="127.0.0.1", port=DEFAULT_PORT, *, headers_timeout_s=HEADERS_TIMEOUT_S,
-                  request_timeout_s=REQUEST_TIMEOUT_S, **options):
-    """The uvicorn configuration the collector runs with (`serve` and the tests alike)."""
-    import uvicorn
-
-    settings = {"log_level": "info", "server_header": False, "proxy_headers": False, "timeout_keep_alive": 5,
-                "limit_concurrency": 100, **options}
-    return uvicorn.Config(app, host=host, port=port, http=protocol_with_timeouts(headers_timeout_s, request_timeout_s),
-                          **settings)
-
-
-# ---------------------------------------------------------------------------------------------------
-# HTTP service
-
-
-class _BodyLimit:
-    """Refuses request bodies over `limit` bytes: by Content-Length before reading, and by counting
-    while reading for bodies sent without one (chunked)."""
-
-    def __init__(self, app, limit):
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                if not value.isdigit():
-                    return await JSONResponse({"detail": "Content-Length is not a number"}, 400)(scope, receive, send)
-                if int(value) > self.limit:
-                    return await self._too_large(scope, receive, send)
-        seen = 0
-
-        async def counted_receive():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise HTTPException(413, self._message())
-            return message
-
-        await self.app(scope, counted_receive, send)
-
-    def _message(self):
-        return f"request body over the limit of {self.limit} bytes; a result record is far smaller"
-
-    async def _too_large(self, scope, receive, send):
-        await JSONResponse({"detail": self._message()}, 413)(scope, receive, send)
-
-
-class _RequestGuard:
-    """Keeps web pages out: a page the user visits can send requests to the collector (it listens on
-    the user's machine or network), and with DNS rebinding, read the answers.
-
-    - Host must name the address the connection came in on (its IP, or localhost on loopback, or
-      this machine's name): a rebinding page's requests carry its own domain name (421);
-    - writes carrying an Origin must come from the collector's own origin: browsers send Origin
-      with every cross-site POST, abpn-tool and the app send none (403);
-    - a request body must be declared application/json: a page can send text/plain to any site
-      without asking, but a cross-site application/json needs a CORS preflight, which fails (415).
-    """
-
-    def __init__(self, app):
-        self.app = app
-        name = socket.gethostname().lower().rstrip(".")
-        self.own_names = {name, f"{name}.local"} if name else set()
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        headers = {}
-        for key, value in scope["headers"]:
-            headers.setdefault(key, value.decode("latin-1"))
-        problem = self._problem(scope, headers)
-        if problem:
-            status, message = problem
-            return await JSONResponse({"detail": message}, status)(scope, receive, send)
-        await self.app(scope, receive, send)
-
-    def _problem(self, scope, headers):
-        host = headers.get(b"host", "")
-        server = scope.get("server")
-        if server and not self._names_server(host, server):
-            address = f"[{server[0]}]" if ":" in server[0] else server[0]
-            return 421, (f"Host {host!r} does not name this collector; address it as http://{address}:{server[1]} "
-                         "(a request under another name could come from a web page through DNS rebinding)")
-        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            return None
-        origin = headers.get(b"origin")
-        if origin is not None and origin.lower() != f"{scope.get('scheme', 'http')}://{host}".lower():
-            return 403, (f"a write from the web page at {origin!r} is refused; records come from abpn-tool or the "
-                         "app, which send no Origin")
-        has_body = headers.get(b"content-length", "0") != "0" or b"transfer-encoding" in headers
-        if has_body and not _is_json(headers.get(b"content-type", "")):
-            return 415, (f"Content-Type {headers.get(b'content-type', '(none)')!r}: send the record as "
-                         "application/json")
-        return None
-
-    def _names_server(self, host, server):
-        local, port = server
-        if host.startswith("["):  # an IPv6 literal
-            name, _, rest = host[1:].partition("]")
-            given_port = rest[1:] if rest.startswith(":") else "80" if not rest else ""
-        else:
-            name, colon, given_port = host.partition(":")
-            given_port = given_port if colon else "80"
-        if not given_port.isdigit() or int(given_port) != port:
-            return False
-        name = name.lower().rstrip(".")
-        try:
-            local_ip = _unmapped(ipaddress.ip_address(local))
-        except ValueError:
-            return True  # not an IP connection (a Unix socket): nothing to rebind to
-        try:
-            return _unmapped(ipaddress.ip_address(name)) == local_ip
-        except ValueError:
-            return name in self.own_names or (name == "localhost" and local_ip.is_loopback)
-
-
-def _unmapped(address):
-    return getattr(address, "ipv4_mapped", None) or address
-
-
-def _is_json(content_type):
-    media_type, *parameters = [part.strip().lower() for part in content_type.split(";")]
-    charset = [p.split("=", 1)[1].strip('"') for p in parameters if p.startswith("charset=")]
-    return media_type == "application/json" and all(c == "utf-8" for c in charset)
-
-
 # What `since` and `until` take, in the OpenAPI document: a date or an RFC 3339 date-time.
 MOMENT_SCHEMA = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time", "maxLength": 40}]}
 
@@ -364,81 +118,6 @@ def _parse_moment(value, name, end_of_day):
     except OverflowError:  # 0001-01-01T00:00:00+01:00 is before UTC's year 1: the ends of time
         end = datetime.min if moment.year == 1 else datetime.max
         return end.replace(tzinfo=timezone.utc)
-
-
-class _UnreadableBody(ValueError):
-    pass
-
-
-def _no_duplicate_keys(pairs):
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        # Parsers disagree on which one wins; the stored record must mean the same to every reader.
-        seen = set()
-        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
-        raise _UnreadableBody(f"the key {duplicate!r} appears twice in one object")
-    return result
-
-
-def _reject_constant(name):
-    raise _UnreadableBody(f"{name} is not a JSON number")
-
-
-def _bounded_int(text):
-    # Python refuses to convert more than 4,300 digits (a ValueError the handler would turn into a 500);
-    # no number of a result record comes near MAX_NUMBER_DIGITS.
-    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
-        raise _UnreadableBody(f"an integer of {len(text.lstrip('-'))} digits; a result record's numbers have at "
-                              f"most {MAX_NUMBER_DIGITS}")
-    return int(text)
-
-
-def _bounded_float(text):
-    if len(text) > MAX_NUMBER_DIGITS * 2:
-        raise _UnreadableBody(f"a number written with {len(text)} characters; a result record's numbers have at "
-                              f"most {MAX_NUMBER_DIGITS} digits")
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise _UnreadableBody(f"{text[:20]} is beyond what a double holds")
-    return value
-
-
-def _depth(value):
-    """How deeply arrays and objects nest in `value` (a scalar is 0), without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
-        if children is None:
-            continue
-        deepest = max(deepest, level)
-        if level > MAX_DEPTH:
-            break
-        stack.extend((child, level + 1) for child in children)
-    return deepest
-
-
-def parse_body(body):
-    """(record, text) from a request body: strict UTF-8 JSON, no NaN/Infinity, no repeated keys, numbers
-    and nesting within what a result record needs (the validator recurses, and Python's int() has a digit
-    limit: either would otherwise end in a 500). Linear in the body's size; run it off the event loop."""
-    try:
-        text = body.decode("utf-8")
-        record = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant,
-                            parse_int=_bounded_int, parse_float=_bounded_float)
-        if _depth(record) > MAX_DEPTH:
-            raise _UnreadableBody(f"arrays and objects nest more than {MAX_DEPTH} deep; a result record nests "
-                                  "far less")
-        return record, text
-    except UnicodeDecodeError as error:
-        message = f"the body is not UTF-8 text ({error.reason} at byte {error.start})"
-    except json.JSONDecodeError as error:
-        message = f"the body is not JSON: {error.msg} at line {error.lineno} column {error.colno}"
-    except _UnreadableBody as error:
-        message = f"the body is not a result record's JSON: {error}"
-    except RecursionError:
-        message = f"arrays and objects nest more than {MAX_DEPTH} deep; a result record nests far less"
-    raise HTTPException(422, [{"loc": ["body"], "msg": message, "type": "json_invalid"}])
 
 
 class _ReportCache:
@@ -490,8 +169,8 @@ def create_app(store, token=None):
     reports = _ReportCache(store)
     app = FastAPI(title="abpn-tool collector", version=__version__, description=_OPENAPI_DESCRIPTION,
                   redoc_url=None, responses={421: {"model": Problem, "description": "Host does not name the collector"}})
-    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
-    app.add_middleware(_RequestGuard)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(RequestGuard)
     bearer = HTTPBearer(auto_error=False, description="The token given to `abpn-tool serve --token`")
 
     def openapi():
