@@ -281,3 +281,12 @@ def test_the_client_stores_through_the_real_collector(token_url):
     assert sink.store(record) == "exists"
     record["run_id"] = str(uuid.uuid4()).upper()
     assert sink.store(record) == "created"
+
+
+@pytest.mark.parametrize("host, url", [
+    ("127.0.0.1", "http://127.0.0.1:8765/"), ("::1", "http://[::1]:8765/"), ("localhost", "http://localhost:8765/"),
+    ("0.0.0.0", "http://127.0.0.1:8765/ (phones: http://<this computer's IP address>:8765)"),
+    ("::", "http://127.0.0.1:8765/ (phones: http://<this computer's IP address>:8765)"),
+])
+def test_serve_prints_a_dashboard_address_that_passes_the_host_check(host, url):
+    assert collector.dashboard_url(host, 8765) == url

@@ -312,12 +312,24 @@ def check_serve_options(host, token):
                         "Pass --token (or set ABPN_COLLECTOR_TOKEN), or listen on 127.0.0.1")
 
 
+def dashboard_url(host, port):
+    """Where to open the dashboard: requests must name the address they arrive at (guards.py), and a
+    browser asked for the wildcard address arrives on loopback."""
+    try:
+        wildcard = ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        wildcard = False
+    if wildcard:
+        return f"http://127.0.0.1:{port}/ (phones: http://<this computer's IP address>:{port})"
+    return f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+
+
 def serve(db, host="127.0.0.1", port=DEFAULT_PORT, token=None):
     """Runs the collector until interrupted."""
     import uvicorn
 
     check_serve_options(host, token)
     app = create_app(Store(db), token=token)
-    print(f"Collector storing into {db}; dashboard at http://{host}:{port}/ , API docs at /docs"
+    print(f"Collector storing into {db}; dashboard at {dashboard_url(host, port)} , API docs at /docs"
           + (" (writes need the token)" if token else ""), flush=True)
     uvicorn.Server(server_config(app, host, port)).run()
