@@ -314,6 +314,7 @@ def test_invalid_results_are_not_measurements(tmp_path):
         listed = httpx.get(f"{url}/api/records", timeout=30).json()["records"]
     # The API's summaries carry no number for an invalid result either.
     assert [r["median_ms"] for row in listed for r in row["results"] if r["status"] == "invalid"] == [None, None]
+    assert {row["source"] for row in listed} == {"push-and-bench"}  # no source: this project's runner
 
 
 # ----------------------------------------------------------------------------------------------- old text

@@ -64,6 +64,7 @@ class RecordSummary(BaseModel):
     created_at: str
     received_at: str
     kind: Literal["phone", "host"]
+    source: str
     chipset: str
     soc_model: str | None
     device: str

@@ -397,8 +397,8 @@ class Store:
         with self._connect() as con:
             con.execute("BEGIN")  # one snapshot for both queries
             rows = con.execute(
-                "SELECT run_id, created_at, received_at, kind, chipset, soc_model, device, model_sha256, model_file"
-                f" FROM records{where} ORDER BY created_utc DESC, run_id LIMIT ?", (*params, limit)).fetchall()
+                "SELECT run_id, created_at, received_at, kind, source, chipset, soc_model, device, model_sha256,"
+                f" model_file FROM records{where} ORDER BY created_utc DESC, run_id LIMIT ?", (*params, limit)).fetchall()
             results = {}
             for run_id, accelerator_, status, median in con.execute(
                     "SELECT run_id, accelerator, status, median_ms FROM record_results WHERE run_id IN"
@@ -407,8 +407,8 @@ class Store:
                 results.setdefault(run_id, []).append(
                     {"accelerator": accelerator_, "status": status, "median_ms": median})
             con.execute("COMMIT")
-        keys = ("run_id", "created_at", "received_at", "kind", "chipset", "soc_model", "device", "model_sha256",
-                "model_file")
+        keys = ("run_id", "created_at", "received_at", "kind", "source", "chipset", "soc_model", "device",
+                "model_sha256", "model_file")
         return [dict(zip(keys, row), results=results.get(row[0], [])) for row in rows]
 
     def report_runs(self, after=0):
