@@ -94,7 +94,8 @@ class Problems(BaseModel):
 
 
 # What `since` and `until` take, in the OpenAPI document: a date or an RFC 3339 date-time.
-MOMENT_SCHEMA = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time", "maxLength": 40}]}
+MOMENT_SCHEMA = {"anyOf": [{"type": "string", "format": "date"},
+                           {"type": "string", "format": "date-time", "maxLength": 40}]}
 
 
 def _parse_moment(value, name, end_of_day):
@@ -169,7 +170,8 @@ def create_app(store, token=None):
     expected = token.encode("utf-8") if token else None
     reports = _ReportCache(store)
     app = FastAPI(title="abpn-tool collector", version=__version__, description=_OPENAPI_DESCRIPTION,
-                  redoc_url=None, responses={421: {"model": Problem, "description": "Host does not name the collector"}})
+                  redoc_url=None,
+                  responses={421: {"model": Problem, "description": "Host does not name the collector"}})
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(RequestGuard)
     bearer = HTTPBearer(auto_error=False, description="The token given to `abpn-tool serve --token`")

@@ -44,8 +44,8 @@ ACCELERATOR_LABELS = {"cpu": "CPU", "gpu": "GPU", "nnapi": "NNAPI", "qnn_htp": "
 ACCELERATOR_COLORS = {"cpu": "#4e79a7", "gpu": "#f28e2b", "nnapi": "#59a14f", "qnn_htp": "#e15759",
                       "qnn_dsp": "#b07aa1"}
 CHECK_MARKS = {"passed": "✓", "failed": "✗", None: "–"}
-AGGREGATION = ("median over records of each record's median latency (p90 likewise); output check: the "
-               "verdict of most checked records, a tie counting as failed")
+AGGREGATION = ("median over records of each record's median latency (p90 and peak memory likewise); invalid "
+               "results never count; output check: the verdict of most checked records, a tie counting as failed")
 # Everything is inline and there is no script: text from a record that smuggles markup gets nowhere.
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 # Charts get unreadable past this many bar groups or boxes; their titles then say how many are left out.
@@ -288,8 +288,8 @@ def _cells(section, row):
 
 
 LEGEND = ("Cells: median latency (p90) · frames per second · initialization time · peak memory of the measuring "
-          "process (a range where AI Hub reports one) · output check against the CPU reference (✓ passed, ✗ failed, "
-          "– not checked). Each record counts once: a cell is the median over records of each record's median (p90 "
+          "process (a range where AI Hub reports one) · output check against the CPU reference (✓ passed, "
+          "✗ failed, – not checked). Each record counts once: a cell is the median over records of each record's median (p90 "
           "and memory likewise), and the check is the verdict of most records; results marked invalid are not "
           "measurements and never count. Measured by: this project's runner on the user's own phone or host, "
           "Firebase Test Lab, or Qualcomm AI Hub's own runner; each is its own row. Best: the fastest accelerator "

@@ -398,7 +398,8 @@ class Store:
             con.execute("BEGIN")  # one snapshot for both queries
             rows = con.execute(
                 "SELECT run_id, created_at, received_at, kind, source, chipset, soc_model, device, model_sha256,"
-                f" model_file FROM records{where} ORDER BY created_utc DESC, run_id LIMIT ?", (*params, limit)).fetchall()
+                f" model_file FROM records{where} ORDER BY created_utc DESC, run_id LIMIT ?",
+                (*params, limit)).fetchall()
             results = {}
             for run_id, accelerator_, status, median in con.execute(
                     "SELECT run_id, accelerator, status, median_ms FROM record_results WHERE run_id IN"
