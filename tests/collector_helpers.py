@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from abpn.collector.app import create_app, server_config
+from abpn.collector.app import create_app
+from abpn.collector.connections import server_config
 
 STARTUP_TIMEOUT_S = 30
 

@@ -1,7 +1,9 @@
 """Valid result records for collector and report tests, built with abpn.record.build (validated on creation)."""
+from datetime import datetime
+
 import numpy as np
 
-from abpn.record.build import latency_stats, make_record, timing_section
+from abpn.record.build import latency_stats, make_record, timing_section, validate_record
 
 MODEL_SHA = "a1" * 32
 OTHER_MODEL_SHA = "b2" * 32
@@ -73,3 +75,62 @@ def host_record(cpu_model="Test CPU 9000 @ 3.0GHz", median_ms=900.0, *, sha256=M
         model=model_section(sha256), run_id=run_id, created_at=created_at,
         app={"name": "abpn-tool", "version": "0.1.0", "runtime": "tflite", "runtime_version": "2.21.0"},
         results=[ok_result("cpu", median_ms, seed=9)], conditions={})
+
+
+def measured_by(record, kind, **fields):
+    """`record` as if measured by `kind` (schema v3 source.kind): Test Lab, AI Hub's own runner, ..."""
+    record = {**record, "source": {"kind": kind, **fields}}
+    validate_record(record)
+    return record
+
+
+def with_memory(result, **memory):
+    """`result` with the measuring process's memory (schema v3), e.g. peak_rss_bytes=120_000_000."""
+    return {**result, "memory": memory}
+
+
+def valid_records():
+    """A hypothesis strategy for valid records of every kind the collector takes: phones and hosts, every
+    accelerator and status, every source, memory or none, names in any script."""
+    from hypothesis import strategies as st
+
+    from abpn.record.schemas import default_schemas
+
+    names = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=40)
+
+    @st.composite
+    def result(draw, accelerator):
+        status = draw(st.sampled_from(["ok", "ok", "unsupported", "failed", "not_delegated", "invalid"]))
+        if status in ("unsupported", "failed", "not_delegated"):
+            return failed_result(accelerator, status, draw(names))
+        made = ok_result(accelerator, draw(st.floats(0.5, 5000)), runs=draw(st.integers(1, 40)),
+                         seed=draw(st.integers(0, 2 ** 16)), init_ms=draw(st.floats(25, 1e4)))  # a delegate takes 20
+        memory = draw(st.sampled_from([None, "rss", "range"]))
+        if memory == "rss":
+            made = with_memory(made, peak_rss_bytes=draw(st.integers(0, 2 ** 34)))
+        elif memory == "range":
+            low = draw(st.integers(0, 2 ** 33))
+            made = with_memory(made, inference_peak_range_bytes=[low, low + draw(st.integers(0, 2 ** 30))])
+        return made if status == "ok" else {**made, "status": "invalid", "reason": draw(names)}
+
+    @st.composite
+    def record(draw):
+        accelerators = draw(st.lists(st.sampled_from(default_schemas().current_accelerators()), min_size=1,
+                                     max_size=5, unique=True))
+        results = [draw(result(a)) for a in accelerators]
+        moment = draw(st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2026, 11, 30)))
+        created_at = moment.isoformat(timespec="seconds") + "Z"
+        sha256 = draw(st.sampled_from([MODEL_SHA, OTHER_MODEL_SHA]))
+        if draw(st.booleans()):
+            made = host_record(draw(names), sha256=sha256, created_at=created_at)
+            made["results"] = [r for r in results if r["accelerator"] == "cpu"] or made["results"]
+        else:
+            made = phone_record(draw(st.sampled_from(["SM8650", "sm8350", "Tensor G3", "GS201", "MT6983Z/CZA",
+                                                      "SM9999", None])),
+                                results, manufacturer=draw(names), model=draw(names),
+                                board_platform=draw(st.sampled_from(["pineapple", "zuma", "kona", None])),
+                                sha256=sha256, created_at=created_at)
+        source = draw(st.sampled_from([None, "bench-host", "push-and-bench", "test-loop", "test-lab", "ai-hub"]))
+        return measured_by(made, source) if source else (validate_record(made) or made)
+
+    return record()

@@ -75,8 +75,9 @@ def test_dashboard_renders_table_and_charts_in_chromium(tmp_path):
 
     parsed = _Dom()
     parsed.feed(dom)
-    assert parsed.row_headers == ["Snapdragon 8 Gen 3", "Snapdragon 888", "Test CPU 9000 @ 3.0GHz (host)"]
-    assert parsed.header_cells[:4] == ["Chipset", "SoC", "Devices", "Runs"] and "QNN HTP" in parsed.header_cells
+    assert parsed.row_headers == ["Snapdragon 8 Gen 3", "Snapdragon 888", "Test CPU 9000 @ 3.0GHz"]
+    assert parsed.header_cells[:5] == ["Chipset", "Measured by", "SoC", "Devices", "Runs"]
+    assert "QNN HTP" in parsed.header_cells
     charts = [i for i in parsed.images if i.get("src", "").startswith("data:image/png;base64,")]
     assert [c["alt"] for c in charts] == ["Median latency per chipset and accelerator",
                                           "Distribution of per-record median latency"]

@@ -111,11 +111,11 @@ def test_markdown_is_a_well_formed_table():
     lines = [line for line in text.splitlines() if line.startswith("|")]
     columns = {len(re.findall(r"(?<!\\)\|", line)) for line in lines}
     assert len(columns) == 1, lines  # every row has the header's number of cells
-    assert lines[0] == "| Chipset | SoC | Devices | Runs | CPU | GPU | NNAPI | QNN HTP | Best |"
+    assert lines[0] == "| Chipset | Measured by | SoC | Devices | Runs | CPU | GPU | NNAPI | QNN HTP | Best |"
     assert "weird\\|platform" in text
     snapdragon = next(line for line in lines if line.startswith("| Snapdragon 888 "))
     assert "NNAPI (×13." in snapdragon and "check ✓" in snapdragon and "fps" in snapdragon
-    assert "| Test CPU 9000 @ 3.0GHz (host) |" in text
+    assert "| Test CPU 9000 @ 3.0GHz | host (bench-host) |" in text
 
 
 def test_csv_has_one_line_per_chipset_and_accelerator():
@@ -190,8 +190,8 @@ def test_bench_host_and_test_phone_records_flow_through_serve_into_every_report_
         assert result.exit_code == 0, result.output
         outputs[fmt] = result.stdout
         assert "Snapdragon 888" in outputs[fmt] and host["device"]["cpu_model"] in outputs[fmt], fmt
-    assert "| Snapdragon 888 | SM8350 | 1 | 1 |" in outputs["md"]
-    assert f"{host['device']['cpu_model']} (host)" in outputs["table"]
+    assert "| Snapdragon 888 | own phone (push-and-bench) | SM8350 | 1 | 1 |" in outputs["md"]
+    assert "host (bench-host)" in outputs["table"]
     rows = list(csv.DictReader(io.StringIO(outputs["csv"])))
     assert {(r["kind"], r["accelerator"], r["status"]) for r in rows} == {
         ("phone", "cpu", "ok"), ("phone", "gpu", "unsupported"), ("host", "cpu", "ok")}
@@ -244,3 +244,101 @@ def test_the_report_and_the_store_load_without_the_web_service():
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert loaded.stdout.strip() == "[]"
+
+
+# ----------------------------------------------------------------------------------------------- sources, memory
+
+
+def _sources_and_memory():
+    from record_samples import measured_by, with_memory
+
+    own = phone_record("SM8650", [with_memory(ok_result("cpu", 800.0, seed=1), peak_rss_bytes=120_000_000),
+                                  ok_result("gpu", 200.0, seed=2)])
+    hub = measured_by(phone_record("SM8650", [with_memory(ok_result("cpu", 700.0, seed=3),
+                                                          inference_peak_range_bytes=[40_000_000, 52_000_000])],
+                                   manufacturer="Samsung", model="Galaxy S24 (Family)"),
+                      "ai-hub", runner="AI Hub TFLite runner", jobs=[{"accelerator": "cpu", "job_id": "jabc123"}])
+    lab = measured_by(phone_record("SM8650", [ok_result("cpu", 900.0, seed=4)], model="Galaxy S24"),
+                      "test-lab", matrix_id="matrix-1", scenario=1)
+    return _report(own, hub, lab, host_record())
+
+
+def test_each_source_is_its_own_row_named_in_every_format():
+    rep = _sources_and_memory()
+    rows = rep["sections"][0]["rows"]
+    assert [(r["chipset"], r["source"]) for r in rows] == [
+        ("Snapdragon 8 Gen 3", "push-and-bench"), ("Snapdragon 8 Gen 3", "test-lab"),
+        ("Snapdragon 8 Gen 3", "ai-hub"), ("Test CPU 9000 @ 3.0GHz", "bench-host")]
+    assert [r["cells"]["cpu"]["median_ms"] for r in rows[:3]] == pytest.approx([800, 900, 700], rel=0.05)
+
+    labels = ["own phone (push-and-bench)", "Firebase Test Lab", "Qualcomm AI Hub", "host (bench-host)"]
+    md_rows = [line for line in report.render_markdown(rep).splitlines() if line.startswith("| ")][1:]
+    table_rows = [line for line in report.render_table(rep).splitlines() if "Snapdragon" in line or "Test CPU" in line]
+    html_rows = report.render_html(rep).split("<tr class=")[1:]
+    for lines in (md_rows, table_rows, html_rows):
+        assert len(lines) == 4 and all(label in line for label, line in zip(labels, lines)), lines
+    csv_rows = list(csv.DictReader(io.StringIO(report.render_csv(rep))))
+    assert {(r["chipset"], r["source"]) for r in csv_rows} == {(r["chipset"], r["source"]) for r in rows}
+    assert [r["source"] for r in report.to_json(rep)["sections"][0]["rows"]] == [r["source"] for r in rows]
+
+
+def test_memory_is_shown_beside_latency_in_every_format():
+    rep = _sources_and_memory()
+    own, _, hub, _ = rep["sections"][0]["rows"]
+    assert own["cells"]["cpu"]["peak_memory_bytes"] == [120_000_000, 120_000_000]
+    assert hub["cells"]["cpu"]["peak_memory_bytes"] == [40_000_000, 52_000_000]
+    assert own["cells"]["gpu"]["peak_memory_bytes"] is None
+    for text in (report.render_table(rep), report.render_markdown(rep), report.render_html(rep)):
+        assert "peak 120 MB" in text and "peak 40–52 MB" in text
+    by_source = {(r["source"], r["accelerator"]): r for r in csv.DictReader(io.StringIO(report.render_csv(rep)))}
+    assert (by_source[("ai-hub", "cpu")]["peak_memory_low_bytes"],
+            by_source[("ai-hub", "cpu")]["peak_memory_high_bytes"]) == ("40000000", "52000000")
+    assert by_source[("push-and-bench", "gpu")]["peak_memory_low_bytes"] == ""
+    assert report.to_json(rep)["sections"][0]["rows"][0]["cells"]["cpu"]["peak_memory_bytes"] == [120_000_000] * 2
+
+
+def test_invalid_results_are_not_measurements(tmp_path):
+    invalid = dict(ok_result("gpu", 1.0, seed=5), status="invalid", reason="the app was not visible")
+    records = [phone_record(results=[ok_result("gpu", 200.0, seed=6)]),
+               phone_record(results=[ok_result("gpu", 210.0, seed=7)]),
+               phone_record(results=[invalid, dict(invalid, accelerator="nnapi")])]
+    rep = _report(*records)
+    gpu = rep["sections"][0]["rows"][0]["cells"]["gpu"]
+    assert (gpu["runs"], gpu["attempts"]) == (2, 3) and gpu["median_ms"] == pytest.approx(205, rel=0.05)
+    nnapi = rep["sections"][0]["rows"][0]["cells"]["nnapi"]
+    assert nnapi["status"] == "invalid" and nnapi["reasons"] == ["the app was not visible"]
+    assert "invalid" in report.render_markdown(rep)
+    with live_server(tmp_path / "results.db") as url:
+        for record in records:
+            assert httpx.post(f"{url}/api/records", json=record, timeout=30).status_code == 201
+        listed = httpx.get(f"{url}/api/records", timeout=30).json()["records"]
+    # The API's summaries carry no number for an invalid result either.
+    assert [r["median_ms"] for row in listed for r in row["results"] if r["status"] == "invalid"] == [None, None]
+    assert {row["source"] for row in listed} == {"push-and-bench"}  # no source: this project's runner
+
+
+# ----------------------------------------------------------------------------------------------- old text
+
+
+def test_control_characters_in_old_records_are_escaped_in_every_format(tmp_path):
+    """Schema v3 refuses control characters in names; records stored under v1 may hold them."""
+    from collector_helpers import v1_record, v1_result
+
+    record = v1_record([dict(v1_result("cpu")), {"accelerator": "gpu", "options": {}, "status": "failed",
+                                                "reason": "crashed\r\n| forged | row |"}])
+    record["device"].update(soc_model="SM9999\n| forged | row |", board_platform=None,
+                            model="Pixel\u202e 8", manufacturer="Odd\x07Maker")
+    db = tmp_path / "results.db"
+    Store(db).add(record)
+    rep = report.store_report(Store(db))
+    assert rep["sections"][0]["rows"][0]["chipset"] == "SM9999\\n| forged | row |"
+    control = re.compile("[\x00-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+    outputs = {fmt: report.RENDERERS[fmt](rep) for fmt in report.FORMATS}
+    outputs["json"] = json.dumps(report.to_json(rep), ensure_ascii=False)
+    for fmt, text in outputs.items():
+        assert not control.search(text.replace("\n", "")), fmt  # newlines only between rows
+    md_rows = [line for line in outputs["md"].splitlines() if line.startswith("|")]
+    assert len({len(re.findall(r"(?<!\\)\|", line)) for line in md_rows}) == 1, md_rows
+    csv_rows = list(csv.reader(io.StringIO(outputs["csv"])))
+    assert len(csv_rows) == 3 and all(len(row) == len(report.CSV_COLUMNS) for row in csv_rows)
+    assert "SM9999\\n" in outputs["table"] and "SM9999\\n" in outputs["html"]

@@ -4,13 +4,19 @@ What it promises, beyond the Store's own promises (store.py):
 - POST /api/records takes a result record of any schema_version the collector knows (schemas.py);
   the OpenAPI document describes the same JSON Schema files, it has no copy of its own;
 - a record is kept exactly as posted: GET /api/records/{run_id} returns the posted bytes;
-- bodies over MAX_BODY_BYTES are refused (413) without being read past the limit;
+- bodies over MAX_BODY_BYTES are refused (413) without being read past the limit (guards.py);
 - a client must deliver a request's headers within HEADERS_TIMEOUT_S and the whole request within
-  REQUEST_TIMEOUT_S, or gets 408 and loses the connection: slow clients cannot hold connections;
+  REQUEST_TIMEOUT_S, or gets 408 and loses the connection: slow clients cannot hold connections
+  (connections.py);
 - the unauthenticated reads cost the same with 20 or 20,000 records: the report and the dashboard
   are worked out again only when a record was added since (Store.data_version), from the new
   records on, never per request;
-- with a token configured, writes need `Authorization: Bearer <token>` (compared in constant time).
+- with a token configured, writes need `Authorization: Bearer <token>` (compared in constant time);
+- web pages can neither write (Origin, Content-Type) nor read through DNS rebinding (Host): guards.py;
+- a body is parsed in linear time off the event loop, its nesting and numbers bounded before the
+  validator sees it: no request can stall the others or end in a 500 (body.py);
+- at the connection limit, the connection that has waited longest without sending its request
+  headers is closed to make room: half-open sockets cannot shut ordinary clients out (connections.py).
 """
 import hmac
 import ipaddress
@@ -20,7 +26,6 @@ import threading
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated, Literal
 
-import h11
 from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -29,19 +34,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from abpn import __version__
 from abpn.collector import report
+from abpn.collector.body import parse_body
+from abpn.collector.connections import DEFAULT_PORT, REQUEST_TIMEOUT_S, server_config
+from abpn.collector.guards import MAX_BODY_BYTES, BodyLimit, RequestGuard
 from abpn.collector.store import Conflict, InvalidRecord, Store, parse_time, utc_text
 from abpn.errors import AbpnError
 
-MAX_BODY_BYTES = 1024 * 1024
-DEFAULT_PORT = 8765
 MIN_TOKEN_LENGTH = 16
-HEADERS_TIMEOUT_S = 10.0
-# 1 MiB in 30 s is 35 KB/s: a phone on a poor link still gets a full-size record through.
-REQUEST_TIMEOUT_S = 30.0
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 RECORD_SCHEMA_REF = {"$ref": "#/components/schemas/ResultRecord"}
 
@@ -62,6 +64,7 @@ class RecordSummary(BaseModel):
     created_at: str
     received_at: str
     kind: Literal["phone", "host"]
+    source: str
     chipset: str
     soc_model: str | None
     device: str
@@ -79,129 +82,20 @@ class Problem(BaseModel):
     detail: str
 
 
-# ---------------------------------------------------------------------------------------------------
-# Connections
+class ProblemItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
 
 
-class BoundedH11Protocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol with deadlines on receiving each request.
-
-    uvicorn closes idle keep-alive connections but never times out a request being received: a
-    client that sends its headers slowly, or declares Content-Length: 100 and sends 2 bytes, holds
-    a connection (and one of `limit_concurrency` slots) for ever. Here the deadlines start with the
-    connection, or with the previous response on a kept-alive one.
-    """
-
-    headers_timeout_s = HEADERS_TIMEOUT_S
-    request_timeout_s = REQUEST_TIMEOUT_S
-    _deadline = None
-
-    def connection_made(self, transport):
-        super().connection_made(transport)
-        self._start_request_clock()
-
-    def _start_request_clock(self):
-        self._request_started = self.loop.time()
-        self._arm(self.headers_timeout_s, "request headers")
-
-    def _arm(self, delay, what):
-        self._disarm()
-        self._deadline = self.loop.call_later(max(delay, 0), self._expired, what)
-
-    def _disarm(self):
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def handle_events(self):
-        waiting_for_headers = self.conn.their_state is h11.IDLE
-        super().handle_events()
-        state = self.conn.their_state
-        if state is h11.SEND_BODY and waiting_for_headers:
-            self._arm(self._request_started + self.request_timeout_s - self.loop.time(), "request body")
-        elif state not in (h11.IDLE, h11.SEND_BODY):
-            self._disarm()  # the whole request is in (or the connection is over)
-
-    def on_response_complete(self):
-        # Before super(): it may go on to a pipelined request, whose events must see a fresh clock.
-        self._start_request_clock()
-        super().on_response_complete()
-
-    def connection_lost(self, exc):
-        self._disarm()
-        super().connection_lost(exc)
-
-    def _expired(self, what):
-        self._deadline = None
-        if self.transport.is_closing():
-            return
-        # Not a byte of a next request: a quiet connection, closed without an answer nobody asked for
-        # (an HTTP client could take it for the answer to its next request).
-        quiet = self.conn.their_state is h11.IDLE and not self.conn.trailing_data[0]
-        answered = self.conn.their_state is h11.SEND_BODY and self.cycle is not None and self.cycle.response_started
-        if not quiet and not answered:
-            limit = self.headers_timeout_s if what == "request headers" else self.request_timeout_s
-            detail = json.dumps({"detail": f"{what} not received within {limit:g} s of the request's start; "
-                                           "send the whole request at once"}).encode()
-            self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
-                                 b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(detail), detail))
-        self.transport.close()
+class Problems(BaseModel):
+    """Every reason a request or a record was refused."""
+    detail: list[ProblemItem]
 
 
-def protocol_with_timeouts(headers_timeout_s=HEADERS_TIMEOUT_S, request_timeout_s=REQUEST_TIMEOUT_S):
-    return type("BoundedH11Protocol", (BoundedH11Protocol,),
-                {"headers_timeout_s": headers_timeout_s, "request_timeout_s": request_timeout_s})
-
-
-def server_config(app, host="127.0.0.1", port=DEFAULT_PORT, *, headers_timeout_s=HEADERS_TIMEOUT_S,
-                  request_timeout_s=REQUEST_TIMEOUT_S, **options):
-    """The uvicorn configuration the collector runs with (`serve` and the tests alike)."""
-    import uvicorn
-
-    settings = {"log_level": "info", "server_header": False, "proxy_headers": False, "timeout_keep_alive": 5,
-                "limit_concurrency": 100, **options}
-    return uvicorn.Config(app, host=host, port=port, http=protocol_with_timeouts(headers_timeout_s, request_timeout_s),
-                          **settings)
-
-
-# ---------------------------------------------------------------------------------------------------
-# HTTP service
-
-
-class _BodyLimit:
-    """Refuses request bodies over `limit` bytes: by Content-Length before reading, and by counting
-    while reading for bodies sent without one (chunked)."""
-
-    def __init__(self, app, limit):
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                if not value.isdigit():
-                    return await JSONResponse({"detail": "Content-Length is not a number"}, 400)(scope, receive, send)
-                if int(value) > self.limit:
-                    return await self._too_large(scope, receive, send)
-        seen = 0
-
-        async def counted_receive():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise HTTPException(413, self._message())
-            return message
-
-        await self.app(scope, counted_receive, send)
-
-    def _message(self):
-        return f"request body over the limit of {self.limit} bytes; a result record is far smaller"
-
-    async def _too_large(self, scope, receive, send):
-        await JSONResponse({"detail": self._message()}, 413)(scope, receive, send)
+# What `since` and `until` take, in the OpenAPI document: a date or an RFC 3339 date-time.
+MOMENT_SCHEMA = {"anyOf": [{"type": "string", "format": "date"},
+                           {"type": "string", "format": "date-time", "maxLength": 40}]}
 
 
 def _parse_moment(value, name, end_of_day):
@@ -210,49 +104,22 @@ def _parse_moment(value, name, end_of_day):
         if len(value) == 10:
             day = date.fromisoformat(value)
             moment = datetime.combine(day, time(), timezone.utc)
-            return moment + timedelta(days=1) if end_of_day else moment
-        moment = parse_time(value)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        utc_text(moment)
-        return moment
-    except (ValueError, OverflowError):
+            if end_of_day:
+                moment = moment + timedelta(days=1) if day < date.max else datetime.max.replace(tzinfo=timezone.utc)
+        else:
+            moment = parse_time(value)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+    except ValueError:
         raise HTTPException(422, [{"loc": ["query", name], "type": "value_error",
                                    "msg": f"{value!r} is neither a date (2026-11-24) nor an RFC 3339 "
                                           "date-time (2026-11-24T15:04:05Z)"}]) from None
-
-
-class _UnreadableBody(ValueError):
-    pass
-
-
-def _no_duplicate_keys(pairs):
-    keys = [key for key, _ in pairs]
-    if len(set(keys)) != len(keys):
-        # Parsers disagree on which one wins; the stored record must mean the same to every reader.
-        duplicate = next(key for key in keys if keys.count(key) > 1)
-        raise _UnreadableBody(f"the key {duplicate!r} appears twice in one object")
-    return dict(pairs)
-
-
-def _reject_constant(name):
-    raise _UnreadableBody(f"{name} is not a JSON number")
-
-
-def parse_body(body):
-    """(record, text) from a request body: strict UTF-8 JSON, no NaN/Infinity, no repeated keys."""
     try:
-        text = body.decode("utf-8")
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant), text
-    except UnicodeDecodeError as error:
-        message = f"the body is not UTF-8 text ({error.reason} at byte {error.start})"
-    except json.JSONDecodeError as error:
-        message = f"the body is not JSON: {error.msg} at line {error.lineno} column {error.colno}"
-    except _UnreadableBody as error:
-        message = f"the body is not standard JSON: {error}"
-    except RecursionError:
-        message = "the body nests deeper than a result record ever does"
-    raise HTTPException(422, [{"loc": ["body"], "msg": message, "type": "json_invalid"}])
+        utc_text(moment)
+        return moment
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before UTC's year 1: the ends of time
+        end = datetime.min if moment.year == 1 else datetime.max
+        return end.replace(tzinfo=timezone.utc)
 
 
 class _ReportCache:
@@ -289,7 +156,10 @@ _OPENAPI_DESCRIPTION = f"""Collects ABPN benchmark result records and reports th
   `schema_version` (python/abpn/record/schema/). 201 when stored, 200 when the identical record was already
   stored, 409 when another record has the same `run_id`, 413 over {MAX_BODY_BYTES} bytes, 422 when it
   breaks its schema or contradicts itself (each reason listed), 401 without the right bearer token when
-  the server has one, 408 when the request is not received within {REQUEST_TIMEOUT_S:g} s.
+  the server has one, 408 when the request is not received within {REQUEST_TIMEOUT_S:g} s, 415 unless the
+  body is `application/json`, 403 with an `Origin` other than the collector's own (a web page).
+- `POST /api/write-access` stores nothing: 204 when a write with the same credentials would be accepted.
+- Every request's `Host` must name the collector's address (421 otherwise): no DNS rebinding.
 - Reads (records, report, dashboard) need no token. `GET /api/records/{{run_id}}` returns the record as posted.
 """
 
@@ -300,8 +170,10 @@ def create_app(store, token=None):
     expected = token.encode("utf-8") if token else None
     reports = _ReportCache(store)
     app = FastAPI(title="abpn-tool collector", version=__version__, description=_OPENAPI_DESCRIPTION,
-                  redoc_url=None)
-    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+                  redoc_url=None,
+                  responses={421: {"model": Problem, "description": "Host does not name the collector"}})
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(RequestGuard)
     bearer = HTTPBearer(auto_error=False, description="The token given to `abpn-tool serve --token`")
 
     def openapi():
@@ -337,38 +209,44 @@ def create_app(store, token=None):
         return JSONResponse({"detail": f"database unavailable ({error}); retry later"}, 503,
                             headers={"Retry-After": "5"})
 
+    refusals = {401: {"model": Problem, "description": "Missing or wrong bearer token (a collector started with one)"},
+                403: {"model": Problem, "description": "A write from a web page (a foreign Origin)"},
+                415: {"model": Problem, "description": "A body not declared application/json"}}
+
     @app.post("/api/records", status_code=201, response_model=Stored, dependencies=[Depends(check_token)],
               openapi_extra={"requestBody": {"required": True,
                                              "content": {"application/json": {"schema": RECORD_SCHEMA_REF}}}},
               responses={200: {"model": Stored, "description": "The identical record was already stored"},
-                         401: {"model": Problem}, 408: {"model": Problem}, 409: {"model": Problem},
-                         413: {"model": Problem}})
+                         **refusals, 408: {"model": Problem}, 409: {"model": Problem}, 413: {"model": Problem},
+                         422: {"model": Problems, "description": "Not a result record: every reason"}})
     async def post_record(request: Request, response: Response):
         try:
             body = await request.body()
         except ClientDisconnect:  # gone, or cut off by the request deadline (which answered 408)
             return Response(status_code=408)
-        record, text = parse_body(body)
-        try:
-            outcome = await run_in_threadpool(store.add, record, text)
-        except Conflict as error:
-            raise HTTPException(409, str(error)) from None
-        except InvalidRecord as error:
-            raise HTTPException(422, [_problem_detail(p) for p in error.problems]) from None
-        run_id = record["run_id"].lower()
+        # Parsing and validating a 1 MiB body takes a while: off the event loop, other requests go on.
+        run_id, outcome = await run_in_threadpool(_store_body, store, body)
         if outcome == "exists":
             response.status_code = 200
         else:
             response.headers["Location"] = f"/api/records/{run_id}"
         return {"run_id": run_id, "status": outcome}
 
+    @app.post("/api/write-access", status_code=204, dependencies=[Depends(check_token)], responses=refusals)
+    def write_access():
+        """Answers 204 when a write with these credentials would be accepted; stores nothing. Clients ask
+        before a benchmark run, so a wrong token shows before any phone is touched."""
+        return Response(status_code=204)
+
     @app.get("/api/records", response_model=RecordList)
     def list_records(
         chipset: Annotated[str | None, Query(max_length=200, description="Chipset name or SoC model")] = None,
         accelerator: Annotated[Literal[store.schemas.accelerators()] | None, Query()] = None,
         model_sha256: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$")] = None,
-        since: Annotated[str | None, Query(max_length=40, description="Date or date-time, inclusive")] = None,
-        until: Annotated[str | None, Query(max_length=40, description="Date (inclusive) or date-time (exclusive)")] = None,
+        since: Annotated[str | None, Query(max_length=40, description="Date or date-time, inclusive",
+                                           json_schema_extra=MOMENT_SCHEMA)] = None,
+        until: Annotated[str | None, Query(max_length=40, description="Date (inclusive) or date-time (exclusive)",
+                                           json_schema_extra=MOMENT_SCHEMA)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ):
         since_ = _parse_moment(since, "since", end_of_day=False) if since else None
@@ -400,6 +278,17 @@ def create_app(store, token=None):
     return app
 
 
+def _store_body(store, body):
+    record, text = parse_body(body)
+    try:
+        outcome = store.add(record, text)
+    except Conflict as error:
+        raise HTTPException(409, str(error)) from None
+    except InvalidRecord as error:
+        raise HTTPException(422, [_problem_detail(p) for p in error.problems]) from None
+    return record["run_id"].lower(), outcome
+
+
 def _problem_detail(problem):
     path, _, message = problem.partition(": ")
     steps = [] if path == "(record)" else path.split("/")
@@ -426,12 +315,24 @@ def check_serve_options(host, token):
                         "Pass --token (or set ABPN_COLLECTOR_TOKEN), or listen on 127.0.0.1")
 
 
+def dashboard_url(host, port):
+    """Where to open the dashboard: requests must name the address they arrive at (guards.py), and a
+    browser asked for the wildcard address arrives on loopback."""
+    try:
+        wildcard = ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        wildcard = False
+    if wildcard:
+        return f"http://127.0.0.1:{port}/ (phones: http://<this computer's IP address>:{port})"
+    return f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+
+
 def serve(db, host="127.0.0.1", port=DEFAULT_PORT, token=None):
     """Runs the collector until interrupted."""
     import uvicorn
 
     check_serve_options(host, token)
     app = create_app(Store(db), token=token)
-    print(f"Collector storing into {db}; dashboard at http://{host}:{port}/ , API docs at /docs"
+    print(f"Collector storing into {db}; dashboard at {dashboard_url(host, port)} , API docs at /docs"
           + (" (writes need the token)" if token else ""), flush=True)
     uvicorn.Server(server_config(app, host, port)).run()

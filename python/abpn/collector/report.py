@@ -6,6 +6,15 @@ counts once in a cell: the cell's latency is the median over records of each rec
 many samples it carries, can move a cell past the honest majority. The best accelerator of a row is
 the fastest one whose output check did not fail.
 
+Rows are (chipset, source): the same chipset measured by this project's runner on the user's phone, by
+Firebase Test Lab or by Qualcomm AI Hub's own runner is measured differently (another process, another
+runtime build, another phone of that chipset), so each source gets its own row, named in every row of
+every format. A result with status `invalid` is not a measurement: it never reaches a cell's numbers.
+
+Text from records (names, reasons) reaches every format with control characters written out as
+escapes (\n, \x07, \u202e): records stored before schema v3 refused them may still hold them, and a
+newline would split a Markdown row, a bidi override reorder an HTML one.
+
 The report is built from the few numbers per result that the store keeps in columns
 (store.run_summary), never from the stored records themselves.
 """
@@ -14,6 +23,7 @@ import csv
 import html
 import io
 import json
+import unicodedata
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -34,12 +44,29 @@ ACCELERATOR_LABELS = {"cpu": "CPU", "gpu": "GPU", "nnapi": "NNAPI", "qnn_htp": "
 ACCELERATOR_COLORS = {"cpu": "#4e79a7", "gpu": "#f28e2b", "nnapi": "#59a14f", "qnn_htp": "#e15759",
                       "qnn_dsp": "#b07aa1"}
 CHECK_MARKS = {"passed": "✓", "failed": "✗", None: "–"}
-AGGREGATION = ("median over records of each record's median latency (p90 likewise); output check: the "
-               "verdict of most checked records, a tie counting as failed")
+AGGREGATION = ("median over records of each record's median latency (p90 and peak memory likewise); invalid "
+               "results never count; output check: the verdict of most checked records, a tie counting as failed")
 # Everything is inline and there is no script: text from a record that smuggles markup gets nowhere.
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 # Charts get unreadable past this many bar groups or boxes; their titles then say how many are left out.
 MAX_CHART_ROWS = 40
+# Who measured (the record's source.kind), as every format shows it; this project's own runners first.
+SOURCE_LABELS = {"push-and-bench": "own phone (push-and-bench)", "test-loop": "own phone (game loop)",
+                 "bench-host": "host (bench-host)", "test-lab": "Firebase Test Lab", "ai-hub": "Qualcomm AI Hub"}
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text):
+    """`text` with every control, line or paragraph separator and bidi-formatting character written as
+    an escape, so that it stays on one line and in its place in every format."""
+    if text is None:
+        return None
+    return "".join(_ESCAPES.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+                   if unicodedata.category(c) in ("Cc", "Zl", "Zp") or unicodedata.bidirectional(c) in _BIDI_CONTROLS
+                   else c for c in text)
+
+
+_BIDI_CONTROLS = {"LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"}
 
 
 def build_report(records):
@@ -69,16 +96,18 @@ class Aggregate:
         for run in runs:
             section = self.sections.setdefault(run["model_sha256"], {"descriptions": Counter(), "groups": {}})
             section["descriptions"][run["model_json"]] += 1
-            group = section["groups"].setdefault((run["kind"], run["chipset"]), {
-                "kind": run["kind"], "chipset": run["chipset"], "soc_models": set(), "devices": set(), "runs": 0,
-                "results": {}, "row": None})
+            chipset = printable(run["chipset"])
+            group = section["groups"].setdefault((run["kind"], chipset, run["source"]), {
+                "kind": run["kind"], "chipset": chipset, "source": run["source"], "soc_models": set(),
+                "devices": set(), "runs": 0, "results": {}, "row": None})
             if run["soc_model"]:
-                group["soc_models"].add(run["soc_model"])
+                group["soc_models"].add(printable(run["soc_model"]))
             group["devices"].add(run["device"])
             group["runs"] += 1
             group["row"] = None
             for result in run["results"]:
-                group["results"].setdefault(result["accelerator"], []).append(result)
+                group["results"].setdefault(result["accelerator"], []).append(
+                    {**result, "reason": printable(result.get("reason"))})
             self.records += 1
         return self
 
@@ -91,14 +120,17 @@ class Aggregate:
             # What most records say about the model (the first seen among equals): one record
             # cannot retitle a section.
             model = json.loads(section["descriptions"].most_common(1)[0][0])
+            model["file_name"] = printable(model["file_name"])
             sections.append(_section(model, [g["row"] for g in section["groups"].values()]))
         sections.sort(key=lambda s: (s["model"]["file_name"], s["model"]["sha256"]))
         return {"sections": sections, "records": self.records, "aggregation": AGGREGATION}
 
 
 def _section(model, rows):
-    # Phones first, by chipset name; hosts after them.
-    rows = sorted(rows, key=lambda r: (r["kind"] != "phone", r["chipset"].lower()))
+    # Phones first, by chipset name, the user's own before the services'; hosts after them.
+    order = list(SOURCE_LABELS)
+    rows = sorted(rows, key=lambda r: (r["kind"] != "phone", r["chipset"].lower(),
+                                       order.index(r["source"]) if r["source"] in order else len(order), r["source"]))
     present = {a for r in rows for a in r["cells"]}
     # Accelerators a newer schema adds go after the known ones rather than vanish.
     known = accelerators()
@@ -116,7 +148,8 @@ def _row(group):
         cpu = cells.get("cpu")
         speedup = cpu["median_ms"] / median if cpu and cpu["status"] == "ok" else None
         best = {"accelerator": accelerator, "median_ms": median, "speedup_vs_cpu": speedup}
-    return {"kind": group["kind"], "chipset": group["chipset"], "soc_models": sorted(group["soc_models"]),
+    return {"kind": group["kind"], "chipset": group["chipset"], "source": group["source"],
+            "soc_models": sorted(group["soc_models"]),
             "devices": len(group["devices"]), "runs": group["runs"], "cells": cells, "best": best}
 
 
@@ -143,8 +176,19 @@ def _cell(results):
         "checks": len(checks),
         "checks_failed": failed,
         "median_psnr_db": float(np.median(psnr)) if psnr else None,
+        "peak_memory_bytes": _memory(ok),
         "run_medians_ms": medians,
     }
+
+
+def _memory(results):
+    """[low, high]: the medians over records of each end of the peak memory each record reports (one
+    number for a process's peak RSS, so low == high; a range from AI Hub), or None."""
+    reported = [r for r in results if r.get("memory_high_bytes") is not None]
+    if not reported:
+        return None
+    return [int(np.median([r["memory_low_bytes"] for r in reported])),
+            int(np.median([r["memory_high_bytes"] for r in reported]))]
 
 
 def _median_of(results, key):
@@ -181,9 +225,20 @@ def _cell_text(cell, mark=True):
         parts.append(f"{cell['fps']:.1f} fps")
     if cell["init_ms"] is not None:
         parts.append(f"init {cell['init_ms']:.0f} ms")
+    if cell.get("peak_memory_bytes"):
+        parts.append(_memory_text(cell["peak_memory_bytes"]))
     if mark:
         parts.append(f"check {_check_text(cell)}")
     return " · ".join(parts)
+
+
+def _memory_text(span):
+    low, high = (value / 1e6 for value in span)
+    return f"peak {low:.0f} MB" if round(low) == round(high) else f"peak {low:.0f}–{high:.0f} MB"
+
+
+def source_label(source):
+    return SOURCE_LABELS.get(source, source)
 
 
 def _accelerator_label(accelerator):
@@ -212,7 +267,8 @@ def _best_text(best):
 
 
 def _row_name(row):
-    return row["chipset"] if row["kind"] == "phone" else f"{row['chipset']} (host)"
+    """The row's name where there is room for one string only (the charts): chipset and source."""
+    return f"{row['chipset']} · {source_label(row['source'])}"
 
 
 def _model_title(model):
@@ -221,19 +277,23 @@ def _model_title(model):
 
 
 def _header(section):
-    return (["Chipset", "SoC", "Devices", "Runs"] + [_accelerator_label(a) for a in section["accelerators"]]
-            + ["Best"])
+    return (["Chipset", "Measured by", "SoC", "Devices", "Runs"]
+            + [_accelerator_label(a) for a in section["accelerators"]] + ["Best"])
 
 
 def _cells(section, row):
-    return ([_row_name(row), ", ".join(row["soc_models"]) or "–", str(row["devices"]), str(row["runs"])]
+    return ([row["chipset"], source_label(row["source"]), ", ".join(row["soc_models"]) or "–", str(row["devices"]),
+             str(row["runs"])]
             + [_cell_text(row["cells"].get(a)) for a in section["accelerators"]] + [_best_text(row["best"])])
 
 
-LEGEND = ("Cells: median latency (p90) · frames per second · initialization time · output check against the "
-          "CPU reference (✓ passed, ✗ failed, – not checked). Each record counts once: a cell is the median over "
-          "records of each record's median (p90 likewise), and the check is the verdict of most records. Best: "
-          "the fastest accelerator whose output check did not fail, and its speed-up over the CPU.")
+LEGEND = ("Cells: median latency (p90) · frames per second · initialization time · peak memory of the measuring "
+          "process (a range where AI Hub reports one) · output check against the CPU reference (✓ passed, "
+          "✗ failed, – not checked). Each record counts once: a cell is the median over records of each record's median (p90 "
+          "and memory likewise), and the check is the verdict of most records; results marked invalid are not "
+          "measurements and never count. Measured by: this project's runner on the user's own phone or host, "
+          "Firebase Test Lab, or Qualcomm AI Hub's own runner; each is its own row. Best: the fastest accelerator "
+          "whose output check did not fail, and its speed-up over the CPU.")
 EMPTY = "No records in the database yet."
 
 
@@ -272,9 +332,10 @@ def render_markdown(report):
     return "\n".join(out) + "\n"
 
 
-CSV_COLUMNS = ["model_file", "model_sha256", "kind", "chipset", "soc_models", "devices", "runs", "accelerator",
-               "status", "accelerator_runs", "median_ms", "p90_ms", "fps", "init_ms", "output_check",
-               "median_psnr_db", "checks_failed", "checks", "best", "best_speedup_vs_cpu", "reasons"]
+CSV_COLUMNS = ["model_file", "model_sha256", "kind", "chipset", "source", "soc_models", "devices", "runs",
+               "accelerator", "status", "accelerator_runs", "median_ms", "p90_ms", "fps", "init_ms",
+               "peak_memory_low_bytes", "peak_memory_high_bytes", "output_check", "median_psnr_db", "checks_failed",
+               "checks", "best", "best_speedup_vs_cpu", "reasons"]
 
 
 def _csv_safe(value):
@@ -297,11 +358,13 @@ def render_csv(report):
                 cell = row["cells"].get(accelerator)
                 if cell is None:
                     continue
+                memory = cell.get("peak_memory_bytes") or ["", ""]
                 writer.writerow([_csv_safe(value) for value in [
-                    model["file_name"], model["sha256"], row["kind"], row["chipset"], ";".join(row["soc_models"]),
-                    row["devices"], row["runs"], accelerator, cell["status"], cell["runs"],
+                    model["file_name"], model["sha256"], row["kind"], row["chipset"], row["source"],
+                    ";".join(row["soc_models"]), row["devices"], row["runs"], accelerator, cell["status"], cell["runs"],
                     _number(cell.get("median_ms")), _number(cell.get("p90_ms")), _number(cell.get("fps")),
-                    _number(cell.get("init_ms")), cell.get("output_check") or "", _number(cell.get("median_psnr_db")),
+                    _number(cell.get("init_ms")), *memory, cell.get("output_check") or "",
+                    _number(cell.get("median_psnr_db")),
                     cell.get("checks_failed", ""), cell.get("checks", ""),
                     "yes" if best.get("accelerator") == accelerator else "",
                     _number(best.get("speedup_vs_cpu")) if best.get("accelerator") == accelerator else "",
@@ -438,8 +501,9 @@ def _html_cell(cell, is_best):
     p90 = f' (p90 {_ms(cell["p90_ms"])})' if cell["p90_ms"] is not None else ""
     fps = f"{cell['fps']:.1f} fps · " if cell["fps"] is not None else ""
     init = f'init {cell["init_ms"]:.0f} ms · ' if cell["init_ms"] is not None else ""
+    memory = f'{_memory_text(cell["peak_memory_bytes"])} · ' if cell.get("peak_memory_bytes") else ""
     return (f'<td class="cell{" bestcell" if is_best else ""}"><b>{_ms(cell["median_ms"])} ms</b>{p90}'
-            f'<br><span class="sub">{fps}{init}{check_html} · {cell["runs"]} of {cell["attempts"]} '
+            f'<br><span class="sub">{fps}{init}{memory}{check_html} · {cell["runs"]} of {cell["attempts"]} '
             f'run{"s" if cell["attempts"] != 1 else ""}</span></td>')
 
 
@@ -460,7 +524,8 @@ def render_html(report, dashboard=False):
             best = (row["best"] or {}).get("accelerator")
             cells = "".join(_html_cell(row["cells"].get(a), a == best) for a in section["accelerators"])
             lines.append(
-                f'<tr class="{e(row["kind"])}"><th scope="row">{e(_row_name(row))}</th>'
+                f'<tr class="{e(row["kind"])} {e(row["source"])}"><th scope="row">{e(row["chipset"])}</th>'
+                f'<td class="source">{e(source_label(row["source"]))}</td>'
                 f'<td>{e(", ".join(row["soc_models"]) or "–")}</td><td class="num">{row["devices"]}</td>'
                 f'<td class="num">{row["runs"]}</td>{cells}<td class="best">{e(_best_text(row["best"]))}</td></tr>')
         lines.append("</tbody></table>")

@@ -4,12 +4,14 @@ The CLI picks one and hands it to the benchmark commands; they call `check()` be
 device and `store(record)` after each record is saved and validated.
 """
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+import httpx
 
 from abpn.collector.store import Store
 from abpn.errors import AbpnError
+
+STORED = {201: "created", 200: "exists"}
 
 
 class DatabaseSink:
@@ -26,44 +28,77 @@ class DatabaseSink:
 
 
 class CollectorSink:
+    """Posts records to `abpn-tool serve`. Never follows a redirect: a client that does turns a POST
+    into a GET without the body (and reads the answer as success), or sends the token to whoever the
+    Location names. A record counts as stored only when the collector says so: 201 or 200 with the
+    record's run_id and "created"/"exists" in the body."""
+
     def __init__(self, url, token=None, timeout_s=30.0):
-        # Checked here, before any phone runs: urllib would only refuse it when the first result is posted.
+        # Checked here, before any phone runs, not when the first result is posted.
         if not url.lower().startswith(("http://", "https://")):
             raise AbpnError(f"--collector {url}: give the collector's URL with its scheme, "
                             "e.g. http://192.168.1.20:8765")
-        self.url = url.rstrip("/") + "/api/records"
+        self.base = url.rstrip("/")
+        self.url = self.base + "/api/records"
         self.token = token
         self.timeout_s = timeout_s
         self.where = url
 
+    def _client(self, timeout_s):
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}  # loopback may need none
+        return httpx.Client(follow_redirects=False, timeout=timeout_s, headers=headers)
+
     def check(self):
-        """A cheap GET before any phone is touched: a collector that is not there would otherwise only
-        show after every phone has run."""
-        request = urllib.request.Request(self.url + "?limit=1", method="GET")
+        """Asks the collector whether a write with this token would be accepted (POST /api/write-access
+        stores nothing), before any phone is touched: a wrong token or URL would otherwise show only
+        after every phone has run."""
+        url = self.base + "/api/write-access"
         try:
-            with urllib.request.urlopen(request, timeout=min(self.timeout_s, 10.0)) as response:
-                response.read(0)
-        except urllib.error.HTTPError as error:
-            with error:
-                raise AbpnError(f"the collector at {self.where} answered {error.code} to GET {self.url}: is it an "
-                                "abpn-tool collector (`abpn-tool serve`)? No phone was touched.") from error
-        except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            raise AbpnError(f"cannot reach the collector at {self.where} ({reason}). Start it (`abpn-tool serve`) "
+            with self._client(min(self.timeout_s, 10.0)) as client:
+                response = client.post(url)
+        except httpx.HTTPError as error:
+            raise AbpnError(f"cannot reach the collector at {self.where} ({error}). Start it (`abpn-tool serve`) "
                             "or fix --collector; no phone was touched.") from error
+        if response.status_code == 204:
+            return
+        if response.is_redirect:
+            raise AbpnError(f"the collector at {self.where} redirects to {response.headers.get('location')!r}; "
+                            "records are never posted through a redirect. Give the final address in --collector. "
+                            "No phone was touched.")
+        if response.status_code == 401:
+            raise AbpnError(f"the collector at {self.where} refuses writes with this token (401): pass the token it "
+                            "was started with (--token or ABPN_COLLECTOR_TOKEN). No phone was touched.")
+        if response.status_code == 404:
+            raise AbpnError(f"{self.where} has no {url} (404): is it an abpn-tool collector (`abpn-tool serve`) of "
+                            "this version? No phone was touched.")
+        raise AbpnError(f"the collector at {self.where} answered {response.status_code} to POST {url}: "
+                        f"{_detail(response)}. No phone was touched.")
 
     def store(self, record):
-        headers = {"Content-Type": "application/json"}
-        if self.token:  # a collector on loopback may run without one
-            headers["Authorization"] = f"Bearer {self.token}"
-        request = urllib.request.Request(self.url, data=json.dumps(record).encode(), method="POST", headers=headers)
+        body = json.dumps(record).encode()
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                return "created" if response.status == 201 else "exists"
-        except urllib.error.HTTPError as error:
-            with error:  # it holds the response's socket
-                detail = error.read().decode("utf-8", "replace")[:500]
-            hint = " (check --token)" if error.code == 401 else ""
-            raise AbpnError(f"the collector at {self.url} answered {error.code}{hint}: {detail}") from error
-        except (urllib.error.URLError, OSError) as error:
+            with self._client(self.timeout_s) as client:
+                response = client.post(self.url, content=body, headers={"Content-Type": "application/json"})
+        except httpx.HTTPError as error:
             raise AbpnError(f"cannot reach the collector at {self.url}: {error}") from error
+        if response.is_redirect:
+            raise AbpnError(f"the collector at {self.url} answered {response.status_code}, a redirect to "
+                            f"{response.headers.get('location')!r}; the record was not posted there. Give the "
+                            "final address in --collector")
+        if response.status_code not in STORED:
+            hint = " (check --token)" if response.status_code == 401 else ""
+            raise AbpnError(f"the collector at {self.url} answered {response.status_code}{hint}: {_detail(response)}")
+        try:
+            answer = response.json()
+            status, run_id = answer["status"], answer["run_id"]
+        except (ValueError, TypeError, KeyError):
+            raise AbpnError(f"the collector at {self.url} answered {response.status_code} without saying what it "
+                            f"stored ({response.text[:200]!r}); is it an abpn-tool collector?") from None
+        if status != STORED[response.status_code] or str(run_id).lower() != str(record.get("run_id")).lower():
+            raise AbpnError(f"the collector at {self.url} answered {response.status_code} with {answer!r}, not "
+                            f"that run {record.get('run_id')} is stored")
+        return status
+
+
+def _detail(response):
+    return response.text[:500]

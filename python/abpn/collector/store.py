@@ -15,18 +15,19 @@ What it promises:
 """
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from abpn.record.chipsets import chipset_name
+from abpn.record import chipsets
 from abpn.collector.checks import inconsistencies
 from abpn.record.schemas import default_schemas
 from abpn.errors import AbpnError
 
-DB_SCHEMA_VERSION = 2
+DB_SCHEMA_VERSION = 3
 # Phones' clocks drift, but a record from the far future would stay "newest" for ever.
 MAX_CLOCK_AHEAD = timedelta(days=1)
 
@@ -54,13 +55,19 @@ def parse_time(text):
 
 
 def chipset_of(device):
-    """The report's row name: the chipset's human name for phones, the CPU model for hosts."""
+    """The report's row name: one name per chipset however the phone spelled it (record/chipsets.py),
+    the CPU model for hosts."""
     if device.get("kind") == "host":
         return device.get("cpu_model") or "unknown CPU"
-    identifiers = (device.get("soc_model"), device.get("board_platform"), device.get("hardware"))
-    named = chipset_name(*identifiers)
-    from_table = named is not None and named not in {(i or "").strip() for i in identifiers}
-    return (named if from_table else None) or device.get("chipset_name") or named or "unknown chipset"
+    return chipsets.chipset_name(device.get("soc_model"), device.get("board_platform"), device.get("hardware"),
+                                 reported=device.get("chipset_name")) or "unknown chipset"
+
+
+def source_of(record):
+    """Who measured: the record's source.kind; a record without one came from this project's own runner
+    (bench-host on a host, the app over push-and-bench on a phone)."""
+    source = record.get("source") or {}
+    return source.get("kind") or ("bench-host" if record["device"]["kind"] == "host" else "push-and-bench")
 
 
 def soc_identifier(device):
@@ -83,20 +90,35 @@ def model_description(record):
 
 
 def result_summary(result):
-    """The numbers of one accelerator's result that the report uses."""
-    latency = result.get("latency_ms") or {}
-    check = result.get("output_check")
+    """The numbers of one accelerator's result that the report uses. An `invalid` result was timed
+    under conditions that make its numbers meaningless: it keeps its status and reason, not its numbers."""
+    measured = result["status"] != "invalid"
+    latency = (result.get("latency_ms") or {}) if measured else {}
+    check = result.get("output_check") if measured else None
+    low, high = peak_memory(result.get("memory")) if measured else (None, None)
     return {"accelerator": result["accelerator"], "status": result["status"], "reason": result.get("reason"),
-            "median_ms": latency.get("median"), "p90_ms": latency.get("p90"), "init_ms": result.get("init_ms"),
+            "median_ms": latency.get("median"), "p90_ms": latency.get("p90"),
+            "init_ms": result.get("init_ms") if measured else None,
             "check_passed": None if check is None else check["passed"],
-            "psnr_db": None if check is None else check["psnr_db"]}
+            "psnr_db": None if check is None else check["psnr_db"],
+            "memory_low_bytes": low, "memory_high_bytes": high}
+
+
+def peak_memory(memory):
+    """(low, high) bytes of the measuring process's peak memory: the app's and bench-host's peak RSS
+    (low == high), or AI Hub's range for inference; (None, None) when not reported."""
+    memory = memory or {}
+    if memory.get("peak_rss_bytes") is not None:
+        return memory["peak_rss_bytes"], memory["peak_rss_bytes"]
+    span = memory.get("inference_peak_range_bytes")
+    return (min(span), max(span)) if span else (None, None)
 
 
 def run_summary(record, chipset=None):
-    """One record as the report sees it (what Store.runs() yields for stored records)."""
+    """One record as the report sees it (what Store.report_runs() yields for stored records)."""
     device = record["device"]
     return {"model_sha256": record["model"]["sha256"], "model_json": _canonical_json(model_description(record)),
-            "kind": device["kind"],
+            "kind": device["kind"], "source": source_of(record),
             "chipset": chipset or chipset_of(device), "soc_model": soc_identifier(device),
             "device": device_label(device), "results": [result_summary(r) for r in record["results"]]}
 
@@ -142,7 +164,17 @@ ALTER TABLE record_results ADD COLUMN init_ms REAL;
 ALTER TABLE record_results ADD COLUMN check_passed INTEGER;
 ALTER TABLE record_results ADD COLUMN psnr_db REAL
 """
-_RESULT_COLUMNS = ("accelerator", "status", "reason", "median_ms", "p90_ms", "init_ms", "check_passed", "psnr_db")
+# Version 3: who measured (source), the device section (the chipset's name is worked out again from it
+# when record/chipsets.py learns a spelling), peak memory per result.
+_UPGRADE_TO_V3 = """
+ALTER TABLE records ADD COLUMN source TEXT;
+ALTER TABLE records ADD COLUMN device_json TEXT;
+ALTER TABLE record_results ADD COLUMN memory_low_bytes INTEGER;
+ALTER TABLE record_results ADD COLUMN memory_high_bytes INTEGER;
+CREATE TABLE IF NOT EXISTS collector_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)
+"""
+_RESULT_COLUMNS = ("accelerator", "status", "reason", "median_ms", "p90_ms", "init_ms", "check_passed", "psnr_db",
+                   "memory_low_bytes", "memory_high_bytes")
 
 
 def _statements(script):
@@ -182,6 +214,7 @@ class Store:
                                     "put the database on a local disk")
                 if version < DB_SCHEMA_VERSION:
                     self._upgrade(con, version)
+            self._rename_chipsets()
         except sqlite3.DatabaseError as error:
             raise AbpnError(f"{self.path} is not a usable collector database ({error}); "
                             "pass a new file name or the database `abpn-tool serve` wrote") from error
@@ -197,21 +230,53 @@ class Store:
             if version < 2:
                 for statement in _statements(_UPGRADE_TO_V2):
                     con.execute(statement)
-                for run_id, body in con.execute("SELECT run_id, body FROM records").fetchall():
-                    record = json.loads(body)
-                    con.execute("UPDATE records SET model_json = ? WHERE run_id = ?",
-                                (_canonical_json(model_description(record)), run_id))
-                    for position, result in enumerate(record["results"]):
-                        summary = result_summary(result)
-                        con.execute("UPDATE record_results SET reason = ?, p90_ms = ?, init_ms = ?, check_passed = ?,"
-                                    " psnr_db = ? WHERE run_id = ? AND position = ?",
-                                    (summary["reason"], summary["p90_ms"], summary["init_ms"],
-                                     summary["check_passed"], summary["psnr_db"], run_id, position))
+            if version < 3:
+                for statement in _statements(_UPGRADE_TO_V3):
+                    con.execute(statement)
+                self._fill_columns(con)
             con.execute(f"PRAGMA user_version = {DB_SCHEMA_VERSION}")
             con.execute("COMMIT")
         finally:
             if con.in_transaction:
                 con.execute("ROLLBACK")
+
+    def _fill_columns(self, con):
+        """Every column the report reads, worked out again from the stored records (once, on upgrade)."""
+        assignments = ", ".join(f"{c} = ?" for c in _RESULT_COLUMNS)
+        for run_id, body in con.execute("SELECT run_id, body FROM records").fetchall():
+            record = json.loads(body)
+            con.execute("UPDATE records SET model_json = ?, device_json = ?, source = ?, chipset = ?, soc_model = ?"
+                        " WHERE run_id = ?",
+                        (_canonical_json(model_description(record)), _canonical_json(record["device"]),
+                         source_of(record), chipset_of(record["device"]), soc_identifier(record["device"]), run_id))
+            for position, result in enumerate(record["results"]):
+                summary = result_summary(result)
+                con.execute(f"UPDATE record_results SET {assignments} WHERE run_id = ? AND position = ?",
+                            (*(summary[c] for c in _RESULT_COLUMNS), run_id, position))
+
+    def _rename_chipsets(self):
+        """Names every stored chipset as record/chipsets.py does now: a spelling it learned since a
+        record was stored must not leave that chipset in two rows."""
+        with self._connect() as con:
+            stored = con.execute("SELECT value FROM collector_meta WHERE key = 'chipsets'").fetchone()
+            if stored and stored[0] == chipsets.FINGERPRINT:
+                return
+            try:
+                con.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:
+                if self.path.exists() and not os.access(self.path, os.W_OK):
+                    return  # a read-only copy: reported under the names it was stored with
+                raise
+            try:
+                for run_id, device_json in con.execute("SELECT run_id, device_json FROM records").fetchall():
+                    con.execute("UPDATE records SET chipset = ? WHERE run_id = ?",
+                                (chipset_of(json.loads(device_json)), run_id))
+                con.execute("INSERT OR REPLACE INTO collector_meta (key, value) VALUES ('chipsets', ?)",
+                            (chipsets.FINGERPRINT,))
+                con.execute("COMMIT")
+            finally:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
 
     def _open(self, **options):
         con = sqlite3.connect(self.path, timeout=30, isolation_level=None, **options)
@@ -274,12 +339,13 @@ class Store:
                                    "a new run needs a new run_id")
                 con.execute(
                     "INSERT INTO records (run_id, created_at, created_utc, received_at, kind, chipset, soc_model,"
-                    " device, model_sha256, model_file, model_json, digest, body)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " device, model_sha256, model_file, model_json, digest, body, source, device_json)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (run_id, record["created_at"], utc_text(parse_time(record["created_at"])),
                      utc_text(datetime.now(timezone.utc)), device["kind"], chipset_of(device), soc_identifier(device),
                      device_label(device), record["model"]["sha256"], record["model"]["file_name"],
-                     _canonical_json(model_description(record)), digest, body))
+                     _canonical_json(model_description(record)), digest, body, source_of(record),
+                     _canonical_json(device)))
                 con.executemany(
                     f"INSERT INTO record_results (run_id, position, {', '.join(_RESULT_COLUMNS)})"
                     f" VALUES (?, ?, {', '.join('?' * len(_RESULT_COLUMNS))})",
@@ -331,8 +397,9 @@ class Store:
         with self._connect() as con:
             con.execute("BEGIN")  # one snapshot for both queries
             rows = con.execute(
-                "SELECT run_id, created_at, received_at, kind, chipset, soc_model, device, model_sha256, model_file"
-                f" FROM records{where} ORDER BY created_utc DESC, run_id LIMIT ?", (*params, limit)).fetchall()
+                "SELECT run_id, created_at, received_at, kind, source, chipset, soc_model, device, model_sha256,"
+                f" model_file FROM records{where} ORDER BY created_utc DESC, run_id LIMIT ?",
+                (*params, limit)).fetchall()
             results = {}
             for run_id, accelerator_, status, median in con.execute(
                     "SELECT run_id, accelerator, status, median_ms FROM record_results WHERE run_id IN"
@@ -341,8 +408,8 @@ class Store:
                 results.setdefault(run_id, []).append(
                     {"accelerator": accelerator_, "status": status, "median_ms": median})
             con.execute("COMMIT")
-        keys = ("run_id", "created_at", "received_at", "kind", "chipset", "soc_model", "device", "model_sha256",
-                "model_file")
+        keys = ("run_id", "created_at", "received_at", "kind", "source", "chipset", "soc_model", "device",
+                "model_sha256", "model_file")
         return [dict(zip(keys, row), results=results.get(row[0], [])) for row in rows]
 
     def report_runs(self, after=0):
@@ -353,10 +420,10 @@ class Store:
             con.execute("BEGIN")  # one snapshot for both queries
             runs, results_of = [], {}
             for run_id, *values in con.execute(
-                    "SELECT run_id, model_sha256, model_json, kind, chipset, soc_model, device FROM records"
+                    "SELECT run_id, model_sha256, model_json, kind, source, chipset, soc_model, device FROM records"
                     " WHERE rowid > ? ORDER BY rowid", (after,)):
-                run = dict(zip(("model_sha256", "model_json", "kind", "chipset", "soc_model", "device"), values),
-                           results=[])
+                run = dict(zip(("model_sha256", "model_json", "kind", "source", "chipset", "soc_model", "device"),
+                               values), results=[])
                 runs.append(run)
                 results_of[run_id] = run["results"]
             for run_id, *values in con.execute(

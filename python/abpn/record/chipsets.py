@@ -1,9 +1,17 @@
-"""Human names for the chipsets phones report through `getprop`.
+"""Human names for the chipsets phones report through `getprop`: one name per chipset, however spelled.
 
-Android 12+ (API 31) reports the exact part in `ro.soc.model` (e.g. SM8350). Older phones only give
+Android 12+ (API 31) reports the exact part in `ro.soc.model`, but vendors spell it their own way:
+Qualcomm gives the part number (SM8250), Google the marketing name on some Pixels ("Tensor G3") and the
+part on others ("GS201"), LineageOS's Exynos trees "Exynos 9820". Older phones only give
 `ro.board.platform` and `ro.hardware`, which name a platform family: several chips share one
 (Snapdragon 865, 865+ and 870 are all "kona"), so those names say so rather than guess one chip.
+
+The two tables below are the only data: every part number, platform code name and marketing name in
+them, with or without the vendor's name in front ("Google Tensor G3", "Tensor G3", "zuma"), leads to the
+same name. A new chip is one line in a table.
 """
+import hashlib
+import json
 import re
 
 # ro.soc.model -> marketing name. Keys are upper case; lookups are case-insensitive.
@@ -17,6 +25,8 @@ SOC_MODELS = {
     "SM8475": "Snapdragon 8+ Gen 1",
     "SM8450": "Snapdragon 8 Gen 1",
     "SM8350": "Snapdragon 888",
+    "SM8250-AC": "Snapdragon 870",  # SM8250 bins: the suffix is the chip here
+    "SM8250-AB": "Snapdragon 865+",
     "SM8250": "Snapdragon 865",
     "SM8150": "Snapdragon 855",
     "SDM845": "Snapdragon 845",
@@ -74,6 +84,8 @@ SOC_MODELS = {
     "S5E8825": "Exynos 1280",
     "EXYNOS2100": "Exynos 2100",
     "EXYNOS990": "Exynos 990",
+    "EXYNOS9825": "Exynos 9825",
+    "EXYNOS9820": "Exynos 9820",
 }
 
 # ro.board.platform / ro.hardware -> platform family. Keys are lower case.
@@ -103,19 +115,60 @@ PLATFORMS = {
     "s5e8825": "Exynos 1280",
     "exynos2100": "Exynos 2100",
     "exynos990": "Exynos 990",
+    "universal9825": "Exynos 9825",
+    "universal9820": "Exynos 9820",
 }
 
-# Vendors append steppings and bins to the part number (MT6983Z/CZA, SM8650-AC); the table is keyed
-# by the part number alone.
+# What vendors put in front of a chip's name; "Google Tensor G3" and "Tensor G3" are one chip.
+VENDOR_PREFIXES = ("qualcomm technologies, inc", "qualcomm technologies inc", "qualcomm", "qti", "google",
+                   "samsung", "mediatek", "mtk")
+
+# Vendors append steppings and bins to the part number (MT6983Z/CZA, SM8650-AC); a part number not in
+# the table with its suffix is looked up without it.
 _PART_NUMBER = re.compile(r"^(SM\d{4}|SDM\d{3}|MSM\d{4}|MT\d{4}|S5E\d{4})", re.IGNORECASE)
+_MARKS = re.compile(r"[\u2122\u00ae\u00a9]|\((tm|r)\)", re.IGNORECASE)
 
 
-def _lookup_soc(value):
-    key = value.strip().upper()
-    if key in SOC_MODELS:
-        return SOC_MODELS[key]
-    part = _PART_NUMBER.match(key)
-    return SOC_MODELS.get(part.group(1)) if part else None
+def _key(value):
+    """The spelling-free form of a name: case, trade marks, the vendor's name and spacing removed."""
+    key = " ".join(_MARKS.sub(" ", value).replace("_", " ").lower().split())
+    for prefix in VENDOR_PREFIXES:
+        if key.startswith(prefix + " "):
+            key = key[len(prefix) + 1:].lstrip(", ")
+            break
+    return key
+
+
+def _index():
+    """(index, conflicts): key (and key without spaces) -> name, for every part number, code name and
+    name in the tables; and the spellings that two different names share (a table mistake)."""
+    index, conflicts = {}, []
+    for table in (SOC_MODELS, PLATFORMS):
+        for identifier, name in table.items():
+            for spelling in (identifier, name):
+                key = _key(spelling)
+                for variant in (key, key.replace(" ", "")):
+                    if index.setdefault(variant, name) != name:
+                        conflicts.append((spelling, index[variant], name))
+    return index, conflicts
+
+
+_INDEX, CONFLICTS = _index()
+# Changes whenever the tables do: a collector names its stored chipsets again when it sees a new one.
+FINGERPRINT = hashlib.sha256(json.dumps([SOC_MODELS, PLATFORMS, VENDOR_PREFIXES], sort_keys=True).encode()
+                             ).hexdigest()[:16]
+
+
+def known_name(value):
+    """The table's name for one identifier (part number, code name or name, however spelled), or None."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    key = _key(value)
+    if key in _INDEX:
+        return _INDEX[key]
+    part = _PART_NUMBER.match(value)
+    return SOC_MODELS.get(part.group(1).upper()) if part else None
 
 
 def _clean(value):
@@ -123,19 +176,20 @@ def _clean(value):
     return value or None
 
 
-def chipset_name(soc_model=None, board_platform=None, hardware=None):
-    """The chipset's human name from what the phone reports, most precise source first.
+def chipset_name(soc_model=None, board_platform=None, hardware=None, reported=None):
+    """The chipset's one name from what the phone reports, most precise source first: ro.soc.model,
+    then ro.board.platform and ro.hardware (a family where they name one), then a name the record
+    already carries (`reported`, e.g. device.chipset_name).
 
-    An `ro.soc.model` missing from the table is returned as reported: it names one part exactly, which
-    a family name from the board platform would not. Unknown identifiers come back as reported; None
-    only when nothing was reported.
+    An `ro.soc.model` missing from the tables is returned as reported: it names one part exactly, which
+    a family name from the board platform would not. None only when nothing was reported.
     """
-    soc_model, board_platform, hardware = _clean(soc_model), _clean(board_platform), _clean(hardware)
+    soc_model, board_platform, hardware, reported = (_clean(v) for v in (soc_model, board_platform, hardware,
+                                                                         reported))
     if soc_model:
-        return _lookup_soc(soc_model) or soc_model
-    for value in (board_platform, hardware):
-        if value:
-            known = PLATFORMS.get(value.lower()) or _lookup_soc(value)
-            if known:
-                return known
-    return board_platform or hardware
+        return known_name(soc_model) or soc_model
+    for value in (board_platform, hardware, reported):
+        named = known_name(value)
+        if named:
+            return named
+    return reported or board_platform or hardware
