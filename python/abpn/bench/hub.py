@@ -381,7 +381,7 @@ class HubPlan:
 
 
 def prepare_hub_plan(model_path, *, out_dir, timeout_s):
-    from abpn.bench.phone import prepare_plan
+    from abpn.bench.plan import prepare_plan
     from abpn.model.modelfile import TFLiteRunner
 
     if not timeout_s > 0:
