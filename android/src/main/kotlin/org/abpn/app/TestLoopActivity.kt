@@ -35,6 +35,9 @@ class TestLoopActivity : Activity() {
         val scenario = if (intent.hasExtra(TestLoop.SCENARIO_EXTRA)) intent.getIntExtra(TestLoop.SCENARIO_EXTRA, 0) else null
         // Test Lab's devices set this system setting (Test Lab's docs, "Modify app behavior on Test Lab").
         val kind = if (Settings.System.getString(contentResolver, "firebase.test.lab") == "true") LoopSource.TEST_LAB else LoopSource.TEST_LOOP
+        // Creates the app's own external folder, so that a hand-started loop can be given
+        // -d file:///sdcard/Android/data/org.abpn.app/files/loop.json and the shell can pull it.
+        getExternalFilesDir(null)
         val uri = intent.data
         val runId = UUID.randomUUID().toString()
         show("ABPN game loop, scenario ${scenario ?: "none"} (${kind.id})\nstarting")
