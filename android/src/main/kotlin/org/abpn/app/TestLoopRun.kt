@@ -83,8 +83,10 @@ class TestLoopRun(private val context: Context, private val kind: LoopSource, pr
         fun refusal(context: Context, uri: Uri): String? = when (uri.scheme) {
             "content" -> if (uri.authority?.startsWith(context.packageName) == true) "the loop does not write to this app's own provider ($uri)" else null
             "file" -> {
-                val own = File(context.applicationInfo.dataDir).canonicalPath + File.separator
-                if (File(uri.path ?: "").canonicalPath.startsWith(own)) "the loop does not write into this app's private storage ($uri)" else null
+                val own = listOfNotNull(context.applicationInfo.dataDir, context.filesDir.parent, context.cacheDir.parent)
+                    .map { File(it).canonicalPath + File.separator }
+                val path = File(uri.path ?: "").canonicalPath
+                if (own.any { path.startsWith(it) }) "the loop does not write into this app's private storage ($uri)" else null
             }
             else -> "the results URI must be content:// or file://, got $uri"
         }
