@@ -168,6 +168,22 @@ def test_collect_cli_then_report_shows_the_test_lab_phone_as_a_chipset_row(tmp_p
     assert f"[{GOOD}] scenario 5: stored 5e1f0c3a-7b2d-4c8e-9a10-2b3c4d5e6f70 (exists)" in again.output
 
 
+def test_collect_posts_to_a_collector_with_its_token(tmp_path):
+    from collector_helpers import live_server
+
+    token = "t" * 24
+    db = tmp_path / "collector.sqlite"
+    with live_server(db, token=token) as url:
+        result = CliRunner().invoke(main, ["test-lab", "collect", str(TREE), "--collector", url, "--token", token,
+                                           "--out", str(tmp_path / "out")])
+        assert f"[{GOOD}] scenario 5: stored 5e1f0c3a-7b2d-4c8e-9a10-2b3c4d5e6f70 (created)" in result.output
+        refused = CliRunner().invoke(main, ["test-lab", "collect", str(TREE), "--collector", url, "--token", "wrong" * 4,
+                                            "--out", str(tmp_path / "out")])
+        assert "answered 401 (check --token)" in refused.output
+    with sqlite3.connect(db) as con:
+        assert con.execute("select count(*) from records").fetchone()[0] == 1
+
+
 def test_a_record_that_breaks_the_schema_or_an_error_file_is_named(tmp_path):
     tree = tmp_path / "run"
     bad = tree / "b0q-33-en-portrait" / "game_loop_results"
