@@ -3,7 +3,6 @@ Test Lab lays it out (tests/fixtures/test_lab/README.md cites the layout), and t
 APK that android/build-offline built, read back with aapt2."""
 import importlib.util
 import json
-import os
 import shlex
 import shutil
 import sqlite3
@@ -265,4 +264,3 @@ def test_reference_assets_are_the_host_pipelines(tmp_path):
     assert written[1].read_bytes() == plan.expected_path.read_bytes()
     assert written[0].stat().st_size == 360 * 640 * 3 and written[1].stat().st_size == 1080 * 1920 * 3
     assert info.sha256 == plan.model.sha256
-    assert os.path.basename(str(model)) == "abpn_x3_int8.tflite"

@@ -30,8 +30,14 @@ class TestLoopActivity : Activity() {
         statusView = TextView(this).apply { textSize = 18f; setPadding(32, 32, 32, 32) }
         setContentView(statusView)
         window.addFlags(WindowManager.LayoutParams.FLAG_KEEP_SCREEN_ON)
-        // A recreated screen (a configuration change not in the manifest) must not start a second loop.
-        if (savedInstanceState != null) return
+        shown = this
+        // A recreated screen (a configuration change not in the manifest) must not start a second loop;
+        // the loop's thread finishes whichever screen is shown when it ends.
+        if (savedInstanceState != null) {
+            if (!running) finish()
+            return
+        }
+        running = true
         val scenario = if (intent.hasExtra(TestLoop.SCENARIO_EXTRA)) intent.getIntExtra(TestLoop.SCENARIO_EXTRA, 0) else null
         // Test Lab's devices set this system setting (Test Lab's docs, "Modify app behavior on Test Lab").
         val kind = if (Settings.System.getString(contentResolver, "firebase.test.lab") == "true") LoopSource.TEST_LAB else LoopSource.TEST_LOOP
@@ -59,9 +65,20 @@ class TestLoopActivity : Activity() {
             } else {
                 Log.i(ResultFiles.TAG, "game loop $runId: no results URI; read content://org.abpn.app.results/runs/$runId.json")
             }
-            runOnUiThread { finish() }
+            running = false
+            runOnUiThread { (shown ?: this).finish() }
         }, "abpn-test-loop").start()
     }
 
-    private fun show(text: String) = runOnUiThread { if (!isFinishing) statusView.text = text }
+    private fun show(text: String) = runOnUiThread { shown?.takeIf { !it.isFinishing }?.statusView?.text = text }
+
+    override fun onDestroy() {
+        if (shown === this) shown = null
+        super.onDestroy()
+    }
+
+    private companion object {
+        @Volatile var shown: TestLoopActivity? = null
+        @Volatile var running = false
+    }
 }
