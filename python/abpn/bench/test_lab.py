@@ -27,7 +27,8 @@ from abpn.errors import AbpnError
 PACKAGE = "org.abpn.app"
 SCENARIOS = {1: "cpu", 2: "gpu", 3: "nnapi", 4: "qnn_htp", 5: "all of the build's accelerators"}
 # The manifest's labels (android/src/main/AndroidManifest.xml): abpn_runnable is every scenario the APK can
-# run (1-5 with QNN, 1-3,5 without), so the default run never asks a build for what it lacks.
+# run (1-5 with QNN, 1-3,5 without), so the default run never asks a build for what it lacks. The Testing
+# API's AndroidTestLoop.scenarioLabels takes a label with or without its com.google.test.loops. prefix.
 DEFAULT_LABEL = "abpn_runnable"
 DEVICE_KEYS = ("model", "version", "locale", "orientation")
 DEFAULT_TIMEOUT = "30m"
