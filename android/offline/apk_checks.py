@@ -5,7 +5,8 @@
       Reads the linked binary manifest (`aapt2 dump xmltree`), i.e. what a phone's package manager
       sees, not our source manifest: the <uses-native-library> entries survived linking (the GPU
       delegate's OpenCL libraries; libcdsprpc.so, QNN's FastRPC, in the qnn variant), BenchmarkActivity
-      can only be started by the shell, the app is not debuggable, native libraries are extracted.
+      can only be started by the shell, the app is not debuggable, native libraries are extracted,
+      and the Firebase Test Lab game loop is declared as Test Lab reads it (game_loop below).
   apk_checks.py elf APK --known-4k NAME ...
       Reports the ELF PT_LOAD alignment of every AArch64 lib/arm64-v8a/*.so. A library whose segments are
       aligned to less than 16 KB cannot be loaded by a kernel with 16 KB pages, however the zip entry
@@ -28,6 +29,19 @@ SHELL_ONLY_PERMISSION = "android.permission.DUMP"
 BENCHMARK_ACTIVITY = "org.abpn.app.BenchmarkActivity"
 OPENCL_LIBS = ("libOpenCL.so", "libOpenCL-pixel.so", "libOpenCL-car.so")
 FASTRPC_LIB = "libcdsprpc.so"
+# Firebase Test Lab's game loop (firebase.google.com/docs/test-lab/android/game-loop; TFLite's
+# tools/benchmark/experimental/firebase/android/AndroidManifest.xml): this intent filter on the
+# activity, com.google.test.loops (the number of loops) and com.google.test.loops.<label> in <application>.
+TEST_LOOP_ACTIVITY = "org.abpn.app.TestLoopActivity"
+TEST_LOOP_ACTION = "com.google.intent.action.TEST_LOOP"
+TEST_LOOP_CATEGORY = "android.intent.category.DEFAULT"
+TEST_LOOP_MIME = "application/javascript"
+LOOPS_META = "com.google.test.loops"
+# org.abpn.core.TestLoop: 1 cpu, 2 gpu, 3 nnapi, 4 qnn_htp, 5 all; the build without QNN cannot run 4.
+EXPECTED_LOOPS = {
+    "qnn": {"loops": 5, "labels": {"abpn_runnable": "1-5", "abpn_single": "1-4"}},
+    "noqnn": {"loops": 5, "labels": {"abpn_runnable": "1-3,5", "abpn_single": "1-3"}},
+}
 
 
 class Element:
@@ -67,10 +81,70 @@ def parse_xmltree(text):
     return root
 
 
-def check_manifest(apk, variant):
+def linked_manifest(apk):
     dump = subprocess.run(["aapt2", "dump", "xmltree", "--file", "AndroidManifest.xml", apk],
                           check=True, capture_output=True, text=True).stdout
-    root = parse_xmltree(dump)
+    return parse_xmltree(dump)
+
+
+def _number(value):
+    """aapt2 prints an integer attribute as 5, 0x5 or (type 0x10)0x5 depending on its version."""
+    if value is None:
+        return None
+    text = re.sub(r"^\(type 0x[0-9a-f]+\)", "", value)
+    try:
+        return int(text, 0)
+    except ValueError:
+        return None
+
+
+def game_loop(root):
+    """What Test Lab reads from the linked manifest: the loop activity's intent filters, the number of
+    loops and the labels (name without the com.google.test.loops. prefix -> value)."""
+    application = next(root.find_all("application"), None)
+    found = {"filters": [], "loops": None, "labels": {}}
+    if application is None:
+        return found
+    for activity in application.find_all("activity"):
+        if activity.attrs.get("name") not in (TEST_LOOP_ACTIVITY, ".TestLoopActivity"):
+            continue
+        found["exported"] = activity.attrs.get("exported")
+        for f in activity.find_all("intent-filter"):
+            found["filters"].append({
+                "actions": [c.attrs.get("name") for c in f.find_all("action")],
+                "categories": [c.attrs.get("name") for c in f.find_all("category")],
+                "mime_types": [c.attrs.get("mimeType") for c in f.find_all("data")],
+            })
+    for meta in (c for c in application.children if c.name == "meta-data"):
+        name = meta.attrs.get("name") or ""
+        if name == LOOPS_META:
+            found["loops"] = _number(meta.attrs.get("value"))
+        elif name.startswith(LOOPS_META + "."):
+            found["labels"][name[len(LOOPS_META) + 1:]] = meta.attrs.get("value")
+    return found
+
+
+def check_game_loop(root, variant):
+    loop = game_loop(root)
+    want = EXPECTED_LOOPS[variant]
+    problems = []
+    wanted_filter = {"actions": [TEST_LOOP_ACTION], "categories": [TEST_LOOP_CATEGORY], "mime_types": [TEST_LOOP_MIME]}
+    if wanted_filter not in loop["filters"]:
+        problems.append(f"{TEST_LOOP_ACTIVITY} lacks Test Lab's intent filter {wanted_filter} (found {loop['filters']})")
+    if loop.get("exported") not in ("true", "0xffffffff", "(type 0x12)0xffffffff"):
+        problems.append(f"{TEST_LOOP_ACTIVITY} must be exported for Test Lab to start it (exported={loop.get('exported')!r})")
+    if loop["loops"] != want["loops"]:
+        problems.append(f"<meta-data {LOOPS_META}> is {loop['loops']!r}, want {want['loops']} (scenarios 1..5)")
+    if loop["labels"] != want["labels"]:
+        problems.append(f"game-loop labels {loop['labels']} differ from the {variant} build's {want['labels']}")
+    if not problems:
+        labels = ", ".join(f"{k}={v}" for k, v in sorted(loop["labels"].items()))
+        print(f"manifest: game loop declared: {TEST_LOOP_ACTIVITY} ({TEST_LOOP_ACTION}), {loop['loops']} loops, {labels}")
+    return problems
+
+
+def check_manifest(apk, variant):
+    root = linked_manifest(apk)
     application = next(root.find_all("application"), None)
     if application is None:
         return ["no <application> in the linked manifest"]
@@ -110,6 +184,7 @@ def check_manifest(apk, variant):
         problems.append("extractNativeLibs is not true (QNN loads its skel libraries from nativeLibraryDir)")
     else:
         print("manifest: extractNativeLibs=true")
+    problems += check_game_loop(root, variant)
     return problems
 
 

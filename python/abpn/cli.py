@@ -431,3 +431,87 @@ def hub_bench(model, hub_devices, list_devices, accelerators, db, collector, tok
     if failed:
         raise AbpnError(f"{len(failed)} of {len(outcomes)} AI Hub device(s) failed: "
                         f"{', '.join(o.target for o in failed)} (details above)")
+
+
+@main.group("test-lab")
+def test_lab():
+    """Run the app's game loop on Firebase Test Lab's phones and collect the records."""
+
+
+@test_lab.command("run")
+@click.option("--apk", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The app's APK (android/offline-out/abpn.apk), with the bundled model and its reference.")
+@click.option("--device", "devices", multiple=True, required=True, metavar="model=ID,version=N",
+              help="A Test Lab device, e.g. model=redfin,version=30 (repeatable; ids from "
+                   "`gcloud firebase test android models list`). Optional locale=, orientation=.")
+@click.option("--scenario", "scenarios", multiple=True, type=int, metavar="N",
+              help="1 cpu, 2 gpu, 3 nnapi, 4 qnn_htp, 5 all (repeatable). Default: every scenario the APK can run.")
+@click.option("--label", "labels", multiple=True, metavar="LABEL",
+              help="A scenario label of the APK's manifest: abpn_runnable, abpn_single (repeatable).")
+@click.option("--results-bucket", required=True, help="Cloud Storage bucket for Test Lab's raw results.")
+@click.option("--results-dir", default=None, help="Folder in the bucket, unique per run (default: abpn-<UTC time>).")
+@click.option("--timeout", default="30m", show_default=True, help="Test Lab's limit for each device's run.")
+@click.option("--project", default=None, help="The Firebase project (default: gcloud's configured one).")
+@click.option("--execute", is_flag=True, help="Run the command (needs gcloud on PATH) instead of only printing it.")
+def test_lab_run(apk, devices, scenarios, labels, results_bucket, results_dir, timeout, project, execute):
+    """Print (or run) the gcloud command that runs the game loop on Test Lab's devices."""
+    import subprocess
+    import time
+
+    from abpn.bench import test_lab as lab
+
+    results_dir = results_dir or time.strftime("abpn-%Y%m%d-%H%M%S", time.gmtime())
+    argv = lab.gcloud_command(apk, list(devices), results_bucket=results_bucket, results_dir=results_dir,
+                              scenarios=list(scenarios), labels=list(labels), timeout=timeout, project=project)
+    click.echo(lab.command_line(argv))
+    click.echo("then:\n  " + lab.copy_down_command(results_bucket, results_dir, "test-lab-results") +
+               "\n  abpn-tool test-lab collect test-lab-results --db abpn-results.sqlite")
+    if not execute:
+        return
+    if lab.gcloud_path() is None:
+        raise AbpnError(lab.GCLOUD_INSTALL)
+    completed = subprocess.run(argv, check=False)
+    if completed.returncode != 0:
+        raise AbpnError(f"gcloud exited {completed.returncode}; its outcome table above names each device's result")
+
+
+@test_lab.command("collect")
+@click.argument("results", type=click.Path(exists=True, file_okay=False))
+@click.option("--db", default="abpn-results.sqlite", show_default=True, type=click.Path(dir_okay=False),
+              help="SQLite file the records are stored in (ignored with --collector).")
+@click.option("--collector", metavar="URL", help="Post the records to this collector instead of --db.")
+@click.option("--token", envvar="ABPN_COLLECTOR_TOKEN", help="The collector's bearer token ($ABPN_COLLECTOR_TOKEN).")
+@click.option("--out", default="abpn-results", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the raw records as stored.")
+@click.option("--matrix-id", default=None, help="Test Lab's matrix id (gcloud prints it), kept in each record.")
+def test_lab_collect(results, db, collector, token, out, matrix_id):
+    """Store the records of a Test Lab results folder (gsutil -m cp -r gs://BUCKET/FOLDER RESULTS) and name
+    every device whose loop crashed, timed out or wrote nothing."""
+    from abpn.bench.test_lab import collect, summary_lines
+    from abpn.collector.sinks import CollectorSink, DatabaseSink
+
+    sink = CollectorSink(collector, token) if collector else DatabaseSink(db)
+    sink.check()
+    outcomes = collect(results, sink, out_dir=out, matrix_id=matrix_id)
+    for line in summary_lines(outcomes):
+        click.echo(line)
+    failed = [o.device_id for o in outcomes if not o.ok]
+    stored = sum(len(o.stored) for o in outcomes)
+    click.echo(f"{stored} record(s) stored in {sink.where} from {len(outcomes)} device(s)")
+    if failed:
+        raise AbpnError(f"{len(failed)} of {len(outcomes)} device(s) have no complete result: {', '.join(failed)} "
+                        "(reasons above)")
+
+
+@test_lab.command("assets")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--cache", default="abpn-results", show_default=True, type=click.Path(file_okay=False),
+              help="Where the reference is computed and kept (keyed by the model's SHA-256).")
+def test_lab_assets(model, out, cache):
+    """Write MODEL's reference input and expected output into OUT, the APK's assets (the builds call this)."""
+    from abpn.bench.test_lab import reference_assets
+
+    info, written = reference_assets(model, out, cache_dir=cache)
+    for path in written:
+        click.echo(f"{path} ({path.stat().st_size} bytes, model {info.sha256[:12]})")
