@@ -16,11 +16,13 @@ How it times (issue 22): each model runs in its own process, and only one interp
 time: in each round every process in turn creates its interpreter, runs `--warmup` untimed and
 `--per-round` timed invokes, and destroys the interpreter before the next process starts, so no
 idle thread pool spins beside the one being timed. The order rotates every round. A model's round
-time is the median of its invokes; the ratio is the median over rounds of the per-round ratio
+time is the fastest of its invokes in that round: load from other processes only ever adds time,
+so the fastest is the least disturbed. The ratio is the median over rounds of the per-round ratio
 against authors_uint8 (same round, same machine state), with the 10-90% spread of those ratios.
 Both 2 threads and 1 thread are timed in every round. The machine's load average is printed before
-and after each phase. With `--busy-pair` (the default) the whole measurement runs twice: quiet, then
-beside a `yes > /dev/null` this script starts and stops itself, and the change of each ratio is shown.
+and after. Unless `--no-busy-pair`, every round is run twice, once quiet and once beside a
+`yes > /dev/null` this script starts and stops itself (which of the two comes first alternates), so
+that the quiet and busy ratios see the same background load, and the change of each ratio is shown.
 
     python benchmarks/int8_latency.py [--checkpoint models/abpn_x3_float.keras] [--rounds 15] [--no-busy-pair]
     python benchmarks/int8_latency.py --compare OLD.tflite NEW.tflite [--rounds 15]
@@ -103,7 +105,7 @@ class ModelProcess:
     def round(self, threads, warmup, runs):
         self.process.stdin.write(json.dumps({"threads": threads, "warmup": warmup, "runs": runs}) + "\n")
         self.process.stdin.flush()
-        return statistics.median(self._answer()["samples"])
+        return min(self._answer()["samples"])
 
     def close(self):
         self.process.stdin.close()
@@ -114,22 +116,33 @@ def loadavg():
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def time_rounds(paths, input_path, rounds, warmup, per_round):
-    """{threads: {name: [round medians]}} with every model in its own process, one at a time."""
+def time_rounds(paths, input_path, args):
+    """{phase: {threads: {name: [round times]}}} with every model in its own process, one at a time;
+    phase "busy" beside `yes`, interleaved round by round with "quiet"."""
     processes = [ModelProcess(name, path, input_path) for name, path in paths.items()]
-    medians = {threads: {p.name: [] for p in processes} for threads in THREADS}
+    phases = ("quiet", "busy") if args.busy_pair else ("quiet",)
+    times = {phase: {threads: {p.name: [] for p in processes} for threads in THREADS} for phase in phases}
+
+    def one_round(phase, order):
+        for threads in THREADS:
+            for process in order:
+                times[phase][threads][process.name].append(process.round(threads, args.warmup, args.per_round))
+
     try:
-        for index in range(rounds):
+        for index in range(args.rounds):
             order = processes[index % len(processes):] + processes[:index % len(processes)]
-            for threads in THREADS:
-                for process in order:
-                    medians[threads][process.name].append(process.round(threads, warmup, per_round))
-            print(f"\rround {index + 1}/{rounds}", end="", file=sys.stderr, flush=True)
+            for phase in (phases if index % 2 == 0 else phases[::-1]):
+                if phase == "busy":
+                    with BusyCore():
+                        one_round(phase, order)
+                else:
+                    one_round(phase, order)
+            print(f"\rround {index + 1}/{args.rounds}", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
     finally:
         for process in processes:
             process.close()
-    return medians
+    return times
 
 
 class BusyCore:
@@ -137,7 +150,7 @@ class BusyCore:
 
     def __enter__(self):
         self.process = subprocess.Popen(["yes"], stdout=subprocess.DEVNULL)
-        time.sleep(2)  # let it take its core before the first round
+        time.sleep(0.5)  # let it take its core before the first invoke
         return self
 
     def __exit__(self, *exc):
@@ -159,25 +172,18 @@ def ratio_table(medians, baseline):
 
 
 def measure_phases(paths, input_path, args, baseline):
-    """[(phase name, ratio table, load before, load after)] for the quiet and (optionally) busy phases."""
-    phases = []
-    for phase in ("quiet", "busy") if args.busy_pair else ("quiet",):
-        before = loadavg()
-        print(f"{phase}: timing {args.rounds} rounds", file=sys.stderr)
-        if phase == "busy":
-            with BusyCore():
-                medians = time_rounds(paths, input_path, args.rounds, args.warmup, args.per_round)
-        else:
-            medians = time_rounds(paths, input_path, args.rounds, args.warmup, args.per_round)
-        phases.append((phase, ratio_table(medians, baseline), before, loadavg()))
-    return phases
+    """[(phase name, ratio table)] for the quiet and (optionally) busy phases, timed interleaved."""
+    before = loadavg()
+    times = time_rounds(paths, input_path, args)
+    print(f"\nload average (1/5/15 min) before {before}, after {loadavg()}")
+    return [(phase, ratio_table(by_threads, baseline)) for phase, by_threads in times.items()]
 
 
 def print_phases(phases, names):
-    for phase, table, before, after in phases:
-        print(f"\n[{phase}{' (beside yes > /dev/null)' if phase == 'busy' else ''}] "
-              f"load average (1/5/15 min) before {before}, after {after}")
-        print(f"{'model':>14} " + " ".join(f"{f'{t} thr ms':>9} {f'{t} thr ratio (10-90%)':>25}" for t in THREADS))
+    for phase, table in phases:
+        print(f"\n[{phase}{' (beside yes > /dev/null, rounds interleaved with the quiet ones)' if phase == 'busy' else ''}]")
+        print(f"{'model':>14} " + " ".join(f"{f'{t} thr ms':>9} {f'{t} thr ratio (10-90%)':>25}" for t in THREADS)
+              + "   (ms: median over rounds of each round's fastest invoke)")
         for name in names:
             cells = []
             for threads in THREADS:
@@ -197,7 +203,7 @@ def busy_shifts(phases, names):
 def header(args, count):
     print(f"input 1x360x640x3 (the bench-host photo), XNNPACK, {', '.join(map(str, THREADS))} threads; "
           f"{args.rounds} rounds x {count} models, each round: {args.warmup} warm-up + {args.per_round} timed "
-          f"invokes per model in its own process, one interpreter at a time")
+          f"invokes per model in its own process, one interpreter at a time; a round's time is its fastest invoke")
     print(f"process niceness {os.nice(0)}; {os.cpu_count()} CPUs")
 
 
