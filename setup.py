@@ -8,7 +8,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-SHIPPED = ("abpn_x3_int8.tflite", "abpn_x3_int8_dynamic.tflite")
+SHIPPED = ("abpn_x3_int8.tflite", "abpn_x3_int8_int8io.tflite", "abpn_x3_int8_dynamic.tflite")
 
 
 class BuildPyWithShippedModels(build_py):

@@ -34,8 +34,11 @@ def test_json_record_matches_the_schema(float_tflite_fixed, float_tflite_dynamic
     # The fixed model on one tile is exactly the dynamic model on the same photo.
     assert result["output_check"]["passed"] and result["output_check"]["psnr_db"] is None
     assert float_tflite_dynamic.name in result["notes"]
-    # the float ABPN: everything but the anchor's 9-input CONCATENATION
-    assert (result["delegation"]["delegated_nodes"], result["delegation"]["total_nodes"]) == (11, 12)
+    # the float ABPN: every node, the anchor's 1x1 conv included
+    assert (result["delegation"]["delegated_nodes"], result["delegation"]["total_nodes"]) == (12, 12)
+    memory = result["memory"]  # this process: TensorFlow, both models and the feature maps
+    assert 0 < memory["rss_before_bytes"] <= memory["peak_rss_bytes"] < 8 * 2**30, memory
+    assert "over the timed runs" in memory["source"] and memory["arena_bytes"] is None
     timing = result["timing"]
     assert len(timing["wall_samples_ms"]) == 4  # the wall time adds the input/output copies to invoke()
     assert all(wall >= native for wall, native in zip(timing["wall_samples_ms"], result["samples_ms"]))
@@ -106,18 +109,21 @@ def test_the_library_refuses_them_too(float_tflite_dynamic):
         bench_host(float_tflite_dynamic, input_hw=(100_000, 100_000))
 
 
-def test_xnnpack_takes_the_lean_graph_but_its_anchor_concat_and_quantize_ops():
-    """Measured with TFLite 2.21: XNNPACK takes the 7 convs, the ADD and DEPTH_TO_SPACE of the lean
-    INT8 graph; the 9-input CONCATENATION (the anchor) and the uint8<->int8 QUANTIZE ops stay on
-    TFLite's own kernels. A change in either count is a change in what the benchmark measures."""
-    from abpn import SHIPPED_INT8
+def test_xnnpack_takes_every_node_of_the_int8_io_model_and_all_but_quantize_of_the_uint8_one():
+    """Measured with TFLite 2.21: XNNPACK takes the anchor's 1x1 conv, the 7 convs, the ADD and
+    DEPTH_TO_SPACE of the lean INT8 graph; of the uint8-I/O model, the uint8<->int8 QUANTIZE ops
+    stay on TFLite's own kernels (XNNPACK converts float to int8, not uint8 to int8). A change in
+    either count is a change in what the benchmark measures."""
+    from abpn import SHIPPED_INT8, SHIPPED_INT8_INT8IO
     from abpn.model.modelfile import TFLiteRunner
 
     runner = TFLiteRunner(SHIPPED_INT8, threads=1)
-    runner.prepare((360, 640))
     delegated, total, evidence = _delegation(runner.interpreter)
-    assert (delegated, total) == (9, 12), evidence
-    assert evidence.endswith("on the TFLite CPU kernels: CONCATENATION, QUANTIZE")
+    assert (delegated, total) == (10, 12), evidence
+    assert evidence.endswith("on the TFLite CPU kernels: QUANTIZE")
+    runner = TFLiteRunner(SHIPPED_INT8_INT8IO, threads=1)
+    delegated, total, evidence = _delegation(runner.interpreter)
+    assert (delegated, total) == (10, 10), evidence
 
 
 @pytest.mark.parametrize("hw", [(36, 64), (360, 640), (100, 20), (7, 7)])

@@ -8,7 +8,8 @@ from abpn.model.quantize import (DEPLOY_HW, EXPORTS, QAT_PRESETS, calibrate_rang
 from abpn.model.train import Schedule, upscale_with
 from conftest import synthetic_photo
 
-LEAN_OPS = ["QUANTIZE", "CONCATENATION", *["CONV_2D"] * 7, "ADD", "DEPTH_TO_SPACE", "QUANTIZE"]
+# The anchor is the first CONV_2D (a fixed 1x1 conv), the seven 3x3 convs follow.
+LEAN_OPS = ["QUANTIZE", *["CONV_2D"] * 8, "ADD", "DEPTH_TO_SPACE", "QUANTIZE"]
 
 
 def _interpreter(content):
@@ -62,12 +63,58 @@ def test_int8_graph_is_lean_and_int8_between_input_and_output(int8_uint8_io):
     assert add["quantization"] == (1.0, -128)  # [0, 255] exactly: saturation is the clip
 
 
+def test_the_anchor_conv_is_an_exact_int8_copy(int8_uint8_io):
+    """0/1 weights stored as 127/0 at scale 1/127, input and output both at scale 1, zero point -128:
+    the requantized sum 127 * x / 127 is x again."""
+    interpreter = _interpreter(int8_uint8_io)
+    tensors = interpreter.get_tensor_details()
+    kernel = next(t for t in tensors if "anchor" in t["name"] and list(t["shape"]) == [27, 1, 1, 3])
+    weights = interpreter.get_tensor(kernel["index"])
+    assert kernel["dtype"] == np.int8 and set(np.unique(weights)) == {0, 127}
+    assert np.array_equal(weights[:, 0, 0, :] == 127, np.eye(3, dtype=bool)[np.arange(27) % 3])
+    np.testing.assert_allclose(kernel["quantization_parameters"]["scales"], 1 / 127, rtol=1e-6)
+    output = next(t for t in tensors if "anchor" in t["name"] and list(t["shape"]) == [1, 360, 640, 27])
+    assert output["quantization"] == (1.0, -128)
+
+
+@pytest.mark.parametrize("io", ["uint8", "int8"])
+def test_the_conv_anchor_gives_the_same_bytes_as_the_concat_anchor_on_a_photo(float_keras_model, qat, io, tmp_path):
+    """The graph change of issue 22 changes no output byte: the previous graph (CONCATENATION) and the
+    new one (1x1 CONV_2D) from the same weights, on a real photo, through XNNPACK."""
+    from abpn.bench.host import real_image
+    from abpn.model.architecture import ConcatAnchor
+
+    concat = qat_model(float_keras_model, anchor=ConcatAnchor)
+    concat.set_weights(qat.get_weights())
+    old, new = convert_int8(concat, DEPLOY_HW, io), convert_int8(qat, DEPLOY_HW, io)
+    assert "CONCATENATION" in operator_names(old) and "CONCATENATION" not in operator_names(new)
+    (tmp_path / "old.tflite").write_bytes(old)
+    (tmp_path / "new.tflite").write_bytes(new)
+    photo = real_image(DEPLOY_HW)
+    outputs = [TFLiteRunner(tmp_path / name, threads=2).upscale(photo) for name in ("old.tflite", "new.tflite")]
+    np.testing.assert_array_equal(*outputs)
+
+
 def test_int8_io_variant_has_no_quantize_ops(qat):
     content = convert_int8(qat, DEPLOY_HW, "int8")
     assert operator_names(content) == LEAN_OPS[1:-1]
     interpreter = _interpreter(content)
     assert interpreter.get_input_details()[0]["dtype"] == np.int8
+    assert interpreter.get_input_details()[0]["quantization"] == (1.0, -128)
     assert interpreter.get_output_details()[0]["quantization"] == (1.0, -128)
+
+
+def test_int8_io_is_the_uint8_model_with_the_top_bit_flipped(qat, int8_uint8_io, tmp_path):
+    """x XOR 0x80 is x - 128 for uint8 x: what the phone app feeds the int8-I/O model, and how it
+    reads the output back."""
+    from abpn.bench.host import real_image
+
+    (tmp_path / "u8.tflite").write_bytes(int8_uint8_io)
+    (tmp_path / "i8.tflite").write_bytes(convert_int8(qat, DEPLOY_HW, "int8"))
+    photo = real_image(DEPLOY_HW)[None]
+    expected = TFLiteRunner(tmp_path / "u8.tflite").invoke_raw(photo)
+    flipped = TFLiteRunner(tmp_path / "i8.tflite").invoke_raw((photo ^ 0x80).view(np.int8))
+    np.testing.assert_array_equal(flipped.view(np.uint8) ^ 0x80, expected)
 
 
 def test_fixed_and_dynamic_int8_agree_and_follow_the_qat_model(qat, int8_uint8_io, tmp_path):
@@ -110,6 +157,10 @@ def test_quantize_runs_resumable_qat_and_writes_the_four_exports(float_keras_mod
     for name, path in result.exports.items():
         assert path.name == EXPORTS[name] and inspect_model(path)
     assert inspect_model(result.exports["int8"]).input_shape == (1, 360, 640, 3)
+    both = [inspect_model(result.exports[name]) for name in ("int8", "int8_int8io")]
+    assert [(m.input_shape, m.input_dtype, m.output_dtype) for m in both] == [
+        ((1, 360, 640, 3), "uint8", "uint8"), ((1, 360, 640, 3), "int8", "int8")]
+    assert operator_names(result.exports["int8_int8io"].read_bytes()) == LEAN_OPS[1:-1]
     assert (tmp_path / "qat" / "best_qat.weights.h5").is_file()
     assert result.scores["qat"]["psnr_y"] > 10
     assert QAT_PRESETS["paper"].epochs == 200 and QAT_PRESETS["paper"].halve_every == 50

@@ -27,3 +27,5 @@ def _shipped_models():
 SHIPPED_MODELS = _shipped_models()
 SHIPPED_INT8 = SHIPPED_MODELS / "abpn_x3_int8.tflite"
 SHIPPED_INT8_DYNAMIC = SHIPPED_MODELS / "abpn_x3_int8_dynamic.tflite"
+# The same model with int8 I/O (no QUANTIZE ops, every node on XNNPACK): what the phone app bundles.
+SHIPPED_INT8_INT8IO = SHIPPED_MODELS / "abpn_x3_int8_int8io.tflite"

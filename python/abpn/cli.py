@@ -134,14 +134,13 @@ def train(data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale, small_patch, 
 @click.argument("checkpoint", type=click.Path(exists=True))
 @_data_options
 @_schedule_options(["paper", "smoke"])
-@click.option("--io", type=click.Choice(["uint8", "int8"]), default="uint8", show_default=True,
-              help="Input/output type of the INT8 models (int8 skips the QUANTIZE ops at both ends).")
 @click.option("--out", "run_dir", type=click.Path(file_okay=False), default="runs/qat", show_default=True,
               help="Run folder: QAT checkpoints, logs and the exported .tflite files. Re-run to resume.")
 def quantize(checkpoint, data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale, small_patch, hold_out_dirs, ema,
-             preset, epochs, steps_per_epoch, batch, learning_rate, halve_every, io, run_dir):
+             preset, epochs, steps_per_epoch, batch, learning_rate, halve_every, run_dir):
     """Quantization-aware training from a float CHECKPOINT (a best.keras or its run folder), then export
-    the 360x640 INT8 deployment model, a dynamic-shape INT8 model, and FP32 and FP16 models."""
+    the 360x640 INT8 deployment model with uint8 I/O and with int8 I/O, a dynamic-shape INT8 model,
+    and FP32 and FP16 models."""
     from abpn.model import quantize as quantization
     from abpn.model import train as training
 
@@ -152,7 +151,7 @@ def quantize(checkpoint, data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale
     training.load_float_model(checkpoint)  # a wrong file fails now, not after loading the data
     split = _load_data(data_dirs, val_dirs, skip_bad, cache_dir, schedule.patch, rescale, small_patch, hold_out_dirs)
     click.echo(f"schedule: {schedule}")
-    result = quantization.quantize(checkpoint, split, run_dir, schedule, io=io, seed=seed,
+    result = quantization.quantize(checkpoint, split, run_dir, schedule, seed=seed,
                                    ema=training.EMA_MOMENTUM if ema else None)
     _print_scores("validation", result.scores)
     for name, path in result.exports.items():

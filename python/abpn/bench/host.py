@@ -2,12 +2,15 @@
 
 Timing follows the phone app (docs/phone-protocol.md): init (interpreter creation and tensor
 allocation), the first inference on its own, `warmup` untimed runs, then `runs` timed runs. Only
-setting the input and `invoke()` are timed; reading the output back is not.
+setting the input and `invoke()` are timed; reading the output back is not. The record's `memory`
+is this process's resident set before the interpreter existed and its peak over the timed runs
+(abpn.bench.memory).
 """
 import time
 from pathlib import Path
 
 from abpn import DEPLOY_HW, SCALE, SHIPPED_INT8, SHIPPED_INT8_DYNAMIC
+from abpn.bench.memory import PeakMemory
 from abpn.errors import AbpnError
 
 DEFAULT_THREADS = 2
@@ -21,6 +24,8 @@ MAX_RUNS = 10_000
 MAX_WARMUP = 1_000
 MAX_INPUT_HW = (2160, 3840)
 _THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
+# tf.lite.Interpreter has no call that returns its arena's size (TFLite 2.21).
+NO_ARENA = "no arena size: the Python TFLite API does not report it"
 
 
 def shipped_models():
@@ -135,6 +140,7 @@ def bench_host(model, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS, warmup=DEFAULT
     image = real_image(hw)
     temperature_before = _temperature_c()
 
+    memory = PeakMemory().start()
     start = time.perf_counter()
     runner = TFLiteRunner(model, threads=threads)
     runner.prepare(hw)
@@ -161,8 +167,10 @@ def bench_host(model, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS, warmup=DEFAULT
     for _ in tqdm(range(warmup), desc="warm-up", unit="run", disable=not progress, leave=False):
         timed_invoke()
     warmup_ms = (time.perf_counter() - warmup_start) * 1000
+    memory.begin_timed()
     timed = [timed_invoke() for _ in tqdm(range(runs), desc="timed", unit="run", disable=not progress, leave=False)]
     samples = [native for native, _ in timed]
+    memory_section = memory.section(arena_note=NO_ARENA)
     last_output = runner.decode_output(interpreter.get_tensor(output_index))
     temperature_after = _temperature_c()
 
@@ -194,6 +202,7 @@ def bench_host(model, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS, warmup=DEFAULT
         "delegation": {"delegated_nodes": delegated, "total_nodes": total,
                        "fallback": None if delegated == total else "tflite cpu kernels", "evidence": evidence},
         "output_check": check,
+        "memory": memory_section,
     }
     model_section = info.record_section()
     if info.dynamic:
@@ -236,8 +245,18 @@ def format_summary(rec):
         f"{result['warmup_runs']} warm-up runs",
         f"{result['runs']} runs (ms): min {stats['min']:.2f}  median {stats['median']:.2f}  mean {stats['mean']:.2f}  "
         f"p90 {stats['p90']:.2f}  max {stats['max']:.2f}  std {stats['std']:.2f}",
+        _memory_line(result.get("memory")),
         f"output check: {psnr}, max abs diff {check['max_abs_diff']:.0f} -> "
         f"{'passed' if check['passed'] else 'FAILED'}",
         f"  ({result['notes']})",
     ]
     return "\n".join(lines)
+
+
+def _memory_line(memory):
+    def mb(value):
+        return "unknown" if value is None else f"{value / 2**20:.0f} MB"
+
+    memory = memory or {}
+    return (f"memory: peak RSS {mb(memory.get('peak_rss_bytes'))} over the timed runs, "
+            f"{mb(memory.get('rss_before_bytes'))} before the interpreter")

@@ -7,6 +7,8 @@ raw 0..255 RGB values, so the network needs no normalisation layers and quantize
 Every non-standard step is a small registered layer (not a Python-lambda `Lambda`), so the model
 can be saved, reloaded and cloned by tensorflow-model-optimization for quantization-aware training.
 """
+import numpy as np
+
 import abpn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
 import tensorflow as tf
 import tf_keras as keras
@@ -18,10 +20,35 @@ ANCHOR_CHANNELS = 3 * SCALE * SCALE  # 27
 PARAMETERS = 42_539
 
 
+def anchor_kernel():
+    """The 1x1 kernel (1, 1, 3, 27) with 0/1 weights that copies RGB into every group of three
+    output channels: output channel c is input channel c % 3, as tf.concat([x] * 9) orders them."""
+    kernel = np.zeros((1, 1, 3, ANCHOR_CHANNELS), np.float32)
+    kernel[0, 0, np.arange(ANCHOR_CHANNELS) % 3, np.arange(ANCHOR_CHANNELS)] = 1.0
+    return kernel
+
+
 @keras.utils.register_keras_serializable(package="abpn")
 class Anchor(keras.layers.Layer):
     """Repeats the RGB input SCALE**2 times along channels: the nearest-neighbour upscale after
-    depth_to_space, so the convolutions only learn the residual."""
+    depth_to_space, so the convolutions only learn the residual.
+
+    The repeat is a 1x1 convolution with a fixed 0/1 kernel, not a concatenation of nine copies:
+    TFLite's XNNPACK delegate takes a CONV_2D but not a 9-input CONCATENATION, and 0 and 1 are
+    exact in int8 (per-channel scale 1/127, weight 127), so the INT8 result is the same copy. The
+    kernel is a constant, not a weight: the layer has no variables, and weights saved before this
+    change load unchanged.
+    """
+
+    def call(self, inputs):
+        return tf.nn.conv2d(inputs, tf.constant(anchor_kernel(), inputs.dtype), strides=1, padding="VALID")
+
+
+@keras.utils.register_keras_serializable(package="abpn")
+class ConcatAnchor(Anchor):
+    """The authors' anchor, nine copies concatenated: the same values, but the 9-input
+    CONCATENATION it converts to runs on TFLite's reference kernels. Kept to time and check the
+    two graphs against each other (benchmarks/int8_latency.py, tests/test_quantize.py)."""
 
     def call(self, inputs):
         return tf.concat([inputs] * (SCALE * SCALE), axis=-1)
@@ -46,11 +73,12 @@ class ClipToPixelRange(keras.layers.Layer):
         return tf.clip_by_value(inputs, 0.0, 255.0)
 
 
-def build_abpn(input_shape=(None, None, 3), clip=True, name="abpn"):
+def build_abpn(input_shape=(None, None, 3), clip=True, name="abpn", anchor=Anchor):
     """The float ABPN. `clip=False` leaves out the final clip: the quantized export gets the same
-    effect for free from the output quantizer's fixed [0, 255] range (see quantize.py)."""
+    effect for free from the output quantizer's fixed [0, 255] range (see quantize.py). `anchor`
+    is the anchor's layer class (ConcatAnchor for the authors' graph)."""
     inputs = keras.Input(shape=input_shape, name="lr")
-    anchor = Anchor(name="anchor")(inputs)
+    anchor = anchor(name="anchor")(inputs)
     x = inputs
     for i in range(5):
         x = keras.layers.Conv2D(FEATURES, 3, padding="same", activation="relu", name=f"conv{i + 1}")(x)
@@ -65,6 +93,7 @@ def build_abpn(input_shape=(None, None, 3), clip=True, name="abpn"):
 
 CUSTOM_OBJECTS = {
     "Anchor": Anchor,
+    "ConcatAnchor": ConcatAnchor,
     "DepthToSpace": DepthToSpace,
     "ClipToPixelRange": ClipToPixelRange,
 }

@@ -2,9 +2,10 @@
 
 The lean graph has no clip ops. The Add that joins the residual and the anchor is fake-quantized
 to the fixed range [0, 255] (scale 1.0, zero point -128 in int8), so int8 saturation already clips
-the output to valid pixels, and its conversion is exactly QUANTIZE, CONCATENATION, 7 x CONV_2D,
-ADD, DEPTH_TO_SPACE, QUANTIZE (no QUANTIZE at all with int8 I/O). The input and the anchor (a copy
-of the input) share that same fixed range, so the converter adds no requantization of the input.
+the output to valid pixels, and its conversion is exactly QUANTIZE, 8 x CONV_2D (the anchor's fixed
+1x1 conv and the seven 3x3 convs), ADD, DEPTH_TO_SPACE, QUANTIZE; the int8-I/O variant has no
+QUANTIZE at all, so XNNPACK takes every node. The input and the anchor (a copy of the input) share
+that same fixed range, so the anchor conv copies int8 values exactly (weight 127 at scale 1/127).
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,6 @@ import tf_keras as keras
 
 from abpn import DEPLOY_HW
 from abpn.core.files import write_atomically
-from abpn.errors import AbpnError
 from abpn.model.architecture import CUSTOM_OBJECTS, Anchor, DepthToSpace, build_abpn
 from abpn.model.inference import load_float_model
 from abpn.model.train import Schedule, fit_resumable, keras_quality, mean_quality
@@ -27,8 +27,12 @@ qk = tfmot.quantization.keras
 
 BEST_QAT_WEIGHTS = "best_qat.weights.h5"
 CALIBRATION_BATCHES = 8
+# Both I/O variants of the deployment model: uint8 I/O takes image bytes as they are; int8 I/O
+# skips the uint8<->int8 QUANTIZE ops (which XNNPACK does not take) and needs its caller to flip
+# each byte's top bit (x XOR 0x80 = x - 128) on the way in and out.
 EXPORTS = {
     "int8": "abpn_x3_int8.tflite",
+    "int8_int8io": "abpn_x3_int8_int8io.tflite",
     "int8_dynamic": "abpn_x3_int8_dynamic.tflite",
     "fp32": "abpn_x3_fp32.tflite",
     "fp16": "abpn_x3_fp16.tflite",
@@ -83,10 +87,11 @@ def _annotate(layer):
     return layer
 
 
-def qat_model(float_model):
+def qat_model(float_model, anchor=Anchor):
     """The QAT model (fake-quantized convs, fixed [0, 255] input, anchor and sum) holding
-    `float_model`'s weights. The float model's clip is left out: the fixed range does it."""
-    unclipped = build_abpn(clip=False)
+    `float_model`'s weights. The float model's clip is left out: the fixed range does it.
+    `anchor=ConcatAnchor` gives the previous graph (a CONCATENATION), for comparisons."""
+    unclipped = build_abpn(clip=False, anchor=anchor)
     for layer in unclipped.layers:
         layer.set_weights(float_model.get_layer(layer.name).get_weights())
     annotated = keras.models.clone_model(unclipped, clone_function=_annotate)
@@ -156,14 +161,10 @@ def _converter(model, input_hw):
     return tf.lite.TFLiteConverter.from_keras_model(keras.Model(inputs, model(inputs)))
 
 
-def _check_io(io):
-    if io not in ("uint8", "int8"):
-        raise AbpnError(f"--io must be uint8 or int8 (got {io!r})")
-
-
 def convert_int8(qat, input_hw=DEPLOY_HW, io="uint8"):
     """Fully INT8 flatbuffer: int8 per-channel weights and int8 activations, uint8 or int8 I/O."""
-    _check_io(io)
+    if io not in ("uint8", "int8"):
+        raise ValueError(f"io must be 'uint8' or 'int8' (got {io!r})")
     converter = _converter(qat, input_hw)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.inference_input_type = converter.inference_output_type = getattr(tf, io)
@@ -184,12 +185,13 @@ class QuantizeResult:
     scores: dict  # "float", "qat" → mean validation quality
 
 
-def export_all(qat, float_model, out_dir, io="uint8"):
+def export_all(qat, float_model, out_dir):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     return {
-        "int8": write_atomically(out_dir / EXPORTS["int8"], convert_int8(qat, DEPLOY_HW, io)),
-        "int8_dynamic": write_atomically(out_dir / EXPORTS["int8_dynamic"], convert_int8(qat, None, io)),
+        "int8": write_atomically(out_dir / EXPORTS["int8"], convert_int8(qat, DEPLOY_HW, "uint8")),
+        "int8_int8io": write_atomically(out_dir / EXPORTS["int8_int8io"], convert_int8(qat, DEPLOY_HW, "int8")),
+        "int8_dynamic": write_atomically(out_dir / EXPORTS["int8_dynamic"], convert_int8(qat, None, "uint8")),
         "fp32": write_atomically(out_dir / EXPORTS["fp32"], convert_float(float_model)),
         "fp16": write_atomically(out_dir / EXPORTS["fp16"], convert_float(float_model, fp16=True)),
     }
@@ -201,26 +203,25 @@ def load_qat_model(float_checkpoint, qat_weights):
     return model
 
 
-def int8_quality(qat, examples, io="uint8"):
+def int8_quality(qat, examples):
     """Mean quality of the INT8 flatbuffer that ships (converted from `qat`, any input size), so
-    that the best QAT epoch is chosen on the model users get, not on its fake-quant simulation."""
+    that the best QAT epoch is chosen on the model users get, not on its fake-quant simulation.
+    Either I/O variant computes the same bytes (x - 128 in, y + 128 out), so uint8 I/O scores both."""
     import tempfile
 
     from abpn.model.modelfile import TFLiteRunner
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / EXPORTS["int8_dynamic"]
-        path.write_bytes(convert_int8(qat, None, io))
+        path.write_bytes(convert_int8(qat, None, "uint8"))
         return mean_quality(TFLiteRunner(path).upscale, examples)
 
 
-def quantize(float_checkpoint, data, run_dir, schedule, *, io="uint8", seed=None, strategy=None, verbose=None,
-             ema=None):
-    """QAT from a float checkpoint, resumable like `train`, then the four exports into run_dir.
+def quantize(float_checkpoint, data, run_dir, schedule, *, seed=None, strategy=None, verbose=None, ema=None):
+    """QAT from a float checkpoint, resumable like `train`, then the exports (EXPORTS) into run_dir.
     Each epoch is scored on its INT8 conversion; `ema` averages the weights (see fit_resumable)."""
     from abpn.model.data import make_dataset
 
-    _check_io(io)  # before hours of QAT, not after
     run_dir = Path(run_dir)
     float_model = load_float_model(float_checkpoint)
     calibration = [lr for lr, _ in make_dataset(data.train, patch=schedule.patch, batch=schedule.batch, seed=0,
@@ -235,12 +236,12 @@ def quantize(float_checkpoint, data, run_dir, schedule, *, io="uint8", seed=None
         build, data, run_dir, schedule,
         config={"stage": "qat", "float_checkpoint": str(float_checkpoint)},
         seed=seed, strategy=strategy, best_name=BEST_QAT_WEIGHTS, save_weights_only=True, verbose=verbose,
-        ema=ema, score=lambda model, examples: int8_quality(model, examples, io),
+        ema=ema, score=int8_quality,
     )
     from abpn.model.modelfile import TFLiteRunner
 
     qat = load_qat_model(float_checkpoint, run_dir / BEST_QAT_WEIGHTS)
-    exports = export_all(qat, float_model, run_dir, io)
+    exports = export_all(qat, float_model, run_dir)
     return QuantizeResult(
         exports=exports,
         scores={

@@ -8,7 +8,8 @@ import java.nio.channels.FileChannel
 
 /**
  * The INT8 model copied into the APK's assets at build time (stored uncompressed so it can be
- * mapped). An APK built before models/abpn_x3_int8.tflite existed simply lacks it.
+ * mapped): models/abpn_x3_int8_int8io.tflite by default, under the asset name [ASSET] whatever its
+ * I/O type. An APK built without a model simply lacks it.
  */
 object BundledModel {
     const val ASSET = "abpn_x3_int8.tflite"

@@ -85,7 +85,7 @@ class DemoActivity : Activity() {
         if (!BundledModel.isPresent(this)) {
             pick.isEnabled = false
             accelerators.isEnabled = false
-            status.text = "This APK was built without the bundled model: models/abpn_x3_int8.tflite did not exist " +
+            status.text = "This APK was built without the bundled model: models/abpn_x3_int8_int8io.tflite did not exist " +
                 "when it was built. Produce the INT8 model (abpn-tool quantize), rebuild the APK and install it again. " +
                 "The benchmark (driven by abpn-tool push-and-bench) works without it."
             return

@@ -3,6 +3,7 @@ package org.abpn.app
 import android.content.Context
 import android.graphics.Bitmap
 import org.abpn.core.Accelerator
+import org.abpn.core.PixelIo
 import org.abpn.core.PixelReader
 import org.abpn.core.PixelWriter
 import org.abpn.core.TilePlan
@@ -21,13 +22,16 @@ class PhotoUpscaler(private val context: Context) {
             val inT = engine.input
             val outT = engine.output
             val expectIn = listOf(1, TilePlan.MODEL_H, TilePlan.MODEL_W, 3)
-            // The tiler reads output bytes as uint8 pixels: an int8 output would wrap the colours.
-            if (inT.shape != expectIn || inT.dtype != "uint8" || outT.dtype != "uint8" ||
+            // Pixels in, pixels out: uint8 bytes as they are, or int8 bytes with the top bit flipped
+            // (the bundled model: no uint8<->int8 QUANTIZE ops for the model to run every tile).
+            val io = PixelIo.of(inT.dtype, inT.scale, inT.zeroPoint)
+            if (inT.shape != expectIn || io == null || PixelIo.of(outT.dtype, outT.scale, outT.zeroPoint) != io ||
                 outT.bytes != inT.bytes * TilePlan.SCALE * TilePlan.SCALE
             ) {
                 throw Unavailable(
-                    "the bundled model is ${inT.shape} ${inT.dtype} -> ${outT.shape} ${outT.dtype}; " +
-                        "the demo needs $expectIn uint8 -> x3 uint8",
+                    "the bundled model is ${inT.shape} ${inT.dtype} (zero point ${inT.zeroPoint}) -> ${outT.shape} " +
+                        "${outT.dtype} (zero point ${outT.zeroPoint}); the demo needs $expectIn pixels, uint8 or int8 " +
+                        "(scale 1, zero point 0 or -128), -> x3 pixels of the same type",
                 )
             }
             val plan = TilePlan(photo.width, photo.height)
@@ -36,7 +40,7 @@ class PhotoUpscaler(private val context: Context) {
             val outBuf = ByteBuffer.allocateDirect(outT.bytes).order(ByteOrder.nativeOrder())
             val reader = PixelReader { x, y, w, h, argb -> photo.getPixels(argb, 0, w, x, y, w, h) }
             val writer = PixelWriter { x, y, w, h, argb -> out.setPixels(argb, 0, w, x, y, w, h) }
-            TiledUpscaler(plan).run(reader, writer, { input, output ->
+            TiledUpscaler(plan, io).run(reader, writer, { input, output ->
                 inBuf.rewind(); inBuf.put(input)
                 engine.run(inBuf, outBuf)
                 outBuf.rewind(); outBuf.get(output)

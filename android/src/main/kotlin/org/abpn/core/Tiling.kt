@@ -81,8 +81,12 @@ fun interface PixelReader { fun read(x: Int, y: Int, w: Int, h: Int, argb: IntAr
 /** Writes ARGB pixels of a rectangle, row after row (Bitmap.setPixels on the phone). */
 fun interface PixelWriter { fun write(x: Int, y: Int, w: Int, h: Int, argb: IntArray) }
 
-/** Runs [infer] (RGB uint8 tile in, RGB uint8 x[scale] tile out) over a [TilePlan]. */
-class TiledUpscaler(private val plan: TilePlan) {
+/**
+ * Runs [infer] (RGB tile in, RGB x[scale] tile out, both as the model's tensor bytes in the form
+ * [io]) over a [TilePlan]. The int8 form's top-bit flip happens while packing and unpacking.
+ */
+class TiledUpscaler(private val plan: TilePlan, io: PixelIo = PixelIo.UINT8) {
+    private val flip = io.flip
     private val input = ByteArray(plan.tileW * plan.tileH * 3)
     private val output = ByteArray(plan.tileW * plan.scale * plan.tileH * plan.scale * 3)
     private val region = IntArray(plan.tileW * plan.tileH)
@@ -106,9 +110,9 @@ class TiledUpscaler(private val plan: TilePlan) {
             val row = Math.min(ty, rh - 1) * rw
             for (tx in 0 until plan.tileW) {
                 val p = region[row + Math.min(tx, rw - 1)]
-                input[o] = (p shr 16).toByte()
-                input[o + 1] = (p shr 8).toByte()
-                input[o + 2] = p.toByte()
+                input[o] = ((p shr 16) xor flip).toByte()
+                input[o + 1] = ((p shr 8) xor flip).toByte()
+                input[o + 2] = (p xor flip).toByte()
                 o += 3
             }
         }
@@ -126,9 +130,9 @@ class TiledUpscaler(private val plan: TilePlan) {
             var o = (y * outTileW + x0) * 3
             for (x in 0 until w) {
                 kept[k++] = (0xFF shl 24) or
-                    ((output[o].toInt() and 0xFF) shl 16) or
-                    ((output[o + 1].toInt() and 0xFF) shl 8) or
-                    (output[o + 2].toInt() and 0xFF)
+                    (((output[o].toInt() xor flip) and 0xFF) shl 16) or
+                    (((output[o + 1].toInt() xor flip) and 0xFF) shl 8) or
+                    ((output[o + 2].toInt() xor flip) and 0xFF)
                 o += 3
             }
         }

@@ -12,10 +12,14 @@ import java.util.concurrent.CopyOnWriteArrayList
  * away (left, right, up, down; coordinates clamped to the tile, as "same" padding stops at its edge),
  * repeated 3x3. REACH equals ABPN's receptive radius, so a tiling that keeps any pixel closer than 7
  * LR pixels to an inner tile edge gives different pixels than [reference] on the whole image.
+ * With [int8] it has the int8 I/O of the app's bundled model: zero point -128, so it computes on
+ * each byte as pixel - 128 and answers in the same form, as that model's int8 tensors do.
  */
-class CrossNearestEngine(val accelerator: Accelerator, private val beforeRun: (Int) -> Unit) : InferenceEngine {
-    override val input = TensorSpec(listOf(1, H, W, 3), "uint8", H * W * 3, 1f, 0)
-    override val output = TensorSpec(listOf(1, H * 3, W * 3, 3), "uint8", H * W * 27, 1f, 0)
+class CrossNearestEngine(val accelerator: Accelerator, private val beforeRun: (Int) -> Unit, private val int8: Boolean = false) : InferenceEngine {
+    private val dtype = if (int8) "int8" else "uint8"
+    private val zeroPoint = if (int8) -128 else 0
+    override val input = TensorSpec(listOf(1, H, W, 3), dtype, H * W * 3, 1f, zeroPoint)
+    override val output = TensorSpec(listOf(1, H * 3, W * 3, 3), dtype, H * W * 27, 1f, zeroPoint)
     override val initNanos = 1_000_000L
     override var lastNativeInferenceNanos: Long? = null
         private set
@@ -37,7 +41,10 @@ class CrossNearestEngine(val accelerator: Accelerator, private val beforeRun: (I
         val tile = ByteArray(this.input.bytes)
         for (i in tile.indices) tile[i] = input.get(i)
         inputs.add(tile)
-        val lr = cross(tile, W, H)
+        // the int8 tensor's real value is byte + 128: the pixel; the answer goes back as pixel - 128
+        val offset = -zeroPoint
+        val lr = cross(ByteArray(tile.size) { (tile[it] + offset).toByte() }, W, H)
+        for (i in lr.indices) lr[i] = (lr[i] - offset).toByte()
         for (y in 0 until H * 3) {
             for (x in 0 until W * 3) {
                 val src = ((y / 3) * W + x / 3) * 3
@@ -96,6 +103,7 @@ class CrossNearestEngine(val accelerator: Accelerator, private val beforeRun: (I
 class CrossNearestEngines(
     private val unavailable: Map<Accelerator, String> = emptyMap(),
     private val beforeRun: (Int) -> Unit = {},
+    private val int8: Boolean = false,
 ) : EngineFactory {
     val created = CopyOnWriteArrayList<CrossNearestEngine>()
     override val runtimeName = "test-cross-nearest"
@@ -108,6 +116,6 @@ class CrossNearestEngines(
         require(model.capacity() > 0) { "empty model buffer" }
         val options = mapOf<String, Any?>("threads" to threads)
         unavailable[accelerator]?.let { return EngineCreation.Unavailable(it, options, null) }
-        return EngineCreation.Ready(CrossNearestEngine(accelerator, beforeRun).also { created.add(it) }, options, null)
+        return EngineCreation.Ready(CrossNearestEngine(accelerator, beforeRun, int8).also { created.add(it) }, options, null)
     }
 }

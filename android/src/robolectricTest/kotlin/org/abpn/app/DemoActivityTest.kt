@@ -125,6 +125,19 @@ class DemoActivityTest {
         }
     }
 
+    /** The bundled model has int8 I/O: the demo feeds it pixel - 128 and shows the same pixels as through uint8 I/O. */
+    @Test
+    fun anInt8IoModelGivesTheSamePixelsAndIsFedPixelMinus128() {
+        engines = CrossNearestEngines(int8 = true)
+        Engines.factory = engines
+        val photo = decodeResource("pattern_1000x500.png")
+        val out = PhotoUpscaler(RuntimeEnvironment.getApplication()).upscale(photo, Accelerator.CPU, 2) { _, _ -> }
+        assertArrayEquals(CrossNearestEngine.reference(pixels(photo), photo.width, photo.height), pixels(out))
+        val firstTile = engines.created.single().inputs.first()
+        val expected = rgbTile(photo, 0, 0)
+        assertArrayEquals(ByteArray(expected.size) { (expected[it].toInt() xor 0x80).toByte() }, firstTile)
+    }
+
     // insertStatements/updateStatements are deprecated in favour of registering a ContentProvider,
     // but the MediaStore provider is a system app Robolectric does not have; these record what the
     // framework's resolver was asked, which is what this test checks.
