@@ -220,12 +220,14 @@ def test_csv_cells_from_phones_cannot_run_as_spreadsheet_formulas():
 def test_written_reports_get_ordinary_permissions_without_touching_the_umask(tmp_path, monkeypatch):
     """Reading the umask means setting it, process-wide: a thread creating a file meanwhile (the
     collector serves from threads) would get the wrong permissions. So the umask stays untouched."""
+    from abpn.core.files import write_atomically
+
     previous = os.umask(0o027)
     try:
         monkeypatch.setattr(os, "umask", lambda *a: pytest.fail("write_atomically changed the process umask"))
         out = tmp_path / "report.md"
-        report.write_atomically(out, "| a |\n")
-        report.write_atomically(out, "| b |\n")  # over an existing report
+        write_atomically(out, "| a |\n")
+        write_atomically(out, "| b |\n")  # over an existing report
     finally:
         monkeypatch.undo()
         os.umask(previous)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from abpn import SHIPPED_INT8_DYNAMIC
 from abpn.bench import host as bench
-from abpn.core.files import check_writable, write_atomically
+from abpn.core.files import check_output_path, write_atomically
 from abpn.core.table import format_table
 from abpn.errors import AbpnError
 from abpn.model import quantize
@@ -18,21 +18,11 @@ SHIPPED = "shipped"
 TRAINED = "trained"
 
 
-def _prepare_out(out_dir):
-    """Creates out_dir and proves it writable before minutes of training."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise AbpnError(f"cannot create --out {out_dir}: {error.strerror or error}; choose a folder you can "
-                        "write to.") from error
-    check_writable(out_dir / "quality.json", what="quickstart output")
-
-
 def run_quickstart(out_dir, *, seed=0, echo=print, train_schedule=None, qat_schedule=None, bench_runs=bench.DEFAULT_RUNS):
     """Returns (validation scores per model, bench-host records by TRAINED / SHIPPED); artifacts go
     to out_dir."""
     out_dir = Path(out_dir)
-    _prepare_out(out_dir)
+    check_output_path(out_dir, folder=True, parents=True)  # before minutes of training
     split = prepare_data(None)
     echo(f"[1/4] float training (smoke preset) on {split.description}")
     train.train(split, out_dir / "float", train_schedule or train.TRAIN_PRESETS["smoke"], seed=seed)

@@ -34,6 +34,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from abpn import __version__
 from abpn.collector import report
 from abpn.collector.store import Conflict, InvalidRecord, Store, parse_time, utc_text
+from abpn.core.files import check_output_path
 from abpn.errors import AbpnError
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -431,7 +432,31 @@ def serve(db, host="127.0.0.1", port=DEFAULT_PORT, token=None):
     import uvicorn
 
     check_serve_options(host, token)
-    app = create_app(Store(db), token=token)
-    print(f"Collector storing into {db}; dashboard at http://{host}:{port}/ , API docs at /docs"
+    check_output_path(db, parents=True, database=True)
+    # Bound first: a port in use must fail before the database is created or the dashboard announced.
+    listener = _listen(host, port)
+    try:
+        app = create_app(Store(db), token=token)
+    except BaseException:
+        listener.close()
+        raise
+    port = listener.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"Collector storing into {db}; dashboard at http://{shown}:{port}/ , API docs at /docs"
           + (" (writes need the token)" if token else ""), flush=True)
-    uvicorn.Server(server_config(app, host, port)).run()
+    uvicorn.Server(server_config(app, host, port)).run(sockets=[listener])
+
+
+def _listen(host, port):
+    """A listening socket on host:port, or an AbpnError saying why not."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family)
+    except socket.gaierror as error:
+        raise AbpnError(f"cannot listen on {host}: no such address ({error.strerror}); pass --host 127.0.0.1 or "
+                        "an address of this computer") from None
+    except OSError as error:
+        raise AbpnError(f"cannot listen on {host}:{port}: {error.strerror or error}. Another program may be using "
+                        "the port: pass another --port, or stop it.") from None

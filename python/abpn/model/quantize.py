@@ -21,7 +21,8 @@ from abpn.core.files import write_atomically
 from abpn.errors import AbpnError
 from abpn.model.architecture import CUSTOM_OBJECTS, Anchor, DepthToSpace, build_abpn
 from abpn.model.inference import load_float_model
-from abpn.model.train import Schedule, fit_resumable, keras_quality, mean_quality
+from abpn.model.schedules import QAT_PRESETS  # noqa: F401  (the QAT presets)
+from abpn.model.train import fit_resumable, keras_quality, mean_quality
 
 qk = tfmot.quantization.keras
 
@@ -33,13 +34,6 @@ EXPORTS = {
     "fp32": "abpn_x3_fp32.tflite",
     "fp16": "abpn_x3_fp16.tflite",
 }
-
-QAT_PRESETS = {
-    # Du et al. 2021: QAT for 200 epochs, Adam 1e-4 halved every 50.
-    "paper": Schedule(epochs=200, steps_per_epoch=1000, learning_rate=1e-4, halve_every=50),
-    "smoke": Schedule(epochs=3, steps_per_epoch=50, learning_rate=1e-4, halve_every=2),
-}
-
 
 class PixelRangeConfig(qk.QuantizeConfig):
     """No weights; the output is fake-quantized to exactly [0, 255] with scale 1."""

@@ -11,16 +11,16 @@ import io
 import json
 import logging
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 import abpn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
 from abpn import SCALE
-from abpn.core.files import write_atomically
+from abpn.core.files import check_output_path, write_atomically
 from abpn.errors import AbpnError
 from abpn.model.inference import BEST_MODEL, load_float_model, upscale_with
+from abpn.model.schedules import TRAIN_PRESETS, Schedule, resolve_schedule  # noqa: F401  (the float presets)
 
 log = logging.getLogger(__name__)
 
@@ -30,48 +30,6 @@ MONITOR = "val_psnr_y"
 LOSSES = {"l1": "mean_absolute_error", "l2": "mean_squared_error"}
 # The usual weight-averaging rate of SR training configs (e.g. BasicSR's ema_decay 0.999).
 EMA_MOMENTUM = 0.999
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """Adam with a step decay: the rate halves every `halve_every` epochs. The authors count an
-    epoch as 1000 iterations (800 DIV2K images x 20 patches / batch 16)."""
-
-    epochs: int
-    steps_per_epoch: int
-    learning_rate: float
-    halve_every: int
-    batch: int = 16
-    patch: int = 64
-
-    def learning_rate_at(self, epoch, _current=None):
-        return self.learning_rate * 0.5 ** (epoch // self.halve_every)
-
-    @property
-    def iterations(self):
-        return self.epochs * self.steps_per_epoch
-
-
-TRAIN_PRESETS = {
-    # Du et al. 2021: L1, Adam 1e-3 halved every 200 epochs, 1000 epochs, batch 16 of 64x64 LR.
-    "paper": Schedule(epochs=1000, steps_per_epoch=1000, learning_rate=1e-3, halve_every=200),
-    # 100k iterations with a faster decay: what 2 CPU cores can do over a few sessions (see models/).
-    "cpu100k": Schedule(epochs=100, steps_per_epoch=1000, learning_rate=1e-3, halve_every=25),
-    # A few minutes on 2 cores: enough to beat bicubic on the embedded photos.
-    "smoke": Schedule(epochs=8, steps_per_epoch=100, learning_rate=1e-3, halve_every=6),
-}
-
-
-def resolve_schedule(presets, preset, **overrides):
-    if preset not in presets:
-        raise AbpnError(f"unknown preset {preset!r}: choose one of {', '.join(presets)}")
-    changes = {k: v for k, v in overrides.items() if v is not None}
-    for name, value in changes.items():
-        if name == "learning_rate" and value <= 0:
-            raise AbpnError(f"--lr must be positive (got {value})")
-        if name != "learning_rate" and value < 1:
-            raise AbpnError(f"--{name.replace('_', '-')} must be at least 1 (got {value})")
-    return dataclasses.replace(presets[preset], **changes)
 
 
 def default_strategy():
@@ -204,27 +162,6 @@ def completed_steps(backup_dir, model):
     return int(model.optimizer.iterations.numpy())
 
 
-def check_writable(run_dir):
-    """Fails now, with a plain message, when `run_dir` cannot be created or written, rather than
-    with a traceback after the work. Creates nothing."""
-    import tempfile
-
-    run_dir = Path(run_dir)
-    existing = run_dir
-    while not existing.exists():
-        if existing.parent == existing:
-            break
-        existing = existing.parent
-    if not existing.is_dir():
-        what = "is" if existing == run_dir else f"lies under {existing}, which is"
-        raise AbpnError(f"cannot use --out {run_dir}: it {what} a file, not a folder")
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as error:
-        raise AbpnError(f"cannot write to --out {run_dir} ({existing}: {error.strerror or error})") from None
-
-
 def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, strategy=None,
                   best_name=BEST_MODEL, save_weights_only=False, verbose=None, ema=None, score=keras_quality,
                   loss="l1"):
@@ -242,6 +179,7 @@ def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, st
     from abpn.model.data import make_dataset
 
     run_dir = Path(run_dir)
+    check_output_path(run_dir, folder=True, parents=True)
     config = {**config, "schedule": dataclasses.asdict(schedule), "seed": seed}
     notes = {"data": data.description}
     if data.fingerprint:
