@@ -15,6 +15,7 @@ from pathlib import Path
 
 from abpn.bench.console import Console, crash_details, results_table
 from abpn.bench.delivery import deliver
+from abpn.core.filekinds import check_apk
 from abpn.core.files import file_sha256, write_atomically
 from abpn.core.table import format_table
 from abpn.bench.device import (BENCHMARK_ACTIVITY, PACKAGE, PHONE_DIR, RESULTS_AUTHORITY, Phone, load_signer,
@@ -189,6 +190,7 @@ def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", 
         apk_path = Path(apk)
         if not apk_path.is_file():
             raise AbpnError(f"{apk}: no such APK file")
+        check_apk(apk_path, PACKAGE)  # a zip whose manifest names the app: never install another file
     out_dir = Path(out_dir)
     reference_dir = out_dir / "reference"
     reference_dir.mkdir(parents=True, exist_ok=True)

@@ -6,9 +6,9 @@ import struct
 import zipfile
 from pathlib import Path
 
+from abpn import APP_PACKAGE
 from abpn.errors import AbpnError
 
-APP_PACKAGE = "org.abpn.app"
 TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of every .tflite
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 SQLITE_HEADER = b"SQLite format 3\x00"

@@ -22,7 +22,7 @@ from abpn.errors import AbpnError
 from abpn.model.architecture import CUSTOM_OBJECTS, Anchor, DepthToSpace, build_abpn
 from abpn.model.inference import load_float_model
 from abpn.model.schedules import QAT_PRESETS  # noqa: F401  (the QAT presets)
-from abpn.model.train import fit_resumable, keras_quality, mean_quality
+from abpn.model.train import checkpoint_key, fit_resumable, keras_quality, mean_quality
 
 qk = tfmot.quantization.keras
 
@@ -227,7 +227,8 @@ def quantize(float_checkpoint, data, run_dir, schedule, *, io="uint8", seed=None
 
     fit_resumable(
         build, data, run_dir, schedule,
-        config={"stage": "qat", "float_checkpoint": str(float_checkpoint)},
+        config={"stage": "qat", "float_checkpoint_sha256": checkpoint_key(float_checkpoint)},
+        notes={"float_checkpoint": str(float_checkpoint)},
         seed=seed, strategy=strategy, best_name=BEST_QAT_WEIGHTS, save_weights_only=True, verbose=verbose,
         ema=ema, score=lambda model, examples: int8_quality(model, examples, io),
     )

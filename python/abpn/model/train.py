@@ -17,7 +17,7 @@ import numpy as np
 
 import abpn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
 from abpn import SCALE
-from abpn.core.files import check_output_path, write_atomically
+from abpn.core.files import check_output_path, file_sha256, write_atomically
 from abpn.errors import AbpnError
 from abpn.model.inference import BEST_MODEL, load_float_model, upscale_with
 from abpn.model.schedules import TRAIN_PRESETS, Schedule, resolve_schedule  # noqa: F401  (the float presets)
@@ -107,18 +107,36 @@ def _best_so_far(run_dir, best_path):
     return max(values, default=None)
 
 
+# Runs started before checkpoints were keyed on their contents kept the checkpoint's path text under the
+# second name; they resume on it as before.
+_LEGACY_KEYS = {"init_sha256": "init", "float_checkpoint_sha256": "float_checkpoint"}
+
+
+def checkpoint_key(path):
+    """What a run started from a checkpoint is keyed on: the sha256 of the checkpoint file (the best model
+    of a run folder), so that new weights at the same path start a new run and the same file under another
+    spelling resumes."""
+    from abpn.core.filekinds import keras_checkpoint_file
+
+    return file_sha256(keras_checkpoint_file(path))
+
+
 def _check_run_config(run_dir, config, notes):
     """A run folder belongs to one configuration: resuming it with other settings would silently
-    mix two schedules. `notes` are saved beside it for people (such as the data description) but
-    not compared."""
+    mix two schedules. `notes` are saved beside it for people (such as the data description and
+    checkpoint paths) but not compared."""
     path = run_dir / RUN_CONFIG
     if path.exists():
         saved = json.loads(path.read_text())
+        legacy = {old for new, old in _LEGACY_KEYS.items() if new in config and new not in saved and old in saved}
+        if legacy:
+            config = {k: v for k, v in config.items() if _LEGACY_KEYS.get(k) not in legacy}
+            config.update({old: notes[old] for old in legacy})
         if "data_fingerprint" not in saved:
             # A run started before data fingerprints: its key was the description.
             config = {**{k: v for k, v in config.items() if k != "data_fingerprint"}, "data": notes["data"]}
         else:
-            saved = {k: v for k, v in saved.items() if k not in notes}
+            saved = {k: v for k, v in saved.items() if k not in notes or k in legacy}
         if saved != config:
             changed = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
             raise AbpnError(
@@ -164,14 +182,15 @@ def completed_steps(backup_dir, model):
 
 def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, strategy=None,
                   best_name=BEST_MODEL, save_weights_only=False, verbose=None, ema=None, score=keras_quality,
-                  loss="l1"):
+                  loss="l1", notes=None):
     """Trains `build_model()` on `data` (abpn.model.data.DataSplit) with L1 loss and Adam, resuming from
     run_dir/backup when a previous run of the same configuration was interrupted.
 
     With `ema` (a momentum such as EMA_MOMENTUM) the optimizer keeps a moving average of the
     weights, and validation, the best checkpoint and the final weights are the average's.
     `score(model, examples)` gives the validation scores (default: the Keras model itself).
-    `loss` is "l1" (the paper's) or "l2" (for a short final fine-tune at a low rate).
+    `loss` is "l1" (the paper's) or "l2" (for a short final fine-tune at a low rate). `notes` are saved in
+    run.json for people but not compared when resuming (see _check_run_config).
 
     Returns the Keras History (empty when the run had already finished)."""
     import tf_keras as keras
@@ -181,7 +200,7 @@ def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, st
     run_dir = Path(run_dir)
     check_output_path(run_dir, folder=True, parents=True)
     config = {**config, "schedule": dataclasses.asdict(schedule), "seed": seed}
-    notes = {"data": data.description}
+    notes = {**(notes or {}), "data": data.description}
     if data.fingerprint:
         config["data_fingerprint"] = data.fingerprint
     else:
@@ -254,13 +273,14 @@ def train(data, run_dir, schedule, *, seed=None, strategy=None, verbose=None, in
         return model
 
     run_dir = Path(run_dir)
-    config = {"stage": "float"}
+    config, notes = {"stage": "float"}, {}
     if init is not None:
-        config["init"] = str(init)
+        config["init_sha256"] = checkpoint_key(init)
+        notes["init"] = str(init)
     if reparam:
         config["reparam"] = True
     fit_resumable(build, data, run_dir, schedule, config=config, seed=seed, strategy=strategy, verbose=verbose,
-                  ema=ema, loss=loss)
+                  ema=ema, loss=loss, notes=notes)
     best = load_float_model(run_dir / BEST_MODEL)
     return {
         "model": keras_quality(best, data.val),
