@@ -15,6 +15,7 @@ from PIL import Image
 from abpn.collector import report
 from abpn.cli import main
 from abpn.collector.store import Store
+from apk_helpers import write_apk
 from collector_helpers import live_server
 from record_samples import OTHER_MODEL_SHA, failed_result, host_record, ok_result, phone_record
 
@@ -171,7 +172,7 @@ def test_bench_host_and_test_phone_records_flow_through_serve_into_every_report_
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.chdir(tmp_path)
     load_signer(tmp_path / ".android" / "adbkey")
-    (tmp_path / "app.apk").write_bytes(b"PK\x03\x04 stand-in APK for the test phone")
+    write_apk(tmp_path / "app.apk")  # a zip with the app's binary manifest: push-and-bench checks both
     with live_server(db, token=TOKEN) as url:
         posted = httpx.post(f"{url}/api/records", json=host, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
         assert posted.status_code == 201, posted.text

@@ -23,7 +23,10 @@ class FiniteFloat(click.FloatRange):
         super().__init__(min, max, min_open=min_open, max_open=max_open)
 
     def convert(self, value, param, ctx):
-        number = click.FLOAT.convert(value, param, ctx)
+        try:
+            number = click.FLOAT.convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"{value!r} is not a number; give one in the range {self._describe_range()}.", param, ctx)
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number; give one in the range {self._describe_range()}.",
                       param, ctx)
@@ -37,6 +40,13 @@ class BoundedInt(click.IntRange):
 
     def __init__(self, min, max):
         super().__init__(min, max)
+
+    def convert(self, value, param, ctx):
+        try:
+            number = click.INT.convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"{value!r} is not a whole number; give one in the range {self._describe_range()}.", param, ctx)
+        return super().convert(number, param, ctx)
 
 
 class FactorList(click.ParamType):
