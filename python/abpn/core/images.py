@@ -17,8 +17,9 @@ from abpn.core.files import write_atomically
 from abpn.errors import AbpnError
 
 READ_FORMATS = "PNG, JPEG, BMP, WebP, TIFF or PPM/PGM"
-# The files the folder readers (training data, eval) pick up: the formats of READ_FORMATS.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm")
+# The files the folder readers (training data, eval) pick up: the formats of READ_FORMATS (a float .pfm is
+# picked up to be refused with the reason, not passed over in silence).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pfm")
 # Formats whose integer pixels are at most 16 bits: Pillow opens their 16-bit gray as mode "I", scaled to
 # 0..65535 (PPM scales by the file's maxval).
 _AT_MOST_16_BIT = ("PNG", "PPM")
