@@ -1,4 +1,5 @@
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -134,12 +135,46 @@ def test_bad_init_and_rescale_values_fail_before_training(photo_folder, tmp_path
     not_a_model.write_text("not a model")
     base = ["train", "--data", str(photo_folder), "--out", str(run_dir), *TINY]
     result = CliRunner().invoke(main, [*base, "--init", str(not_a_model)])
-    assert result.exit_code != 0 and "is not an ABPN checkpoint" in result.output
+    assert result.exit_code == 2 and "is not a Keras checkpoint" in result.output
     result = CliRunner().invoke(main, [*base, "--rescale", "0.9,big"])
-    assert result.exit_code != 0 and "--rescale takes numbers separated by commas" in result.output
+    assert result.exit_code == 2 and "separated by commas" in result.output
     result = CliRunner().invoke(main, [*base, "--rescale", "2"])
-    assert result.exit_code != 0 and "between 0 and 1" in result.output
+    assert result.exit_code == 2 and "between 0 and 1" in result.output
     assert not run_dir.exists()
+
+
+def test_fine_tune_resume_follows_the_checkpoints_contents_not_its_path(photo_folder, tmp_path, float_keras_model):
+    """Issue 18, point 15: new weights at the same path start a new run (refused in this folder); the same
+    file under another spelling resumes."""
+    from abpn.model import train as training
+    from abpn.model.architecture import build_abpn
+
+    init = tmp_path / "init.keras"
+    float_keras_model.save(init)
+    split = _tiny_split(photo_folder, tmp_path)
+    schedule = Schedule(epochs=1, steps_per_epoch=1, learning_rate=1e-3, halve_every=10, batch=2)
+    run_dir = tmp_path / "run"
+    training.train(split, run_dir, schedule, seed=2, verbose=0, init=init)
+    (tmp_path / "alias.keras").symlink_to(init)
+    for spelling in (tmp_path / "alias.keras", tmp_path / "run" / ".." / "init.keras"):
+        training.train(split, run_dir, schedule, seed=2, verbose=0, init=spelling)  # finished: nothing to do
+    build_abpn().save(init)  # other weights, same path
+    with pytest.raises(AbpnError, match="init_sha256 differ"):
+        training.train(split, run_dir, schedule, seed=2, verbose=0, init=init)
+
+
+def test_runs_keyed_on_the_checkpoint_path_before_still_resume_on_it(tmp_path):
+    """run.json files written before the sha256 key held the path text; they resume on that text."""
+    from abpn.model import train as training
+
+    run_dir = tmp_path / "qat"
+    run_dir.mkdir()
+    (run_dir / training.RUN_CONFIG).write_text(json.dumps(
+        {"stage": "qat", "float_checkpoint": "runs/float", "data_fingerprint": "f", "data": "notes"}))
+    config = {"stage": "qat", "float_checkpoint_sha256": "abc", "data_fingerprint": "f"}
+    training._check_run_config(run_dir, config, {"data": "notes", "float_checkpoint": "runs/float"})
+    with pytest.raises(AbpnError, match="float_checkpoint differ"):
+        training._check_run_config(run_dir, config, {"data": "notes", "float_checkpoint": "runs/other"})
 
 
 def test_a_resumed_patch_stream_continues_where_it_stopped(photo_folder):
