@@ -216,7 +216,7 @@ def test_model_that_is_not_x3_is_refused_before_anything_is_pushed(workdir, floa
         bad = bench(phone.serial, model=not_a_model)
         dynamic = bench(phone.serial, model=float_tflite_dynamic)
         assert not phone.shell_log
-    assert bad.exit_code == 1 and "is not a TFLite model" in bad.output
+    assert bad.exit_code == 2 and "is not a TFLite model" in bad.output  # a usage error, before any work
     assert dynamic.exit_code == 1 and "needs a fixed-shape model" in dynamic.output
 
 

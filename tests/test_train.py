@@ -375,3 +375,19 @@ def test_l2_loss_option_trains_on_squared_error(photo_folder, tmp_path):
     assert '"loss": "l2"' in (tmp_path / "l2" / "run.json").read_text()
     # errors of several grey levels: the mean square is far above the mean absolute value
     assert losses["l1"] > 2 and losses["l2"] > 2 * losses["l1"]
+
+
+def test_a_diverged_checkpoint_is_refused_before_any_work(tmp_path, float_keras_model):
+    """Issue 18: `train --lr nan` used to leave NaN weights that `quantize` then died on with an
+    AssertionError. Such weights are refused where any checkpoint is loaded."""
+    import tf_keras as keras
+
+    from abpn.model.architecture import CUSTOM_OBJECTS
+
+    diverged = keras.models.clone_model(float_keras_model)
+    with keras.utils.custom_object_scope(CUSTOM_OBJECTS):
+        diverged.set_weights([np.full_like(w, np.nan) for w in float_keras_model.get_weights()])
+    diverged.save(tmp_path / "best.keras")
+    result = CliRunner().invoke(main, ["quantize", str(tmp_path / "best.keras"), "--out", str(tmp_path / "qat")])
+    assert result.exit_code == 1 and "NaN or infinite weights" in result.output, result.output
+    assert not (tmp_path / "qat").exists()

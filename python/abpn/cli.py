@@ -45,10 +45,12 @@ def _data_options(command):
                      help="Folder of HR images, or a DIV2K-layout folder (repeatable). "
                           "Default: photos shipped with scikit-image."),
         click.option("--val", "val_dirs", multiple=True, type=InputPath(folder=True),
-                     help="Validation folder (repeatable). Default: images held aside from --data."),
+                     help="Validation folder (repeatable); its images are never trained on. Default: DIV2K's valid "
+                          "split when --data holds it, else every 10th --data image."),
         click.option("--skip-bad", is_flag=True, help="Skip unreadable images with a warning instead of stopping."),
         click.option("--cache-dir", type=OutputPath(folder=True, parents=True), default=None,
-                     help="Where decoded images are cached (default: ~/.cache/abpn/decoded)."),
+                     help="Where decoded images are cached (default: $ABPN_CACHE_DIR, else "
+                          "$XDG_CACHE_HOME/abpn/decoded, else ~/.cache/abpn/decoded)."),
         click.option("--seed", type=SEED, default=None, help="Seed for weights and patches (deterministic runs)."),
         click.option("--rescale", type=FactorList(0, 1), default="", metavar="F,F,...",
                      help="Also train on every image shrunk by these factors (e.g. 0.9,0.8,0.7,0.6), "
@@ -254,7 +256,8 @@ def _threads_option(default=None):
 @_threads_option()
 @click.option("--json", "as_json", is_flag=True, help="Print per-image and mean scores as JSON.")
 def eval_command(model, hr_dir, lr_dir, threads, as_json):
-    """PSNR and SSIM of MODEL on HR images: RGB (1-pixel crop) and Y (BT.601, 3-pixel crop).
+    """PSNR and SSIM of MODEL on HR images: RGB (1-pixel crop) and Y (BT.601, 3-pixel crop; single-channel
+    files, gray with alpha and 16-bit gray included, are scored on their gray value).
 
     MODEL is a .tflite, a Keras checkpoint (.keras/.h5, or a training run folder), or the word
     `bicubic` for the MATLAB bicubic baseline of the published tables.
@@ -279,8 +282,9 @@ def upscale(model, src, dst, threads, overwrite, max_megapixels):
     """Upscale the image IN x3 with MODEL into OUT (default: IN's name + _x3.png).
 
     Any size up to --max-megapixels: a fixed-shape model runs in overlapping tiles whose result
-    equals the whole-image run. Any format PIL reads; OUT's extension picks the format. Alpha is
-    kept, EXIF rotation applied. OUT is checked before the work starts.
+    equals the whole-image run. Any format PIL reads (16-bit gray is scaled to 8 bits; 32-bit
+    integer and floating-point pixels are refused: they state no white level); OUT's extension
+    picks the format. Alpha is kept, EXIF rotation applied. OUT is checked before the work starts.
     """
     from abpn.model.upscale import upscale_file
 

@@ -12,8 +12,8 @@ from abpn.errors import AbpnError
 TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of every .tflite
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 SQLITE_HEADER = b"SQLite format 3\x00"
-# The names a training run may leave its best float model under, best first.
-RUN_DIR_CHECKPOINTS = ("best.keras", "best.h5", "best.weights.h5")
+# The best float model of a training run folder (`abpn-tool train --out DIR`).
+BEST_MODEL = "best.keras"
 
 # Android's binary XML (frameworks/base libs/androidfw/include/androidfw/ResourceTypes.h).
 _RES_XML_TYPE = 0x0003
@@ -106,8 +106,13 @@ def check_apk(path, package=APP_PACKAGE):
         raise AbpnError(f"{path} is the APK of {found}, not of this project's app {package}; {advice}")
 
 
+def is_tflite(content):
+    """Whether `content` (the first 8 bytes suffice) carries the TFLite flatbuffer identifier."""
+    return content[4:8] == TFLITE_IDENTIFIER
+
+
 def check_tflite(path):
-    if _head(path, 8)[4:8] != TFLITE_IDENTIFIER:
+    if not is_tflite(_head(path, 8)):
         raise AbpnError(f"{path} is not a TFLite model (no TFL3 identifier). Pass a .tflite made by "
                         "`abpn-tool quantize`.")
 
@@ -116,11 +121,10 @@ def keras_checkpoint_file(path):
     """The checkpoint file of `path`: the file itself, or the best model in a training run folder."""
     path = Path(path)
     if path.is_dir():
-        found = next((path / name for name in RUN_DIR_CHECKPOINTS if (path / name).is_file()), None)
-        if found is None:
-            raise AbpnError(f"{path} holds no {' or '.join(RUN_DIR_CHECKPOINTS)}: pass a training run folder "
-                            "(`abpn-tool train --out DIR`) or its best.keras.")
-        return found
+        if not (path / BEST_MODEL).is_file():
+            raise AbpnError(f"{path} holds no {BEST_MODEL}: pass a training run folder (`abpn-tool train --out DIR`) "
+                            f"or its {BEST_MODEL}.")
+        return path / BEST_MODEL
     return path
 
 

@@ -247,10 +247,15 @@ def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, st
     callbacks = [callback for callback in callbacks if callback is not None]
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
-    return model.fit(
+    history = model.fit(
         dataset, epochs=schedule.epochs, steps_per_epoch=schedule.steps_per_epoch,
-        callbacks=callbacks, verbose=verbose,
+        callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks], verbose=verbose,
     )
+    losses = history.history.get("loss") or []
+    if losses and not np.isfinite(losses[-1]):
+        raise AbpnError(f"training diverged: the loss became {losses[-1]} (learning rate {schedule.learning_rate:g}), "
+                        f"so {run_dir} holds no usable model. Start again with a lower --lr and a new --out.")
+    return history
 
 
 def train(data, run_dir, schedule, *, seed=None, strategy=None, verbose=None, init=None, ema=None, reparam=False,
