@@ -67,6 +67,8 @@ def _placeholder(param, folder):
     """A value the parser accepts for a required parameter, made in `folder`."""
     kind = param.type
     if isinstance(kind, InputPath):
+        if kind.kind == "model":
+            return "bicubic"
         if kind.folder:
             (folder / "in_dir").mkdir(exist_ok=True)
             return "in_dir"
@@ -90,16 +92,19 @@ def _invoke(path, command, param, value, folder, monkeypatch):
     """Runs the command in `folder` with `value` for `param` and placeholders for the other required
     parameters; returns (result, the hint naming the parameter, whether the run wrote anything)."""
     monkeypatch.chdir(folder)
-    args = list(path)
-    for other in command.params:
-        if other is param or not other.required:
+    options, arguments = [], []
+    for other in command.params:  # arguments keep their order; options go first
+        if other is param:
+            given = value
+        elif other.required:
+            given = _placeholder(other, folder)
+        else:
             continue
-        placeholder = _placeholder(other, folder)
-        args += [other.opts[0], placeholder] if isinstance(other, click.Option) else [placeholder]
-    args += [param.opts[0], value] if isinstance(param, click.Option) else [value]
-    if isinstance(param, click.Argument) and not param.required:
-        # An optional argument after required ones: give every required argument first.
-        args = [a for a in args if a != value] + [value]
+        if isinstance(other, click.Option):
+            options += [other.opts[0], given]
+        else:
+            arguments.append(given)
+    args = [*path, *options, *arguments]
     hint = param.get_error_hint(click.Context(command))
     before = _listing(folder)
     result = CliRunner().invoke(main, args)
@@ -198,5 +203,6 @@ def test_every_input_path_must_exist(path, command, param, tmp_path, monkeypatch
 def test_file_kinds_are_checked_before_any_work(path, command, param, tmp_path, monkeypatch):
     (tmp_path / "notes.txt").write_text("not what it should be")
     result, hint, _ = _invoke(path, command, param, "notes.txt", tmp_path, monkeypatch)
-    assert result.exit_code == 2 and f"Invalid value for {hint}" in result.output, result.output
-    assert "notes.txt is not" in result.output or "notes.txt: " in result.output
+    message = " ".join(result.output.split())
+    assert result.exit_code == 2 and f"Invalid value for {hint}" in message, message
+    assert "notes.txt is not" in message or "notes.txt is neither" in message or "notes.txt: " in message

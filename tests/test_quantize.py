@@ -3,9 +3,10 @@ import pytest
 import tensorflow as tf
 
 from abpn.model.modelfile import TFLiteRunner, inspect_model, operator_names
-from abpn.model.quantize import (DEPLOY_HW, EXPORTS, QAT_PRESETS, calibrate_ranges, convert_float, convert_int8,
+from abpn.model.quantize import (DEPLOY_HW, EXPORTS, calibrate_ranges, convert_float, convert_int8,
                            quantize, qat_model)
-from abpn.model.train import Schedule, upscale_with
+from abpn.model.schedules import QAT_PRESETS, Schedule
+from abpn.model.train import upscale_with
 from conftest import synthetic_photo
 
 LEAN_OPS = ["QUANTIZE", "CONCATENATION", *["CONV_2D"] * 7, "ADD", "DEPTH_TO_SPACE", "QUANTIZE"]

@@ -6,7 +6,7 @@ from abpn import SHIPPED_INT8
 from abpn.record.build import validate_record
 from abpn.cli import main
 from abpn.core.files import file_sha256
-from abpn.model.train import Schedule
+from abpn.model.schedules import Schedule
 from abpn.quickstart import run_quickstart, summary_table
 
 

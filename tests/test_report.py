@@ -149,13 +149,13 @@ def test_empty_database_says_so(tmp_path):
 
 def test_report_command_errors_cleanly(tmp_path):
     result = CliRunner().invoke(main, ["report", "--db", str(tmp_path / "missing.db")])
-    assert result.exit_code != 0 and "no collector database" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 2 and "missing.db: no such file" in result.output and "Traceback" not in result.output
     Store(tmp_path / "r.db")
     result = CliRunner().invoke(main, ["report", "--db", str(tmp_path / "r.db"), "--out", str(tmp_path / "no" / "x.md")])
     assert result.exit_code != 0 and "does not exist" in result.output
     before = (tmp_path / "r.db").read_bytes()
     result = CliRunner().invoke(main, ["report", "--db", str(tmp_path / "r.db"), "--out", str(tmp_path / "r.db")])
-    assert result.exit_code != 0 and "database itself" in result.output
+    assert result.exit_code == 2 and "r.db is an SQLite database; writing there would replace it" in result.output
     assert (tmp_path / "r.db").read_bytes() == before
 
 

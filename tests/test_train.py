@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from abpn.cli import main
 from abpn.errors import AbpnError
-from abpn.model.train import TRAIN_PRESETS, Schedule, completed_steps, load_float_model, resolve_schedule
+from abpn.model.schedules import TRAIN_PRESETS, Schedule, resolve_schedule
+from abpn.model.train import completed_steps, load_float_model
 
 TINY = ["--preset", "smoke", "--steps-per-epoch", "3", "--batch", "2", "--seed", "5"]
 

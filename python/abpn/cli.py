@@ -10,7 +10,7 @@ from abpn import __version__
 from abpn.bench.host import MAX_INPUT_HW, MAX_RUNS, MAX_THREADS, MAX_WARMUP
 from abpn.errors import AbpnError
 from abpn.model.schedules import QAT_PRESETS, TRAIN_PRESETS, resolve_schedule
-from abpn.options import BoundedInt, FactorList, FiniteFloat, ImageSize, InputPath, OutputPath
+from abpn.options import BoundedInt, FactorList, FiniteFloat, ImageSize, InputPath, ModelPath, OutputPath
 
 # numpy's seeds (through Keras' set_random_seed) are 32-bit.
 SEED = BoundedInt(0, 2**32 - 1)
@@ -248,7 +248,7 @@ def _threads_option(default=None):
 
 
 @main.command("eval")
-@click.argument("model")
+@click.argument("model", type=ModelPath())
 @click.option("--hr", "hr_dir", required=True, type=InputPath(folder=True), help="Folder of HR images.")
 @click.option("--lr", "lr_dir", default=None, type=InputPath(folder=True),
               help="Folder of x3 LR inputs (e.g. ../shared/datasets/LR_bicubic_X3/Set5); "
@@ -271,7 +271,7 @@ def eval_command(model, hr_dir, lr_dir, threads, as_json):
 
 
 @main.command()
-@click.argument("model")
+@click.argument("model", type=ModelPath())
 @click.argument("src", metavar="IN", type=InputPath())
 @click.argument("dst", metavar="[OUT]", required=False, type=OutputPath())
 @_threads_option()
@@ -300,7 +300,7 @@ def upscale(model, src, dst, threads, overwrite, max_megapixels):
 @click.option("--input-size", "input_hw", default=None, type=ImageSize(MAX_INPUT_HW), metavar="HxW",
               help=f"Input size for a dynamic-shape model (default 360x640; at most "
                    f"{MAX_INPUT_HW[0]}x{MAX_INPUT_HW[1]} pixels).")
-@click.option("--reference", default=None,
+@click.option("--reference", default=None, type=ModelPath(),
               help="Model whose output the check compares with (e.g. the dynamic-shape .tflite of the same weights).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result record (result_record.schema.json).")
 def bench_host(model, threads, runs, warmup, input_hw, reference, as_json):

@@ -143,3 +143,16 @@ class InputPath(click.ParamType):
             except AbpnError as error:
                 self.fail(str(error), param, ctx)
         return str(value)
+
+
+class ModelPath(InputPath):
+    """MODEL of the commands that upscale: the word `bicubic`, or a model file (abpn.core.filekinds.check_model)."""
+
+    def __init__(self):
+        super().__init__(kind="model", file_or_folder=True)
+        self.name = "model"
+
+    def convert(self, value, param, ctx):
+        from abpn.model.inference import BICUBIC
+
+        return value if value == BICUBIC else super().convert(value, param, ctx)

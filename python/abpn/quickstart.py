@@ -8,11 +8,11 @@ from abpn import SHIPPED_INT8_DYNAMIC
 from abpn.bench import host as bench
 from abpn.core.files import check_output_path, write_atomically
 from abpn.core.table import format_table
-from abpn.errors import AbpnError
 from abpn.model import quantize
 from abpn.model import train
 from abpn.model.data import prepare_data
 from abpn.model.inference import BEST_MODEL, load_upscaler
+from abpn.model.schedules import QAT_PRESETS, TRAIN_PRESETS
 
 SHIPPED = "shipped"
 TRAINED = "trained"
@@ -25,11 +25,11 @@ def run_quickstart(out_dir, *, seed=0, echo=print, train_schedule=None, qat_sche
     check_output_path(out_dir, folder=True, parents=True)  # before minutes of training
     split = prepare_data(None)
     echo(f"[1/4] float training (smoke preset) on {split.description}")
-    train.train(split, out_dir / "float", train_schedule or train.TRAIN_PRESETS["smoke"], seed=seed)
+    train.train(split, out_dir / "float", train_schedule or TRAIN_PRESETS["smoke"], seed=seed)
 
     echo("[2/4] quantization-aware training and export")
     result = quantize.quantize(out_dir / "float" / BEST_MODEL, split, out_dir / "qat",
-                               qat_schedule or quantize.QAT_PRESETS["smoke"], seed=seed)
+                               qat_schedule or QAT_PRESETS["smoke"], seed=seed)
 
     echo("[3/4] evaluation on the validation photos")
     exports = result.exports

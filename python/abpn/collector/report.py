@@ -16,7 +16,6 @@ import io
 import json
 import warnings
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 
@@ -483,9 +482,7 @@ def report_text(db, fmt="table"):
 
 
 def write_report(db, fmt, out):
-    """Writes the report of the database at `db` to the file `out`, never over the database itself."""
-    if Path(out).resolve() == Path(db).resolve():
-        raise AbpnError(f"--out {out} is the database itself: writing the report there would replace every "
-                        "stored record. Give another file name.")
+    """Writes the report of the database at `db` to the file `out`, never over a database (this one or
+    another) or its journal files (abpn.core.files.check_output_path)."""
     check_output_path(out)
     write_atomically(out, report_text(db, fmt))

@@ -151,7 +151,25 @@ def check_sqlite(path):
                         "`push-and-bench --db` writes.")
 
 
-KINDS = {"apk": check_apk, "tflite": check_tflite, "keras": check_keras_checkpoint, "sqlite": check_sqlite}
+def check_model(path):
+    """A model the upscaling commands run: a .tflite, a Keras checkpoint (a .keras or .h5 file, weights
+    included, or a run folder), or TensorFlow checkpoint weights (.index)."""
+    path = Path(path)
+    if path.suffix == ".tflite":
+        return check_tflite(path)
+    if path.is_dir() or path.suffix in (".keras", ".h5"):
+        return check_keras_checkpoint(path)
+    if path.suffix == ".index":
+        return None
+    head = _head(path, 8)
+    if not (is_tflite(head) or head == HDF5_SIGNATURE or zipfile.is_zipfile(path)):
+        raise AbpnError(f"{path} is neither a TFLite model nor a Keras checkpoint; pass a .tflite, a best.keras "
+                        "(or its training run folder), or the word bicubic.")
+    return None
+
+
+KINDS = {"apk": check_apk, "tflite": check_tflite, "keras": check_keras_checkpoint, "model": check_model,
+         "sqlite": check_sqlite}
 
 
 def check_kind(path, kind):

@@ -21,7 +21,6 @@ from abpn.core.files import write_atomically
 from abpn.errors import AbpnError
 from abpn.model.architecture import CUSTOM_OBJECTS, Anchor, DepthToSpace, build_abpn
 from abpn.model.inference import load_float_model
-from abpn.model.schedules import QAT_PRESETS  # noqa: F401  (the QAT presets)
 from abpn.model.train import checkpoint_key, fit_resumable, keras_quality, mean_quality
 
 qk = tfmot.quantization.keras

@@ -20,7 +20,6 @@ from abpn import SCALE
 from abpn.core.files import check_output_path, file_sha256, write_atomically
 from abpn.errors import AbpnError
 from abpn.model.inference import BEST_MODEL, load_float_model, upscale_with
-from abpn.model.schedules import TRAIN_PRESETS, Schedule, resolve_schedule  # noqa: F401  (the float presets)
 
 log = logging.getLogger(__name__)
 
