@@ -359,7 +359,7 @@ def bench_host(model, threads, runs, warmup, input_hw, reference, as_json):
 def push_and_bench(devices, model, apk, accelerators, runs, warmup, threads, cooldown, cooldown_max, warmup_min_ms,
                    run_min_ms, require_full_delegation, nnapi_accelerator, allow_locked, db, collector, token, out,
                    result_timeout, auth_timeout):
-    """Benchmark MODEL on phones over ADB and store one result record per phone.
+    """Benchmark the --model on phones over ADB and store one result record per phone.
 
     Uses the ADB key ~/.android/adbkey (created if missing), so phones that trust this computer's adb
     trust this tool. A USB phone cannot be used while an adb server holds it: `adb kill-server` first.

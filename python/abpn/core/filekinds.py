@@ -7,11 +7,11 @@ import zipfile
 from pathlib import Path
 
 from abpn import APP_PACKAGE
+from abpn.core.files import is_sqlite_database
 from abpn.errors import AbpnError
 
 TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of every .tflite
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-SQLITE_HEADER = b"SQLite format 3\x00"
 # The best float model of a training run folder (`abpn-tool train --out DIR`).
 BEST_MODEL = "best.keras"
 
@@ -146,7 +146,7 @@ def check_keras_checkpoint(path):
 
 
 def check_sqlite(path):
-    if _head(path, len(SQLITE_HEADER)) != SQLITE_HEADER:
+    if not is_sqlite_database(path):
         raise AbpnError(f"{path} is not an SQLite database; pass the file `abpn-tool serve --db` or "
                         "`push-and-bench --db` writes.")
 
