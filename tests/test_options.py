@@ -106,6 +106,14 @@ def _invoke(path, command, param, value, folder, monkeypatch):
             arguments.append(given)
     args = [*path, *options, *arguments]
     hint = param.get_error_hint(click.Context(command))
+    # Parsed alone first: a value the parser accepts would start the command (a collector that serves until
+    # stopped, a training run), so the table fails here instead of running it.
+    try:
+        command.make_context(path[-1], args[len(path):])
+    except click.UsageError:
+        pass
+    else:
+        pytest.fail(f"`{' '.join(args)}` was accepted: the command would start")
     before = _listing(folder)
     result = CliRunner().invoke(main, args)
     return result, hint, _listing(folder) != before
