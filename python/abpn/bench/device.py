@@ -48,7 +48,7 @@ _WAKEFULNESS = re.compile(r"^\s*mWakefulness=(\w+)", re.M)
 _KEYGUARD_BLOCK = re.compile(r"^\s*KeyguardServiceDelegate\s*$((?:\n\s+\w+=.*$)*)", re.M)
 
 
-# The commands an ADB peer sends first (adb's protocol.txt: A_CNXN, A_AUTH, A_STLS).
+# The commands an ADB daemon answers a CNXN with (packages/modules/adb: protocol.txt and adb.h's A_CNXN, A_AUTH, A_STLS).
 _ADB_COMMANDS = (b"CNXN", b"AUTH", b"STLS")
 
 
