@@ -16,7 +16,7 @@ import tf_keras as keras
 
 from abpn.model.data import make_dataset, prepare_data
 from abpn.model.architecture import build_abpn
-from abpn.model.train import TRAIN_PRESETS
+from abpn.model.schedules import TRAIN_PRESETS
 
 
 def steps_per_second(model, dataset, steps):

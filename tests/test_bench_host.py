@@ -85,7 +85,7 @@ def test_a_bad_reference_is_refused_before_the_timed_runs(float_tflite_fixed, tm
     monkeypatch.setattr(host, "real_image", never)
     (tmp_path / "ref.tflite").write_text("not a model")
     run = CliRunner().invoke(main, ["bench-host", str(float_tflite_fixed), "--reference", str(tmp_path / "ref.tflite")])
-    assert run.exit_code == 1 and "not a TFLite model" in run.output, run.output
+    assert run.exit_code == 2 and "not a TFLite model" in run.output, run.output
 
 
 @pytest.mark.parametrize("args, message", [

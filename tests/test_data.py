@@ -71,7 +71,7 @@ def test_truncated_and_non_image_files_fail_naming_the_file(tmp_path):
     not_image = tmp_path / "notes.png"
     not_image.write_text("not an image")
     for path in (truncated, not_image):
-        with pytest.raises(AbpnError, match="--skip-bad") as info:
+        with pytest.raises(AbpnError, match="cannot decode") as info:
             data.load_image(path)
         assert str(path) in str(info.value)
     # even when another library asked PIL to accept truncated files
@@ -133,11 +133,11 @@ def test_find_pairs_errors(tmp_path):
     with pytest.raises(AbpnError, match="not found"):
         data.find_pairs(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(AbpnError, match="no PNG, BMP or JPEG"):
+    with pytest.raises(AbpnError, match="no PNG, JPEG, BMP, WebP, TIFF or PPM/PGM images"):
         data.find_pairs(tmp_path / "empty")
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "a.txt").write_text("x")
-    with pytest.raises(AbpnError, match="no PNG, BMP or JPEG"):
+    with pytest.raises(AbpnError, match="no PNG, JPEG, BMP, WebP, TIFF or PPM/PGM images"):
         data.find_pairs(tmp_path / "docs")
     unpaired = tmp_path / "unpaired"
     _save(unpaired / "X_HR" / "0001.png", synthetic_photo(9, 9))
@@ -168,7 +168,7 @@ def test_load_training_set_skip_rules(tmp_path, cache_dir, caplog):
     bad = folder / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
 
-    with pytest.raises(AbpnError, match="bad.png.*--skip-bad"):
+    with pytest.raises(AbpnError, match="training image: .*bad.png.*--skip-bad"):
         data.load_training_set(folder, cache_dir=cache_dir, progress=False)
 
     with caplog.at_level(logging.WARNING, logger="abpn.model.data"):
@@ -183,7 +183,7 @@ def test_load_training_set_skip_rules(tmp_path, cache_dir, caplog):
 
     bad.unlink()
     (folder / "big.png").unlink()
-    with pytest.raises(AbpnError, match="no usable images among 2 .2 smaller than 192x192"):
+    with pytest.raises(AbpnError, match="no usable training images among 2 .2 smaller than 192x192"):
         data.load_training_set(folder, cache_dir=cache_dir, progress=False)
 
 
@@ -425,3 +425,53 @@ def test_a_validation_image_too_small_to_score_fails_before_training(tmp_path, c
     _save(tmp_path / "v" / "tiny.png", synthetic_photo(15, 90))
     with pytest.raises(AbpnError, match="too small to score"):
         data.prepare_data(tmp_path / "d", tmp_path / "v", cache_dir=cache_dir, progress=False)
+
+
+# ---------------------------------------------------------------------------------------------- links
+
+
+def test_links_in_a_data_folder_list_each_picture_once_and_name_the_links_that_lead_nowhere(tmp_path, caplog):
+    folder = tmp_path / "d"
+    for i in range(3):
+        _save(folder / f"p{i}.png", synthetic_photo(9, 9, seed=i))
+    (folder / "up").symlink_to("..")  # the folder itself, again and again
+    (folder / "again").symlink_to(".")
+    (folder / "alias.png").symlink_to("p0.png")
+    (folder / "loop.png").symlink_to("loop.png")
+    (folder / "broken.png").symlink_to("gone.png")
+    with caplog.at_level(logging.WARNING, logger="abpn.model.data"):
+        pairs = data.find_pairs(folder)
+    assert sorted(p.hr.resolve().name for p in pairs) == ["p0.png", "p1.png", "p2.png"]
+    assert "loop.png" in caplog.text and "broken.png" in caplog.text and "lead nowhere" in caplog.text
+
+
+def test_the_same_file_twice_through_two_folders_counts_once(tmp_path):
+    _save(tmp_path / "d" / "a.png", synthetic_photo(9, 9))
+    (tmp_path / "link").symlink_to(tmp_path / "d")
+    assert len(data.find_pairs([tmp_path / "d", tmp_path / "link"])) == 1
+
+
+def test_validation_stays_disjoint_from_training_by_resolved_path(tmp_path, caplog):
+    for i in range(3):
+        _save(tmp_path / "train" / f"t{i}.png", synthetic_photo(9, 9, seed=i))
+    (tmp_path / "val").mkdir()
+    (tmp_path / "val" / "v.png").symlink_to(tmp_path / "train" / "t1.png")  # the same picture by another name
+    with caplog.at_level(logging.WARNING, logger="abpn.model.data"):
+        train, val = data.validation_pairs(tmp_path / "val", data.find_pairs(tmp_path / "train"))
+    assert sorted(p.hr.name for p in train) == ["t0.png", "t2.png"] and [p.hr.name for p in val] == ["v.png"]
+    assert "also validation images" in caplog.text
+
+
+def test_bad_validation_images_are_named_as_such_and_skipping_them_is_reported(tmp_path, cache_dir, caplog):
+    _save(tmp_path / "d" / "t.png", synthetic_photo(240, 246))
+    for i in range(2):
+        _save(tmp_path / "v" / f"v{i}.png", synthetic_photo(60, 60, seed=i))
+    (tmp_path / "v" / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    common = dict(cache_dir=cache_dir, progress=False)
+    with pytest.raises(AbpnError, match="^validation image: .*bad.png.*Or pass --skip-bad"):
+        data.prepare_data(tmp_path / "d", tmp_path / "v", **common)
+    with caplog.at_level(logging.WARNING, logger="abpn.model.data"):
+        split = data.prepare_data(tmp_path / "d", tmp_path / "v", skip_bad=True, **common)
+    assert "1 unreadable validation images skipped" in split.description and len(split.val) == 2
+    assert "skipping a validation image" in caplog.text and "1 of 3 validation images" in caplog.text
+    assert "--skip-bad to skip" not in caplog.text  # it was given: the warning does not suggest it again

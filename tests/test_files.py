@@ -69,11 +69,12 @@ def test_replace_durably_syncs_the_data_and_the_folder(tmp_path, monkeypatch):
     assert events == [("fsync", "file"), ("replace", "final"), ("fsync", "folder")]
 
 
-def test_check_writable_tries_for_real(tmp_path):
-    files.check_writable(tmp_path / "out.png")
-    assert list(tmp_path.iterdir()) == []  # the probe file is gone
+def test_check_output_path_tries_for_real_and_creates_nothing(tmp_path):
+    files.check_output_path(tmp_path / "out.png")
+    files.check_output_path(tmp_path / "new" / "run", folder=True, parents=True)
+    assert list(tmp_path.iterdir()) == []  # the probe file is gone, no folder was made
     with pytest.raises(AbpnError, match="does not exist"):
-        files.check_writable(tmp_path / "missing" / "out.png")
+        files.check_output_path(tmp_path / "missing" / "out.png")
     # /proc refuses new files even for root, whose permission bits say nothing
-    with pytest.raises(AbpnError, match="cannot write the output /proc/out.png"):
-        files.check_writable("/proc/out.png")
+    with pytest.raises(AbpnError, match="cannot write /proc/out.png: /proc refuses new files"):
+        files.check_output_path("/proc/out.png")

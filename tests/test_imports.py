@@ -25,17 +25,15 @@ def _module_name(path):
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _top_level_imports(tree, name, modules):
-    """Modules of the package that `name` imports when it is imported (not inside functions)."""
+def _imports(tree, name, modules, *, inside_functions):
+    """Modules of the package that `name` imports: when it is imported, or, with `inside_functions`, at
+    any level (also in function bodies, which run later but are still a dependency)."""
     found = set()
     package = name if (PACKAGE.parent / Path(*name.split(".")) / "__init__.py").exists() else name.rpartition(".")[0]
 
     def visit(nodes):
         for node in nodes:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-                continue
-            if isinstance(node, ast.ClassDef):
-                visit(node.body)  # a class body runs at import time
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and not inside_functions:
                 continue
             if isinstance(node, ast.Import):
                 found.update(alias.name for alias in node.names)
@@ -46,15 +44,27 @@ def _top_level_imports(tree, name, modules):
                     base = ".".join([*anchor, base] if base else anchor)
                 found.add(base)
                 found.update(f"{base}.{alias.name}" for alias in node.names)
-            visit(ast.iter_child_nodes(node))
+            visit(ast.iter_child_nodes(node))  # a class body runs at import time
 
     visit(tree.body)
     return {m for m in found if m in modules and m != name}
 
 
-def import_graph():
+def import_graph(*, inside_functions=False):
     paths = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
-    return {name: _top_level_imports(ast.parse(path.read_text()), name, paths) for name, path in paths.items()}
+    return {name: _imports(ast.parse(path.read_text()), name, paths, inside_functions=inside_functions)
+            for name, path in paths.items()}
+
+
+def reachable(graph, start):
+    """Every module `start` imports, directly or through others."""
+    seen, todo = set(), [start]
+    while todo:
+        for target in graph.get(todo.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
 
 
 def find_cycle(graph):
@@ -92,6 +102,46 @@ def test_the_package_has_no_import_cycle():
     graph = import_graph()
     assert "abpn.model.inference" in graph and graph["abpn.model.train"] >= {"abpn.model.inference"}
     assert find_cycle(graph) is None
+
+
+def test_the_graph_sees_imports_inside_functions():
+    # cli imports every command's module inside the command: the full graph must see them, the top-level
+    # graph must not (else the checks below would test nothing new).
+    assert "abpn.model.train" not in import_graph()["abpn.cli"]
+    assert "abpn.model.train" in import_graph(inside_functions=True)["abpn.cli"]
+
+
+def test_no_import_cycle_even_through_function_level_imports():
+    assert find_cycle(import_graph(inside_functions=True)) is None
+
+
+def _package_modules(graph, prefix):
+    return [name for name in graph if name == prefix or name.startswith(prefix + ".")]
+
+
+@pytest.mark.parametrize("layer, forbidden", [
+    # The benchmark side hands records to a sink it is given; it never reaches into the collector.
+    ("abpn.bench", ("abpn.collector",)),
+    # The record contract is shared by both sides and depends on neither.
+    ("abpn.record", ("abpn.bench", "abpn.collector", "abpn.model", "abpn.cli")),
+    # Plain helpers below everything.
+    ("abpn.core", ("abpn.bench", "abpn.collector", "abpn.model", "abpn.record", "abpn.cli", "abpn.options")),
+])
+def test_layers_never_import_upwards_at_any_level(layer, forbidden):
+    graph = import_graph(inside_functions=True)
+    modules = _package_modules(graph, layer)
+    assert modules
+    wrong = {(name, target) for name in modules for target in reachable(graph, name)
+             if target.startswith(forbidden)}
+    assert not wrong, f"{layer} reaches {sorted(wrong)}"
+
+
+def test_inference_modules_never_import_training_at_any_level():
+    graph = import_graph(inside_functions=True)
+    for name in INFERENCE:
+        if name == "abpn.cli":
+            continue  # the CLI runs train and quantize as commands
+        assert not reachable(graph, name) & set(TRAINING), name
 
 
 def _loaded_after(code):

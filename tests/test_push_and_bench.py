@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from abpn.cli import main
 from adb_phone import TestPhone
+from apk_helpers import write_apk
 from collector_helpers import free_port
 
 HOSTILE_NAME = "a b;touch pwned'$(x)`y`\"z\".tflite"
@@ -32,7 +33,7 @@ def workdir(tmp_path, monkeypatch, adb_home):
     monkeypatch.setenv("HOME", str(adb_home))
     monkeypatch.delenv("ANDROID_SERIAL", raising=False)
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "app.apk").write_bytes(b"PK\x03\x04 stand-in APK for the test phone")
+    write_apk(tmp_path / "app.apk")  # a zip with the app's binary manifest: push-and-bench checks both
     return tmp_path
 
 
@@ -220,7 +221,7 @@ def test_model_that_is_not_x3_is_refused_before_anything_is_pushed(workdir, floa
         bad = bench(phone.serial, model=not_a_model)
         dynamic = bench(phone.serial, model=float_tflite_dynamic)
         assert not phone.shell_log
-    assert bad.exit_code == 1 and "is not a TFLite model" in bad.output
+    assert bad.exit_code == 2 and "is not a TFLite model" in bad.output  # a usage error, before any work
     assert dynamic.exit_code == 1 and "needs a fixed-shape model" in dynamic.output
 
 

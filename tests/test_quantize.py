@@ -3,9 +3,10 @@ import pytest
 import tensorflow as tf
 
 from abpn.model.modelfile import TFLiteRunner, inspect_model, operator_names
-from abpn.model.quantize import (DEPLOY_HW, EXPORTS, QAT_PRESETS, calibrate_ranges, convert_float, convert_int8,
+from abpn.model.quantize import (DEPLOY_HW, EXPORTS, calibrate_ranges, convert_float, convert_int8,
                            quantize, qat_model)
-from abpn.model.train import Schedule, upscale_with
+from abpn.model.schedules import QAT_PRESETS, Schedule
+from abpn.model.train import upscale_with
 from conftest import synthetic_photo
 
 # The anchor is the first CONV_2D (a fixed 1x1 conv), the seven 3x3 convs follow.

@@ -6,7 +6,7 @@ from abpn import SHIPPED_INT8
 from abpn.record.build import validate_record
 from abpn.cli import main
 from abpn.core.files import file_sha256
-from abpn.model.train import Schedule
+from abpn.model.schedules import Schedule
 from abpn.quickstart import run_quickstart, summary_table
 
 
@@ -40,8 +40,8 @@ def test_an_unwritable_out_is_refused_before_training(monkeypatch):
 
     monkeypatch.setattr(train, "train", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained first")))
     run = CliRunner().invoke(main, ["quickstart", "--out", "/proc/abpn-quickstart"])
-    assert run.exit_code == 1 and isinstance(run.exception, SystemExit), run.output
-    assert "cannot create --out /proc/abpn-quickstart" in run.output
+    assert run.exit_code == 2 and isinstance(run.exception, SystemExit), run.output
+    assert "cannot write /proc/abpn-quickstart: /proc refuses new files" in run.output
 
 
 def test_a_failed_output_check_fails_the_quickstart(monkeypatch, tmp_path):

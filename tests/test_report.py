@@ -15,6 +15,7 @@ from PIL import Image
 from abpn.collector import report
 from abpn.cli import main
 from abpn.collector.store import Store
+from apk_helpers import write_apk
 from collector_helpers import live_server
 from record_samples import OTHER_MODEL_SHA, failed_result, host_record, ok_result, phone_record
 
@@ -148,13 +149,13 @@ def test_empty_database_says_so(tmp_path):
 
 def test_report_command_errors_cleanly(tmp_path):
     result = CliRunner().invoke(main, ["report", "--db", str(tmp_path / "missing.db")])
-    assert result.exit_code != 0 and "no collector database" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 2 and "missing.db: no such file" in result.output and "Traceback" not in result.output
     Store(tmp_path / "r.db")
     result = CliRunner().invoke(main, ["report", "--db", str(tmp_path / "r.db"), "--out", str(tmp_path / "no" / "x.md")])
     assert result.exit_code != 0 and "does not exist" in result.output
     before = (tmp_path / "r.db").read_bytes()
     result = CliRunner().invoke(main, ["report", "--db", str(tmp_path / "r.db"), "--out", str(tmp_path / "r.db")])
-    assert result.exit_code != 0 and "database itself" in result.output
+    assert result.exit_code == 2 and "r.db is an SQLite database; writing there would replace it" in result.output
     assert (tmp_path / "r.db").read_bytes() == before
 
 
@@ -171,7 +172,7 @@ def test_bench_host_and_test_phone_records_flow_through_serve_into_every_report_
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.chdir(tmp_path)
     load_signer(tmp_path / ".android" / "adbkey")
-    (tmp_path / "app.apk").write_bytes(b"PK\x03\x04 stand-in APK for the test phone")
+    write_apk(tmp_path / "app.apk")  # a zip with the app's binary manifest: push-and-bench checks both
     with live_server(db, token=TOKEN) as url:
         posted = httpx.post(f"{url}/api/records", json=host, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
         assert posted.status_code == 201, posted.text
@@ -220,12 +221,14 @@ def test_csv_cells_from_phones_cannot_run_as_spreadsheet_formulas():
 def test_written_reports_get_ordinary_permissions_without_touching_the_umask(tmp_path, monkeypatch):
     """Reading the umask means setting it, process-wide: a thread creating a file meanwhile (the
     collector serves from threads) would get the wrong permissions. So the umask stays untouched."""
+    from abpn.core.files import write_atomically
+
     previous = os.umask(0o027)
     try:
         monkeypatch.setattr(os, "umask", lambda *a: pytest.fail("write_atomically changed the process umask"))
         out = tmp_path / "report.md"
-        report.write_atomically(out, "| a |\n")
-        report.write_atomically(out, "| b |\n")  # over an existing report
+        write_atomically(out, "| a |\n")
+        write_atomically(out, "| b |\n")  # over an existing report
     finally:
         monkeypatch.undo()
         os.umask(previous)

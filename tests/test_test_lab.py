@@ -254,7 +254,7 @@ def test_kotlin_game_loop_records_are_valid_and_collect_stores_them(tmp_path):
 
 def test_reference_assets_are_the_host_pipelines(tmp_path):
     """The APK's reference is push-and-bench's: the same files prepare_plan makes, under the asset names."""
-    from abpn.bench.phone import prepare_plan
+    from abpn.bench.plan import prepare_plan
 
     model = ROOT / "models" / "abpn_x3_int8.tflite"
     info, written = test_lab.reference_assets(model, tmp_path / "assets", cache_dir=tmp_path / "cache")

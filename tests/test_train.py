@@ -1,4 +1,5 @@
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -12,7 +13,8 @@ from click.testing import CliRunner
 
 from abpn.cli import main
 from abpn.errors import AbpnError
-from abpn.model.train import TRAIN_PRESETS, Schedule, completed_steps, load_float_model, resolve_schedule
+from abpn.model.schedules import TRAIN_PRESETS, Schedule, resolve_schedule
+from abpn.model.train import completed_steps, load_float_model
 
 TINY = ["--preset", "smoke", "--steps-per-epoch", "3", "--batch", "2", "--seed", "5"]
 
@@ -57,7 +59,7 @@ def test_overrides_and_bad_values():
     assert [schedule.learning_rate_at(e) for e in range(3)] == [1e-3, 1e-3, 5e-4]
     with pytest.raises(AbpnError, match="--steps-per-epoch must be at least 1"):
         resolve_schedule(TRAIN_PRESETS, "paper", steps_per_epoch=0)
-    with pytest.raises(AbpnError, match="--lr must be positive"):
+    with pytest.raises(AbpnError, match="--lr must be a number above 0 and at most 1"):
         resolve_schedule(TRAIN_PRESETS, "paper", learning_rate=0.0)
     with pytest.raises(AbpnError, match="unknown preset"):
         resolve_schedule(TRAIN_PRESETS, "fast")
@@ -134,12 +136,46 @@ def test_bad_init_and_rescale_values_fail_before_training(photo_folder, tmp_path
     not_a_model.write_text("not a model")
     base = ["train", "--data", str(photo_folder), "--out", str(run_dir), *TINY]
     result = CliRunner().invoke(main, [*base, "--init", str(not_a_model)])
-    assert result.exit_code != 0 and "is not an ABPN checkpoint" in result.output
+    assert result.exit_code == 2 and "is not a Keras checkpoint" in result.output
     result = CliRunner().invoke(main, [*base, "--rescale", "0.9,big"])
-    assert result.exit_code != 0 and "--rescale takes numbers separated by commas" in result.output
+    assert result.exit_code == 2 and "separated by commas" in result.output
     result = CliRunner().invoke(main, [*base, "--rescale", "2"])
-    assert result.exit_code != 0 and "between 0 and 1" in result.output
+    assert result.exit_code == 2 and "between 0 and 1" in result.output
     assert not run_dir.exists()
+
+
+def test_fine_tune_resume_follows_the_checkpoints_contents_not_its_path(photo_folder, tmp_path, float_keras_model):
+    """Issue 18, point 15: new weights at the same path start a new run (refused in this folder); the same
+    file under another spelling resumes."""
+    from abpn.model import train as training
+    from abpn.model.architecture import build_abpn
+
+    init = tmp_path / "init.keras"
+    float_keras_model.save(init)
+    split = _tiny_split(photo_folder, tmp_path)
+    schedule = Schedule(epochs=1, steps_per_epoch=1, learning_rate=1e-3, halve_every=10, batch=2)
+    run_dir = tmp_path / "run"
+    training.train(split, run_dir, schedule, seed=2, verbose=0, init=init)
+    (tmp_path / "alias.keras").symlink_to(init)
+    for spelling in (tmp_path / "alias.keras", tmp_path / "run" / ".." / "init.keras"):
+        training.train(split, run_dir, schedule, seed=2, verbose=0, init=spelling)  # finished: nothing to do
+    build_abpn().save(init)  # other weights, same path
+    with pytest.raises(AbpnError, match="init_sha256 differ"):
+        training.train(split, run_dir, schedule, seed=2, verbose=0, init=init)
+
+
+def test_runs_keyed_on_the_checkpoint_path_before_still_resume_on_it(tmp_path):
+    """run.json files written before the sha256 key held the path text; they resume on that text."""
+    from abpn.model import train as training
+
+    run_dir = tmp_path / "qat"
+    run_dir.mkdir()
+    (run_dir / training.RUN_CONFIG).write_text(json.dumps(
+        {"stage": "qat", "float_checkpoint": "runs/float", "data_fingerprint": "f", "data": "notes"}))
+    config = {"stage": "qat", "float_checkpoint_sha256": "abc", "data_fingerprint": "f"}
+    training._check_run_config(run_dir, config, {"data": "notes", "float_checkpoint": "runs/float"})
+    with pytest.raises(AbpnError, match="float_checkpoint differ"):
+        training._check_run_config(run_dir, config, {"data": "notes", "float_checkpoint": "runs/other"})
 
 
 def test_a_resumed_patch_stream_continues_where_it_stopped(photo_folder):
@@ -178,7 +214,8 @@ def test_trains_under_mirrored_strategy_on_two_logical_cpus(photo_folder, tmp_pa
             cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
         from abpn.model.data import prepare_data
-        from abpn.model.train import Schedule, train
+        from abpn.model.schedules import Schedule
+        from abpn.model.train import train
         split = prepare_data({str(photo_folder)!r}, cache=False, progress=False)
         scores = train(split, {str(tmp_path / "run")!r},
                        Schedule(epochs=1, steps_per_epoch=3, learning_rate=1e-3, halve_every=10, batch=4),
@@ -310,7 +347,7 @@ def test_out_under_a_file_fails_before_any_work(photo_folder, tmp_path, command,
     head = ["train"] if command == "train" else ["quantize", str(checkpoint)]
     result = CliRunner().invoke(main, [*head, "--data", str(photo_folder), "--out", str(blocker / "run"), *TINY])
     assert result.exit_code != 0
-    assert f"lies under {blocker}, which is a file, not a folder" in result.output
+    assert f"{blocker} is a file, not a folder" in " ".join(result.output.split()) and result.exit_code == 2
     assert "data:" not in result.output and "Traceback" not in result.output
 
 
@@ -340,3 +377,19 @@ def test_l2_loss_option_trains_on_squared_error(photo_folder, tmp_path):
     assert '"loss": "l2"' in (tmp_path / "l2" / "run.json").read_text()
     # errors of several grey levels: the mean square is far above the mean absolute value
     assert losses["l1"] > 2 and losses["l2"] > 2 * losses["l1"]
+
+
+def test_a_diverged_checkpoint_is_refused_before_any_work(tmp_path, float_keras_model):
+    """Issue 18: `train --lr nan` used to leave NaN weights that `quantize` then died on with an
+    AssertionError. Such weights are refused where any checkpoint is loaded."""
+    import tf_keras as keras
+
+    from abpn.model.architecture import CUSTOM_OBJECTS
+
+    diverged = keras.models.clone_model(float_keras_model)
+    with keras.utils.custom_object_scope(CUSTOM_OBJECTS):
+        diverged.set_weights([np.full_like(w, np.nan) for w in float_keras_model.get_weights()])
+    diverged.save(tmp_path / "best.keras")
+    result = CliRunner().invoke(main, ["quantize", str(tmp_path / "best.keras"), "--out", str(tmp_path / "qat")])
+    assert result.exit_code == 1 and "NaN or infinite weights" in result.output, result.output
+    assert not (tmp_path / "qat").exists()

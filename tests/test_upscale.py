@@ -158,15 +158,17 @@ def bad_models(tmp_path_factory, float_tflite_dynamic):
     (folder / "notes.tflite").write_text("this is not a model\n" * 20)
     (folder / "truncated.tflite").write_bytes(float_tflite_dynamic.read_bytes()[:5000])
     (folder / "junk.keras").write_bytes(b"PK\x03\x04 not really a zip")
+    # (file, message, exit status): 2 for a file refused from its bytes while the command line is parsed,
+    # 1 for one refused when the model is loaded
     return {
-        "missing": (folder / "missing.tflite", "no such model file"),
-        "missing-keras": (folder / "missing.keras", "no such model file"),
-        "text": (folder / "notes.tflite", "not a TFLite model"),
-        "truncated": (folder / "truncated.tflite", "truncated or corrupt"),
-        "classifier": (_tiny_tflite(folder / "classifier.tflite", _classifier), "not an x3 image model"),
-        "x2": (_tiny_tflite(folder / "x2.tflite", _x2), "not an x3 image model"),
-        "gray": (_tiny_tflite(folder / "gray.tflite", _gray_x3), "not an x3 image model"),
-        "junk-keras": (folder / "junk.keras", "not an ABPN checkpoint"),
+        "missing": (folder / "missing.tflite", "no such model", 2),
+        "missing-keras": (folder / "missing.keras", "no such model", 2),
+        "text": (folder / "notes.tflite", "not a TFLite model", 2),
+        "truncated": (folder / "truncated.tflite", "truncated or corrupt", 1),
+        "classifier": (_tiny_tflite(folder / "classifier.tflite", _classifier), "not an x3 image model", 1),
+        "x2": (_tiny_tflite(folder / "x2.tflite", _x2), "not an x3 image model", 1),
+        "gray": (_tiny_tflite(folder / "gray.tflite", _gray_x3), "not an x3 image model", 1),
+        "junk-keras": (folder / "junk.keras", "not a Keras checkpoint", 2),
     }
 
 
@@ -174,7 +176,7 @@ def bad_models(tmp_path_factory, float_tflite_dynamic):
 @pytest.mark.parametrize("case", ["missing", "missing-keras", "text", "truncated", "classifier", "x2", "gray",
                                   "junk-keras"])
 def test_every_model_command_refuses_bad_models(bad_models, tmp_path, command, case):
-    model, message = bad_models[case]
+    model, message, status = bad_models[case]
     image = tmp_path / "hr" / "img.png"
     image.parent.mkdir()
     Image.fromarray(_photo(*TEST_TILE_HW)).save(image)
@@ -183,10 +185,12 @@ def test_every_model_command_refuses_bad_models(bad_models, tmp_path, command, c
         "upscale": ["upscale", str(model), str(image), str(tmp_path / "out.png")],
         "bench-host": ["bench-host", str(model), "--runs", "1"],
     }[command]
+    if command == "bench-host" and case.startswith("missing"):
+        message = "no such file"
     if command == "bench-host" and case == "junk-keras":
         message = "not a TFLite model"  # bench-host times .tflite files only
     run = CliRunner().invoke(main, args)
-    assert run.exit_code == 1 and isinstance(run.exception, SystemExit), run.output
+    assert run.exit_code == status and isinstance(run.exception, SystemExit), run.output
     assert "Error: " in run.output and message in run.output, run.output
     assert not (tmp_path / "out.png").exists()
 
@@ -227,8 +231,8 @@ def test_an_unwritable_output_is_refused_before_the_model_runs(float_tflite_dyna
 
     monkeypatch.setattr(inference, "load_upscaler", never)
     run = CliRunner().invoke(main, ["upscale", str(float_tflite_dynamic), str(src), "/proc/out.png"])
-    assert run.exit_code == 1 and isinstance(run.exception, SystemExit), run.output
-    assert "cannot write the output /proc/out.png" in run.output
+    assert run.exit_code == 2 and isinstance(run.exception, SystemExit), run.output
+    assert "cannot write /proc/out.png" in run.output
 
 
 def test_an_image_too_large_to_upscale_is_refused_from_its_header(float_tflite_dynamic, tmp_path, monkeypatch):

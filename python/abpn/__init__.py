@@ -13,6 +13,8 @@ SCALE = 3
 DEPLOY_HW = (360, 640)
 # Seven 3x3 convs: each output pixel sees 7 LR pixels in every direction (exact tiling needs it).
 RECEPTIVE_RADIUS = 7
+# The Android app's package name (its AndroidManifest.xml; docs/phone-protocol.md).
+APP_PACKAGE = "org.abpn.app"
 
 
 def _shipped_models():

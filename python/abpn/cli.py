@@ -9,6 +9,19 @@ import click
 from abpn import __version__
 from abpn.bench.host import MAX_INPUT_HW, MAX_RUNS, MAX_THREADS, MAX_WARMUP
 from abpn.errors import AbpnError
+from abpn.model.schedules import QAT_PRESETS, TRAIN_PRESETS, resolve_schedule
+from abpn.options import BoundedInt, FactorList, FiniteFloat, ImageSize, InputPath, ModelPath, OutputPath
+
+# numpy's seeds (through Keras' set_random_seed) are 32-bit.
+SEED = BoundedInt(0, 2**32 - 1)
+THREADS = BoundedInt(1, MAX_THREADS)
+RUNS = BoundedInt(1, MAX_RUNS)
+WARMUP = BoundedInt(0, MAX_WARMUP)
+# Far beyond any schedule this tool runs (the paper's is 1000 epochs of 1000 iterations).
+COUNT = BoundedInt(1, 1_000_000)
+# A batch of 1024 64x64 patches already takes gigabytes of activations.
+BATCH = BoundedInt(1, 1024)
+SECONDS = 24 * 3600
 
 
 class _Group(click.Group):
@@ -28,22 +41,24 @@ def main():
 def _data_options(command):
     """Options shared by train and quantize: where the images come from and how to treat bad ones."""
     options = [
-        click.option("--data", "data_dirs", multiple=True, type=click.Path(exists=True),
+        click.option("--data", "data_dirs", multiple=True, type=InputPath(folder=True),
                      help="Folder of HR images, or a DIV2K-layout folder (repeatable). "
                           "Default: photos shipped with scikit-image."),
-        click.option("--val", "val_dirs", multiple=True, type=click.Path(exists=True),
-                     help="Validation folder (repeatable). Default: images held aside from --data."),
+        click.option("--val", "val_dirs", multiple=True, type=InputPath(folder=True),
+                     help="Validation folder (repeatable); its images are never trained on. Default: DIV2K's valid "
+                          "split when --data holds it, else every 10th --data image."),
         click.option("--skip-bad", is_flag=True, help="Skip unreadable images with a warning instead of stopping."),
-        click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
-                     help="Where decoded images are cached (default: ~/.cache/abpn/decoded)."),
-        click.option("--seed", type=int, default=None, help="Seed for weights and patches (deterministic runs)."),
-        click.option("--rescale", type=str, default="", metavar="F,F,...",
+        click.option("--cache-dir", type=OutputPath(folder=True, parents=True), default=None,
+                     help="Where decoded images are cached (default: $ABPN_CACHE_DIR, else "
+                          "$XDG_CACHE_HOME/abpn/decoded, else ~/.cache/abpn/decoded)."),
+        click.option("--seed", type=SEED, default=None, help="Seed for weights and patches (deterministic runs)."),
+        click.option("--rescale", type=FactorList(0, 1), default="", metavar="F,F,...",
                      help="Also train on every image shrunk by these factors (e.g. 0.9,0.8,0.7,0.6), "
-                          "which stretches small sets like T91 + BSD200."),
-        click.option("--small-patch", type=int, default=None, metavar="N",
+                          "which stretches small sets like T91 + BSD200. Each between 0 and 1 (exclusive)."),
+        click.option("--small-patch", type=BoundedInt(1, 63), default=None, metavar="N",
                      help="Also train on images too small for a 64x64 LR patch, with NxN patches "
                           "(N divides 64, e.g. 32). Default: skip them."),
-        click.option("--hold-out-from", "hold_out_dirs", multiple=True, type=click.Path(exists=True),
+        click.option("--hold-out-from", "hold_out_dirs", multiple=True, type=InputPath(folder=True),
                      help="Hold every 10th image of this --data folder out for validation (repeatable), "
                           "instead of every 10th of all --data images."),
         click.option("--ema", is_flag=True,
@@ -55,17 +70,21 @@ def _data_options(command):
     return command
 
 
-def _schedule_options(presets):
+def _schedule_options(presets, what):
+    """--preset and its overrides, with the presets described from their own values (abpn.model.schedules)."""
+    described = "; ".join(f"{name}: {schedule.describe()}" for name, schedule in presets.items())
+
     def decorate(command):
         options = [
-            click.option("--preset", type=click.Choice(sorted(presets)), default="paper", show_default=True,
-                         help="Schedule: the paper's (1000 x 1000 iterations), 100k iterations for CPUs, or a few minutes' smoke run."),
-            click.option("--epochs", type=int, default=None, help="Override the preset's epoch count."),
-            click.option("--steps-per-epoch", type=int, default=None,
+            click.option("--preset", type=click.Choice(list(presets)), default="paper", show_default=True,
+                         help=f"{what} schedule. {described}."),
+            click.option("--epochs", type=COUNT, default=None, help="Override the preset's epoch count."),
+            click.option("--steps-per-epoch", type=COUNT, default=None,
                          help="Iterations per epoch (the authors' code uses 1000)."),
-            click.option("--batch", type=int, default=None, help="Patches per batch."),
-            click.option("--lr", "learning_rate", type=float, default=None, help="Initial learning rate."),
-            click.option("--halve-every", type=int, default=None, help="Halve the learning rate every N epochs."),
+            click.option("--batch", type=BATCH, default=None, help="Patches per batch."),
+            click.option("--lr", "learning_rate", type=FiniteFloat(0, 1, min_open=True), default=None,
+                         help="Initial learning rate."),
+            click.option("--halve-every", type=COUNT, default=None, help="Halve the learning rate every N epochs."),
         ]
         for option in reversed(options):
             command = option(command)
@@ -74,18 +93,11 @@ def _schedule_options(presets):
     return decorate
 
 
-def _factors(text):
-    try:
-        return [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise AbpnError(f"--rescale takes numbers separated by commas, like 0.9,0.8,0.7,0.6; got {text!r}") from None
-
-
 def _load_data(data_dirs, val_dirs, skip_bad, cache_dir, patch, rescale, small_patch, hold_out_dirs):
     from abpn.model.data import prepare_data
 
     split = prepare_data(list(data_dirs) or None, list(val_dirs) or None, skip_bad=skip_bad,
-                         cache_dir=cache_dir, patch=patch, rescale=_factors(rescale), small_patch=small_patch,
+                         cache_dir=cache_dir, patch=patch, rescale=rescale, small_patch=small_patch,
                          hold_out_from=list(hold_out_dirs))
     click.echo(f"data: {split.description}")
     return split
@@ -99,10 +111,10 @@ def _print_scores(title, scores):
 
 @main.command()
 @_data_options
-@_schedule_options(["paper", "cpu100k", "smoke"])
-@click.option("--out", "run_dir", type=click.Path(file_okay=False), default="runs/float", show_default=True,
+@_schedule_options(TRAIN_PRESETS, "Float training")
+@click.option("--out", "run_dir", type=OutputPath(folder=True, parents=True), default="runs/float", show_default=True,
               help="Run folder: checkpoints, logs, best model. Re-running the same command resumes it.")
-@click.option("--init", "init_checkpoint", type=click.Path(exists=True), default=None,
+@click.option("--init", "init_checkpoint", type=InputPath(kind="keras", file_or_folder=True), default=None,
               help="Start from these float weights (a best.keras or its run folder) instead of random ones: fine-tuning.")
 @click.option("--reparam", is_flag=True,
               help="Train each conv as parallel branches (3x3, 1x1+3x3, Sobel/Laplacian, identity) merged into "
@@ -111,13 +123,12 @@ def _print_scores(title, scores):
               help="Training loss: the paper's L1, or L2 for a short final fine-tune at a low rate.")
 def train(data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale, small_patch, hold_out_dirs, ema, preset, epochs,
           steps_per_epoch, batch, learning_rate, halve_every, run_dir, init_checkpoint, reparam, loss):
-    """Train float ABPN x3 (L1, Adam, paper schedule by default). Interrupt any time; re-run to resume."""
+    """Train float ABPN x3 (Adam; the paper's schedule and L1 loss by default). Interrupt any time; re-run the
+    same command to resume."""
     from abpn.model import train as training
 
-    schedule = training.resolve_schedule(training.TRAIN_PRESETS, preset, epochs=epochs,
-                                         steps_per_epoch=steps_per_epoch, batch=batch, learning_rate=learning_rate,
-                                         halve_every=halve_every)
-    training.check_writable(run_dir)
+    schedule = resolve_schedule(TRAIN_PRESETS, preset, epochs=epochs, steps_per_epoch=steps_per_epoch, batch=batch,
+                                learning_rate=learning_rate, halve_every=halve_every)
     if init_checkpoint:
         from abpn.model.inference import load_float_model
 
@@ -131,10 +142,10 @@ def train(data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale, small_patch, 
 
 
 @main.command()
-@click.argument("checkpoint", type=click.Path(exists=True))
+@click.argument("checkpoint", type=InputPath(kind="keras", file_or_folder=True))
 @_data_options
-@_schedule_options(["paper", "smoke"])
-@click.option("--out", "run_dir", type=click.Path(file_okay=False), default="runs/qat", show_default=True,
+@_schedule_options(QAT_PRESETS, "Quantization-aware training")
+@click.option("--out", "run_dir", type=OutputPath(folder=True, parents=True), default="runs/qat", show_default=True,
               help="Run folder: QAT checkpoints, logs and the exported .tflite files. Re-run to resume.")
 def quantize(checkpoint, data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale, small_patch, hold_out_dirs, ema,
              preset, epochs, steps_per_epoch, batch, learning_rate, halve_every, run_dir):
@@ -144,10 +155,8 @@ def quantize(checkpoint, data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale
     from abpn.model import quantize as quantization
     from abpn.model import train as training
 
-    schedule = training.resolve_schedule(quantization.QAT_PRESETS, preset, epochs=epochs,
-                                         steps_per_epoch=steps_per_epoch, batch=batch, learning_rate=learning_rate,
-                                         halve_every=halve_every)
-    training.check_writable(run_dir)
+    schedule = resolve_schedule(QAT_PRESETS, preset, epochs=epochs, steps_per_epoch=steps_per_epoch, batch=batch,
+                                learning_rate=learning_rate, halve_every=halve_every)
     training.load_float_model(checkpoint)  # a wrong file fails now, not after loading the data
     split = _load_data(data_dirs, val_dirs, skip_bad, cache_dir, schedule.patch, rescale, small_patch, hold_out_dirs)
     click.echo(f"schedule: {schedule}")
@@ -159,9 +168,9 @@ def quantize(checkpoint, data_dirs, val_dirs, skip_bad, cache_dir, seed, rescale
 
 
 @main.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="quickstart-out", show_default=True,
-              help="Folder for every artifact (runs, .tflite exports, benchmark record).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_dir", type=OutputPath(folder=True, parents=True), default="quickstart-out",
+              show_default=True, help="Folder for every artifact (runs, .tflite exports, benchmark record).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for weights and patches.")
 def quickstart(out_dir, seed):
     """The main job on the embedded photos: smoke-train, QAT, INT8 export, eval and a host benchmark
     (about 3 minutes on 2 cores). Re-run to resume after an interruption."""
@@ -182,7 +191,7 @@ def data():
 
 
 @data.command("div2k")
-@click.option("--dest", required=True, type=click.Path(file_okay=False), help="Folder to download into.")
+@click.option("--dest", required=True, type=OutputPath(folder=True, parents=True), help="Folder to download into.")
 @click.option("--base-url", default=None, help="Mirror serving the DIV2K zip files (default: the official site).")
 @click.option("--only", type=click.Choice(["train", "valid"]), default=None, help="Fetch one split only.")
 @click.option("--keep-archives", is_flag=True, help="Keep the zip files after unpacking.")
@@ -200,9 +209,10 @@ def data_div2k(dest, base_url, only, keep_archives):
 
 
 @main.command()
-@click.option("--db", required=True, type=click.Path(dir_okay=False), help="SQLite file to store records in (created if missing).")
+@click.option("--db", required=True, type=OutputPath(parents=True, database=True),
+              help="SQLite file to store records in (created if missing).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; anything but loopback needs --token.")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
+@click.option("--port", default=8765, show_default=True, type=BoundedInt(0, 65535), help="TCP port (0: any free one).")
 @click.option("--token", envvar="ABPN_COLLECTOR_TOKEN", default=None,
               help="Bearer token that writes must carry (or set ABPN_COLLECTOR_TOKEN; at least 16 characters).")
 def serve(db, host, port, token):
@@ -216,10 +226,10 @@ def serve(db, host, port, token):
 
 
 @main.command()
-@click.option("--db", required=True, type=click.Path(dir_okay=False), help="The collector's SQLite file.")
+@click.option("--db", required=True, type=InputPath(kind="sqlite"), help="The collector's SQLite file.")
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "csv", "html"]), default="table", show_default=True,
               help="md is ready to paste into a README; html embeds the plots.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout.")
+@click.option("--out", type=OutputPath(), default=None, help="Write to this file instead of stdout.")
 def report(db, fmt, out):
     """Per-chipset table of the collected results: chipsets as rows, accelerators as columns."""
     from abpn.collector.report import report_text, write_report
@@ -232,62 +242,48 @@ def report(db, fmt, out):
 
 
 def _threads_option(default=None):
-    return click.option("--threads", default=default, show_default=default is not None,
-                        type=click.IntRange(1, MAX_THREADS),
+    return click.option("--threads", default=default, show_default=default is not None, type=THREADS,
                         help="TFLite CPU threads (XNNPACK).")
 
 
-def _parse_hw(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        height, width = (int(v) for v in value.lower().split("x"))
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: give HEIGHTxWIDTH, e.g. 360x640") from None
-    if height < 1 or width < 1:
-        raise click.BadParameter(f"{value!r}: height and width must be positive")
-    if height * width > MAX_INPUT_HW[0] * MAX_INPUT_HW[1]:
-        raise click.BadParameter(f"{value!r}: at most {MAX_INPUT_HW[0] * MAX_INPUT_HW[1]} pixels "
-                                 f"({MAX_INPUT_HW[0]}x{MAX_INPUT_HW[1]}); larger inputs do not fit in memory")
-    return height, width
-
-
 @main.command("eval")
-@click.argument("model")
-@click.option("--hr", "hr_dir", required=True, type=click.Path(file_okay=False), help="Folder of HR images.")
-@click.option("--lr", "lr_dir", default=None, type=click.Path(file_okay=False),
+@click.argument("model", type=ModelPath())
+@click.option("--hr", "hr_dir", required=True, type=InputPath(folder=True), help="Folder of HR images.")
+@click.option("--lr", "lr_dir", default=None, type=InputPath(folder=True),
               help="Folder of x3 LR inputs (e.g. ../shared/datasets/LR_bicubic_X3/Set5); "
                    "default: made from the HR images with MATLAB-compatible bicubic.")
 @_threads_option()
 @click.option("--json", "as_json", is_flag=True, help="Print per-image and mean scores as JSON.")
 def eval_command(model, hr_dir, lr_dir, threads, as_json):
-    """PSNR and SSIM of MODEL on HR images: RGB (1-pixel crop) and Y (BT.601, 3-pixel crop).
+    """PSNR and SSIM of MODEL on HR images: RGB (1-pixel crop) and Y (BT.601, 3-pixel crop; single-channel
+    files, gray with alpha and 16-bit gray included, are scored on their gray value).
 
     MODEL is a .tflite, a Keras checkpoint (.keras/.h5, or a training run folder), or the word
     `bicubic` for the MATLAB bicubic baseline of the published tables.
     """
     import json
 
-    from abpn.model.evaluate import evaluate, format_table
+    from abpn.model.evaluate import evaluate, format_scores
 
     result = evaluate(model, hr_dir, lr_dir, threads=threads)
-    click.echo(json.dumps(result, indent=2) if as_json else format_table(result))
+    click.echo(json.dumps(result, indent=2) if as_json else format_scores(result))
 
 
 @main.command()
-@click.argument("model")
-@click.argument("src", metavar="IN", type=click.Path(dir_okay=False))
-@click.argument("dst", metavar="[OUT]", required=False, type=click.Path(dir_okay=False))
+@click.argument("model", type=ModelPath())
+@click.argument("src", metavar="IN", type=InputPath())
+@click.argument("dst", metavar="[OUT]", required=False, type=OutputPath())
 @_threads_option()
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists (never IN).")
-@click.option("--max-megapixels", default=16.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+@click.option("--max-megapixels", default=16.0, show_default=True, type=FiniteFloat(0, 1000, min_open=True),
               help="Refuse larger inputs: the x3 result of N MP takes about N x 27 MB twice over.")
 def upscale(model, src, dst, threads, overwrite, max_megapixels):
     """Upscale the image IN x3 with MODEL into OUT (default: IN's name + _x3.png).
 
     Any size up to --max-megapixels: a fixed-shape model runs in overlapping tiles whose result
-    equals the whole-image run. Any format PIL reads; OUT's extension picks the format. Alpha is
-    kept, EXIF rotation applied. OUT is checked before the work starts.
+    equals the whole-image run. Any format PIL reads (16-bit gray is scaled to 8 bits; 32-bit
+    integer and floating-point pixels are refused: they state no white level); OUT's extension
+    picks the format. Alpha is kept, EXIF rotation applied. OUT is checked before the work starts.
     """
     from abpn.model.upscale import upscale_file
 
@@ -296,15 +292,14 @@ def upscale(model, src, dst, threads, overwrite, max_megapixels):
 
 
 @main.command("bench-host")
-@click.argument("model", required=False, type=click.Path(dir_okay=False))
+@click.argument("model", required=False, type=InputPath(kind="tflite"))
 @_threads_option(default=2)
-@click.option("--runs", default=20, show_default=True, type=click.IntRange(1, MAX_RUNS), help="Timed runs.")
-@click.option("--warmup", default=3, show_default=True, type=click.IntRange(0, MAX_WARMUP),
-              help="Untimed runs after the first.")
-@click.option("--input-size", "input_hw", default=None, callback=_parse_hw, metavar="HxW",
+@click.option("--runs", default=20, show_default=True, type=RUNS, help="Timed runs.")
+@click.option("--warmup", default=3, show_default=True, type=WARMUP, help="Untimed runs after the first.")
+@click.option("--input-size", "input_hw", default=None, type=ImageSize(MAX_INPUT_HW), metavar="HxW",
               help=f"Input size for a dynamic-shape model (default 360x640; at most "
                    f"{MAX_INPUT_HW[0]}x{MAX_INPUT_HW[1]} pixels).")
-@click.option("--reference", default=None,
+@click.option("--reference", default=None, type=ModelPath(),
               help="Model whose output the check compares with (e.g. the dynamic-shape .tflite of the same weights).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result record (result_record.schema.json).")
 def bench_host(model, threads, runs, warmup, input_hw, reference, as_json):
@@ -328,43 +323,45 @@ def bench_host(model, threads, runs, warmup, input_hw, reference, as_json):
 @click.option("--device", "devices", multiple=True, metavar="D",
               help="USB serial or HOST:PORT (ADB over TCP, `adb tcpip 5555`; IPv6 as [ADDR]:PORT); repeat for several phones, run at once. "
                    "Default: $ANDROID_SERIAL.")
-@click.option("--model", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--model", required=True, type=InputPath(kind="tflite"),
               help="Fixed-shape x3 .tflite (e.g. from `abpn-tool quantize`).")
-@click.option("--apk", type=click.Path(exists=True, dir_okay=False),
-              help="The app's APK: installed when the app is missing or its APK differs.")
+@click.option("--apk", type=InputPath(kind="apk"),
+              help="The app's APK (org.abpn.app): installed when the app is missing or its APK differs.")
 @click.option("--accelerators", default="cpu,gpu,nnapi,qnn_htp", show_default=True,
               help="Comma-separated, from cpu, gpu, nnapi, qnn_htp, qnn_dsp.")
-@click.option("--runs", default=20, show_default=True, type=click.IntRange(1, MAX_RUNS),
-              help="Timed inferences per accelerator.")
-@click.option("--warmup", default=3, show_default=True, type=click.IntRange(0, MAX_WARMUP),
-              help="Warm-up inferences after the first one.")
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, MAX_THREADS), help="CPU (XNNPACK) threads.")
-@click.option("--cooldown", default=0, show_default=True, help="Seconds to rest before each accelerator after the first.")
-@click.option("--cooldown-max", default=60, show_default=True,
+@click.option("--runs", default=20, show_default=True, type=RUNS, help="Timed inferences per accelerator.")
+@click.option("--warmup", default=3, show_default=True, type=WARMUP, help="Warm-up inferences after the first one.")
+@click.option("--threads", default=4, show_default=True, type=THREADS, help="CPU (XNNPACK) threads.")
+@click.option("--cooldown", default=0, show_default=True, type=BoundedInt(0, 3600),
+              help="Seconds to rest before each accelerator after the first.")
+@click.option("--cooldown-max", default=60, show_default=True, type=BoundedInt(0, 3600),
               help="Then wait until the phone's thermal status is none, at most this many seconds.")
-@click.option("--warmup-min-ms", default=500, show_default=True, help="Warm up at least this long (and --warmup runs).")
-@click.option("--run-min-ms", default=1000, show_default=True, help="Time at least this long (and --runs runs).")
+@click.option("--warmup-min-ms", default=500, show_default=True, type=BoundedInt(0, 600_000),
+              help="Warm up at least this long (and --warmup runs).")
+@click.option("--run-min-ms", default=1000, show_default=True, type=BoundedInt(0, 600_000),
+              help="Time at least this long (and --runs runs).")
 @click.option("--require-full-delegation", is_flag=True,
               help="An accelerator that takes only part of the graph is 'failed' instead of timed.")
 @click.option("--nnapi-accelerator", metavar="NAME", help="The NNAPI device to use, e.g. qti-htp.")
 @click.option("--allow-locked", is_flag=True, help="Run on a phone whose lock screen is showing instead of refusing.")
-@click.option("--db", default="abpn-results.sqlite", show_default=True, type=click.Path(dir_okay=False),
+@click.option("--db", default="abpn-results.sqlite", show_default=True, type=OutputPath(parents=True, database=True),
               help="SQLite file the records are stored in (ignored with --collector).")
 @click.option("--collector", metavar="URL", help="Post the records to this collector instead of --db.")
 @click.option("--token", envvar="ABPN_COLLECTOR_TOKEN", help="The collector's bearer token ($ABPN_COLLECTOR_TOKEN).")
-@click.option("--out", default="abpn-results", show_default=True, type=click.Path(file_okay=False),
+@click.option("--out", default="abpn-results", show_default=True, type=OutputPath(folder=True, parents=True),
               help="Folder for the raw result files and the reference input/output.")
 @click.option("--timeout", "result_timeout", default=600.0, show_default=True,
+              type=FiniteFloat(0, SECONDS, min_open=True),
               help="Seconds to wait for a phone's result before giving up (and showing its logcat).")
-@click.option("--auth-timeout", default=60.0, show_default=True,
+@click.option("--auth-timeout", default=60.0, show_default=True, type=FiniteFloat(0, SECONDS, min_open=True),
               help="Seconds to wait for someone to accept the 'Allow USB debugging?' prompt.")
-@click.option("--accelerator-timeout", type=click.IntRange(min=1), metavar="SECONDS",
+@click.option("--accelerator-timeout", type=BoundedInt(1, 3600), metavar="SECONDS",
               help="Seconds the app gives one accelerator before it kills its process and marks it failed "
                    "[default: --timeout / number of accelerators, from 30 to 120].")
 def push_and_bench(devices, model, apk, accelerators, runs, warmup, threads, cooldown, cooldown_max, warmup_min_ms,
                    run_min_ms, require_full_delegation, nnapi_accelerator, allow_locked, db, collector, token, out,
                    result_timeout, auth_timeout, accelerator_timeout):
-    """Benchmark MODEL on phones over ADB and store one result record per phone.
+    """Benchmark the --model on phones over ADB and store one result record per phone.
 
     Uses the ADB key ~/.android/adbkey (created if missing), so phones that trust this computer's adb
     trust this tool. A USB phone cannot be used while an adb server holds it: `adb kill-server` first.
@@ -392,20 +389,21 @@ def push_and_bench(devices, model, apk, accelerators, runs, warmup, threads, coo
 
 
 @main.command("hub-bench")
-@click.argument("model", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.argument("model", required=False, type=InputPath(kind="tflite"))
 @click.option("--hub-device", "hub_devices", multiple=True, metavar="NAME",
               help="An AI Hub device name, e.g. \"Samsung Galaxy S24 (Family)\", or a chipset: attribute, e.g. "
                    "chipset:qualcomm-snapdragon-8gen3; repeat for several.")
 @click.option("--list-devices", is_flag=True, help="List the Android devices AI Hub offers, with chipset and OS.")
 @click.option("--accelerators", default="cpu,gpu,qnn_htp", show_default=True,
               help="Comma-separated, from cpu, gpu, qnn_htp (AI Hub's NPU through the QNN delegate).")
-@click.option("--db", default="abpn-results.sqlite", show_default=True, type=click.Path(dir_okay=False),
+@click.option("--db", default="abpn-results.sqlite", show_default=True, type=OutputPath(parents=True, database=True),
               help="SQLite file the records are stored in (ignored with --collector).")
 @click.option("--collector", metavar="URL", help="Post the records to this collector instead of --db.")
 @click.option("--token", envvar="ABPN_COLLECTOR_TOKEN", help="The collector's bearer token ($ABPN_COLLECTOR_TOKEN).")
-@click.option("--out", default="abpn-results", show_default=True, type=click.Path(file_okay=False),
+@click.option("--out", default="abpn-results", show_default=True, type=OutputPath(folder=True, parents=True),
               help="Folder for the raw result files, AI Hub's raw answers and the reference input/output.")
 @click.option("--timeout", "result_timeout", default=1800.0, show_default=True,
+              type=FiniteFloat(0, SECONDS, min_open=True),
               help="Seconds to wait for AI Hub's jobs; a job still running then gets a failed row with its URL.")
 def hub_bench(model, hub_devices, list_devices, accelerators, db, collector, token, out, result_timeout):
     """Benchmark MODEL on Qualcomm AI Hub's Snapdragon phones (its TFLite runner: CPU, GPU, NPU) and store
@@ -438,12 +436,12 @@ def test_lab():
 
 
 @test_lab.command("run")
-@click.option("--apk", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--apk", required=True, type=InputPath(kind="apk"),
               help="The app's APK (android/offline-out/abpn.apk), with the bundled model and its reference.")
 @click.option("--device", "devices", multiple=True, required=True, metavar="model=ID,version=N",
               help="A Test Lab device, e.g. model=redfin,version=30 (repeatable; ids from "
                    "`gcloud firebase test android models list`). Optional locale=, orientation=.")
-@click.option("--scenario", "scenarios", multiple=True, type=int, metavar="N",
+@click.option("--scenario", "scenarios", multiple=True, type=BoundedInt(1, 5), metavar="N",
               help="1 cpu, 2 gpu, 3 nnapi, 4 qnn_htp, 5 all (repeatable). Default: every scenario the APK can run.")
 @click.option("--label", "labels", multiple=True, metavar="LABEL",
               help="A scenario label of the APK's manifest: abpn_runnable, abpn_single (repeatable).")
@@ -475,12 +473,12 @@ def test_lab_run(apk, devices, scenarios, labels, results_bucket, results_dir, t
 
 
 @test_lab.command("collect")
-@click.argument("results", type=click.Path(exists=True, file_okay=False))
-@click.option("--db", default="abpn-results.sqlite", show_default=True, type=click.Path(dir_okay=False),
+@click.argument("results", type=InputPath(folder=True))
+@click.option("--db", default="abpn-results.sqlite", show_default=True, type=OutputPath(parents=True, database=True),
               help="SQLite file the records are stored in (ignored with --collector).")
 @click.option("--collector", metavar="URL", help="Post the records to this collector instead of --db.")
 @click.option("--token", envvar="ABPN_COLLECTOR_TOKEN", help="The collector's bearer token ($ABPN_COLLECTOR_TOKEN).")
-@click.option("--out", default="abpn-results", show_default=True, type=click.Path(file_okay=False),
+@click.option("--out", default="abpn-results", show_default=True, type=OutputPath(folder=True, parents=True),
               help="Folder for the raw records as stored.")
 @click.option("--matrix-id", default=None, help="Test Lab's matrix id (gcloud prints it), kept in each record.")
 def test_lab_collect(results, db, collector, token, out, matrix_id):
@@ -503,9 +501,9 @@ def test_lab_collect(results, db, collector, token, out, matrix_id):
 
 
 @test_lab.command("assets")
-@click.argument("model", type=click.Path(exists=True, dir_okay=False))
-@click.argument("out", type=click.Path(file_okay=False))
-@click.option("--cache", default="abpn-results", show_default=True, type=click.Path(file_okay=False),
+@click.argument("model", type=InputPath(kind="tflite"))
+@click.argument("out", type=OutputPath(folder=True, parents=True))
+@click.option("--cache", default="abpn-results", show_default=True, type=OutputPath(folder=True, parents=True),
               help="Where the reference is computed and kept (keyed by the model's SHA-256).")
 def test_lab_assets(model, out, cache):
     """Write MODEL's reference input and expected output into OUT, the APK's assets (the builds call this)."""

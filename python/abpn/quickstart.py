@@ -6,40 +6,30 @@ from pathlib import Path
 
 from abpn import SHIPPED_INT8_DYNAMIC
 from abpn.bench import host as bench
-from abpn.core.files import check_writable, write_atomically
+from abpn.core.files import check_output_path, write_atomically
 from abpn.core.table import format_table
-from abpn.errors import AbpnError
 from abpn.model import quantize
 from abpn.model import train
 from abpn.model.data import prepare_data
 from abpn.model.inference import BEST_MODEL, load_upscaler
+from abpn.model.schedules import QAT_PRESETS, TRAIN_PRESETS
 
 SHIPPED = "shipped"
 TRAINED = "trained"
-
-
-def _prepare_out(out_dir):
-    """Creates out_dir and proves it writable before minutes of training."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise AbpnError(f"cannot create --out {out_dir}: {error.strerror or error}; choose a folder you can "
-                        "write to.") from error
-    check_writable(out_dir / "quality.json", what="quickstart output")
 
 
 def run_quickstart(out_dir, *, seed=0, echo=print, train_schedule=None, qat_schedule=None, bench_runs=bench.DEFAULT_RUNS):
     """Returns (validation scores per model, bench-host records by TRAINED / SHIPPED); artifacts go
     to out_dir."""
     out_dir = Path(out_dir)
-    _prepare_out(out_dir)
+    check_output_path(out_dir, folder=True, parents=True)  # before minutes of training
     split = prepare_data(None)
     echo(f"[1/4] float training (smoke preset) on {split.description}")
-    train.train(split, out_dir / "float", train_schedule or train.TRAIN_PRESETS["smoke"], seed=seed)
+    train.train(split, out_dir / "float", train_schedule or TRAIN_PRESETS["smoke"], seed=seed)
 
     echo("[2/4] quantization-aware training and export")
     result = quantize.quantize(out_dir / "float" / BEST_MODEL, split, out_dir / "qat",
-                               qat_schedule or quantize.QAT_PRESETS["smoke"], seed=seed)
+                               qat_schedule or QAT_PRESETS["smoke"], seed=seed)
 
     echo("[3/4] evaluation on the validation photos")
     exports = result.exports

@@ -3,7 +3,7 @@ import threading
 
 import click
 
-from abpn.core.table import format_table
+from abpn.core.table import format_ms, format_table
 
 
 class Console:
@@ -19,10 +19,6 @@ class Console:
     def block(self, text):
         with self.lock:
             click.echo(text)
-
-
-def format_ms(value):
-    return f"{value:.2f}" if isinstance(value, (int, float)) else "-"
 
 
 def delegated_share(result):

@@ -11,9 +11,10 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from abpn import APP_PACKAGE
 from abpn.errors import AbpnError
 
-PACKAGE = "org.abpn.app"
+PACKAGE = APP_PACKAGE
 BENCHMARK_ACTIVITY = f"{PACKAGE}/.BenchmarkActivity"
 PHONE_DIR = "/data/local/tmp/abpn"
 RESULTS_AUTHORITY = f"{PACKAGE}.results"
@@ -60,6 +61,14 @@ def tls_pairing_message(target):
             "plain ADB over TCP: over USB run `adb tcpip 5555` (or pair and connect once with the platform tools, "
             "`adb pair PHONE_IP:PAIRING_PORT` then `adb connect PHONE_IP:PORT`, and run `adb tcpip 5555` over "
             "that), then pass --device PHONE_IP:5555.")
+
+
+# The commands an ADB daemon answers a CNXN with (packages/modules/adb: protocol.txt and adb.h's A_CNXN, A_AUTH, A_STLS).
+_ADB_COMMANDS = (b"CNXN", b"AUTH", b"STLS")
+
+
+def _first_line(data):
+    return data.split(b"\r")[0].split(b"\n")[0].decode("latin-1")[:60]
 
 
 class Disconnected(AbpnError):
@@ -203,16 +212,20 @@ class Phone:
 
         if self.kind == "tcp":
             class _Transport(TcpTransport):
+                received = b""  # the peer's first bytes: a failed handshake says what answered
+
                 # adb-shell treats an empty read as "nothing yet" and spins until its read timeout;
                 # an empty read on a readable socket means the phone hung up.
                 def bulk_read(self, numbytes, transport_timeout_s):
                     data = super().bulk_read(numbytes, transport_timeout_s)
                     if not data:
                         raise ConnectionResetError("the phone closed the connection")
+                    if len(self.received) < 64:
+                        self.received += bytes(data[:64])
                     return data
 
-            return AdbDevice(_Transport(self.host_or_serial, self.port),
-                             default_transport_timeout_s=self.transport_timeout_s)
+            self._transport = _Transport(self.host_or_serial, self.port)
+            return AdbDevice(self._transport, default_transport_timeout_s=self.transport_timeout_s)
         from adb_shell.adb_device import AdbDeviceUsb
 
         return AdbDeviceUsb(serial=self.host_or_serial, default_transport_timeout_s=self.transport_timeout_s)
@@ -248,6 +261,11 @@ class Phone:
             return AbpnError(_usb_error_message(self.target, error))
         if isinstance(error, ex.InvalidCommandError) and _STLS_NAME in str(error):
             return AbpnError(tls_pairing_message(self.target))
+        peer = self._non_adb_peer(error) if self.kind == "tcp" else None
+        if peer:
+            return AbpnError(f"{self.target}: {peer}, not an ADB daemon. Pass the phone's ADB address: the "
+                             "IP address and port under Developer options > Wireless debugging (not its pairing "
+                             "port), or port 5555 after `adb tcpip 5555`.")
         if isinstance(error, (OSError, ex.TcpTimeoutException, ex.AdbTimeoutError, ex.InvalidResponseError,
                               ex.InvalidCommandError, ex.InvalidChecksumError, ex.UsbReadFailedError,
                               ex.UsbWriteFailedError)):
@@ -256,6 +274,30 @@ class Phone:
                    "--device PHONE_IP:5555") if self.kind == "tcp" else "Check the cable and that USB debugging is on"
             return AbpnError(f"{self.target}: cannot reach the phone ({error}). {how}.")
         return AbpnError(f"{self.target}: connecting failed: {type(error).__name__}: {error}")
+
+    def _non_adb_peer(self, error):
+        """What answered in ADB's place, or None: a peer that sent something other than an ADB packet, or
+        (when it stayed silent until the timeout) one that answers an HTTP request, such as the collector."""
+        received = getattr(getattr(self, "_transport", None), "received", b"")
+        if received.startswith(b"HTTP/"):
+            return f"the peer answered as a web server ({_first_line(received)!r})"
+        if received and received[:4] not in _ADB_COMMANDS:
+            return f"the peer answered in another protocol (its first bytes: {received[:16]!r})"
+        ex = _adb_shell_errors()
+        if received or not isinstance(error, (ex.TcpTimeoutException, ex.AdbTimeoutError)):
+            return None
+        import socket
+
+        # A silent peer may be an HTTP server waiting for the end of a request line: ask it for one.
+        try:
+            with socket.create_connection((self.host_or_serial, self.port), timeout=2) as probe:
+                probe.sendall(b"HEAD / HTTP/1.0\r\n\r\n")
+                answer = probe.recv(64)
+        except OSError:
+            return None
+        if answer.startswith(b"HTTP/"):
+            return f"the peer did not answer ADB's handshake but answers HTTP ({_first_line(answer)!r}): a web server"
+        return None
 
     def close(self):
         if self.device is not None:

@@ -3,7 +3,8 @@ reference input and output computed) and the benchmark request it becomes for on
 from dataclasses import dataclass
 from pathlib import Path
 
-from abpn.bench.device import PHONE_DIR
+from abpn.bench.device import PACKAGE, PHONE_DIR
+from abpn.core.filekinds import check_apk
 from abpn.core.files import file_sha256, write_atomically
 from abpn.errors import AbpnError
 from abpn.record.build import accelerators
@@ -130,6 +131,7 @@ def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", 
         apk_path = Path(apk)
         if not apk_path.is_file():
             raise AbpnError(f"{apk}: no such APK file")
+        check_apk(apk_path, PACKAGE)  # a zip whose manifest names the app: never install another file
     out_dir = Path(out_dir)
     reference_dir = out_dir / "reference"
     reference_dir.mkdir(parents=True, exist_ok=True)

@@ -245,8 +245,8 @@ REFERENCE_EXPECTED = "abpn_x3_int8.expected.bin"
 
 def reference_assets(model_path, out_dir, *, cache_dir):
     """Writes the bundled model's reference input and expected output into `out_dir` (the APK's assets)
-    by the same step as push-and-bench (abpn.bench.phone.prepare_plan: a real photo through TFLiteRunner)."""
-    from abpn.bench.phone import prepare_plan
+    by the same step as push-and-bench (abpn.bench.plan.prepare_plan: a real photo through TFLiteRunner)."""
+    from abpn.bench.plan import prepare_plan
 
     plan = prepare_plan(model_path, out_dir=cache_dir)
     out_dir = Path(out_dir)

@@ -41,6 +41,7 @@ from abpn.collector.body import parse_body
 from abpn.collector.connections import DEFAULT_PORT, REQUEST_TIMEOUT_S, server_config
 from abpn.collector.guards import MAX_BODY_BYTES, BodyLimit, RequestGuard
 from abpn.collector.store import Conflict, InvalidRecord, Store, parse_time, utc_text
+from abpn.core.files import check_output_path
 from abpn.errors import AbpnError
 
 MIN_TOKEN_LENGTH = 16
@@ -332,7 +333,30 @@ def serve(db, host="127.0.0.1", port=DEFAULT_PORT, token=None):
     import uvicorn
 
     check_serve_options(host, token)
-    app = create_app(Store(db), token=token)
+    check_output_path(db, parents=True, database=True)
+    # Bound first: a port in use must fail before the database is created or the dashboard announced.
+    listener = _listen(host, port)
+    try:
+        app = create_app(Store(db), token=token)
+    except BaseException:
+        listener.close()
+        raise
+    port = listener.getsockname()[1]
     print(f"Collector storing into {db}; dashboard at {dashboard_url(host, port)} , API docs at /docs"
           + (" (writes need the token)" if token else ""), flush=True)
-    uvicorn.Server(server_config(app, host, port)).run()
+    uvicorn.Server(server_config(app, host, port)).run(sockets=[listener])
+
+
+def _listen(host, port):
+    """A listening socket on host:port, or an AbpnError saying why not."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family)
+    except socket.gaierror as error:
+        raise AbpnError(f"cannot listen on {host}: no such address ({error.strerror}); pass --host 127.0.0.1 or "
+                        "an address of this computer") from None
+    except OSError as error:
+        raise AbpnError(f"cannot listen on {host}:{port}: {error.strerror or error}. Another program may be using "
+                        "the port: pass another --port, or stop it.") from None

@@ -26,13 +26,13 @@ import json
 import unicodedata
 import warnings
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 
 from abpn.record.build import accelerators
 from abpn.collector.store import Store, run_summary
-from abpn.core.table import format_table
+from abpn.core.files import check_output_path, write_atomically
+from abpn.core.table import format_ms, format_table
 from abpn.errors import AbpnError
 
 # Names from records may use any script; a glyph the plot font lacks is drawn as a box, not worth a warning
@@ -211,16 +211,12 @@ def to_json(report):
 # Text renderings
 
 
-def _ms(value):
-    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
-
-
 def _cell_text(cell, mark=True):
     if cell is None:
         return ""
     if cell["status"] != "ok":
         return cell["status"]
-    parts = [f"{_ms(cell['median_ms'])} ms" + (f" (p90 {_ms(cell['p90_ms'])})" if cell["p90_ms"] is not None else "")]
+    parts = [f"{format_ms(cell['median_ms'])} ms" + (f" (p90 {format_ms(cell['p90_ms'])})" if cell["p90_ms"] is not None else "")]
     if cell["fps"] is not None:
         parts.append(f"{cell['fps']:.1f} fps")
     if cell["init_ms"] is not None:
@@ -498,11 +494,11 @@ def _html_cell(cell, is_best):
     if check == "failed":
         psnr = f' ({cell["median_psnr_db"]:.1f} dB)' if cell["median_psnr_db"] is not None else ""
         check_html = f'<span class="fails">check {e(_check_text(cell))}{psnr}</span>'
-    p90 = f' (p90 {_ms(cell["p90_ms"])})' if cell["p90_ms"] is not None else ""
+    p90 = f' (p90 {format_ms(cell["p90_ms"])})' if cell["p90_ms"] is not None else ""
     fps = f"{cell['fps']:.1f} fps · " if cell["fps"] is not None else ""
     init = f'init {cell["init_ms"]:.0f} ms · ' if cell["init_ms"] is not None else ""
     memory = f'{_memory_text(cell["peak_memory_bytes"])} · ' if cell.get("peak_memory_bytes") else ""
-    return (f'<td class="cell{" bestcell" if is_best else ""}"><b>{_ms(cell["median_ms"])} ms</b>{p90}'
+    return (f'<td class="cell{" bestcell" if is_best else ""}"><b>{format_ms(cell["median_ms"])} ms</b>{p90}'
             f'<br><span class="sub">{fps}{init}{memory}{check_html} · {cell["runs"]} of {cell["attempts"]} '
             f'run{"s" if cell["attempts"] != 1 else ""}</span></td>')
 
@@ -551,18 +547,7 @@ def report_text(db, fmt="table"):
 
 
 def write_report(db, fmt, out):
-    """Writes the report of the database at `db` to the file `out`, never over the database itself."""
-    if Path(out).resolve() == Path(db).resolve():
-        raise AbpnError(f"--out {out} is the database itself: writing the report there would replace every "
-                        "stored record. Give another file name.")
+    """Writes the report of the database at `db` to the file `out`, never over a database (this one or
+    another) or its journal files (abpn.core.files.check_output_path)."""
+    check_output_path(out)
     write_atomically(out, report_text(db, fmt))
-
-
-def write_atomically(path, text):
-    """Writes next to `path`, then renames: a report that was there is never left half-written."""
-    from abpn.core import files
-
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise AbpnError(f"cannot write {path}: folder {path.parent} does not exist")
-    files.write_atomically(path, text)

@@ -64,22 +64,72 @@ def replace_durably(source, target):
     return Path(target)
 
 
-def check_writable(path, what="output"):
-    """Raises AbpnError unless a file can be created beside `path`: called before long work so that
-    it does not end in an unwritable destination. Tries for real, since permission bits do not tell
-    (root ignores them; a read-only mount does not show in them)."""
-    path = Path(path)
-    folder = path.parent
-    if not folder.is_dir():
-        raise AbpnError(f"cannot write the {what} {path}: folder {folder} does not exist; create it or give "
-                        "another path.")
+# SQLite keeps a database's journal beside it under these suffixes and deletes or replays a file found there
+# when the database is next opened: nothing else may be written under such a name.
+SQLITE_SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def is_sqlite_database(path):
     try:
-        handle, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".probe")
+        with open(path, "rb") as file:
+            return file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
+def _probe(folder, path):
+    """Creates and removes a file in `folder`: permission bits do not tell (root ignores them; a read-only
+    mount or /proc does not show in them)."""
+    try:
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=f".{Path(path).name[:40]}.", suffix=".probe")
     except OSError as error:
-        raise AbpnError(f"cannot write the {what} {path}: {error.strerror or error}; choose a folder you can "
-                        "write to.") from error
+        raise AbpnError(f"cannot write {path}: {folder} refuses new files ({error.strerror or error}); choose a "
+                        "place you can write to.") from error
     os.close(handle)
     os.unlink(probe)
+
+
+def check_output_path(path, *, folder=False, parents=False, database=False):
+    """Raises AbpnError, saying what to do, unless `path` can be written as a file (or, with `folder`, a
+    folder) by a command that creates missing folders on the way only with `parents`. Called before any
+    work, so that nothing is created and no time is spent before a destination that cannot be used; it
+    creates nothing itself. `database`: `path` is an SQLite database the command opens (an existing one
+    is fine); any other file output may not replace a database."""
+    path = Path(path)
+    if not str(path).strip():
+        raise AbpnError("an empty path; give a file or folder name")
+    if path.name.endswith(SQLITE_SIDE_SUFFIXES):
+        raise AbpnError(f"{path}: SQLite keeps a database's own journal under a name ending in "
+                        f"{', '.join(SQLITE_SIDE_SUFFIXES)}, and deletes or replays such a file when the database "
+                        "is opened; choose another name.")
+    if path.exists():
+        if folder and not path.is_dir():
+            raise AbpnError(f"{path} is a file, not a folder; give a folder (new or existing).")
+        if not folder and path.is_dir():
+            raise AbpnError(f"{path} is a folder; give a file name (inside it, for example).")
+        if not folder and not database and is_sqlite_database(path):
+            raise AbpnError(f"{path} is an SQLite database; writing there would replace it. Give another file name.")
+        if folder:
+            _probe(path, path)
+        else:
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_APPEND))  # opens for writing, changes nothing
+            except OSError as error:
+                raise AbpnError(f"cannot write {path} ({error.strerror or error}); choose a file you can write "
+                                "to.") from error
+        return
+    if path.is_symlink():
+        raise AbpnError(f"{path} is a broken link; remove it or give another name.")
+    existing = path.parent
+    while not existing.exists() and not existing.is_symlink() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "a broken link" if existing.is_symlink() and not existing.exists() else "a file, not a folder"
+        raise AbpnError(f"cannot write {path}: {existing} is {what}; give a path under a folder.")
+    if existing != path.parent and not parents:
+        raise AbpnError(f"cannot write {path}: folder {path.parent} does not exist; create it or give another path.")
+    _probe(existing, path)
 
 
 def file_sha256(path):

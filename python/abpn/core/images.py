@@ -2,8 +2,9 @@
 
 Every reader in the package (training data, eval, upscale, the host benchmark's photo) goes
 through `read_rgb` / `read_rgb_alpha`, so a file decodes the same way everywhere: EXIF orientation
-applied, palette and grayscale expanded to RGB, 16-bit scaled to 8 bits, and a truncated file is
-an error rather than a silently grey bottom. No TensorFlow here.
+applied, one decision per pixel mode (_DECODERS: palette and grayscale expanded to RGB, 16-bit scaled
+to 8 bits, modes without a defined white level refused), and a truncated file is an error rather
+than a silently grey bottom. No TensorFlow here.
 """
 import contextlib
 import io
@@ -15,9 +16,13 @@ import numpy as np
 from abpn.core.files import write_atomically
 from abpn.errors import AbpnError
 
-READ_FORMATS = "PNG, JPEG, BMP, WebP or TIFF"
-_SINGLE_CHANNEL_MODES = ("1", "L", "I", "I;16", "I;16B", "I;16L", "F")
-_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+READ_FORMATS = "PNG, JPEG, BMP, WebP, TIFF or PPM/PGM"
+# The files the folder readers (training data, eval) pick up: the formats of READ_FORMATS (a float .pfm is
+# picked up to be refused with the reason, not passed over in silence).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pfm")
+# Formats whose integer pixels are at most 16 bits: Pillow opens their 16-bit gray as mode "I", scaled to
+# 0..65535 (PPM scales by the file's maxval).
+_AT_MOST_16_BIT = ("PNG", "PPM")
 
 
 @contextlib.contextmanager
@@ -33,11 +38,57 @@ def _strict_decoding():
         ImageFile.LOAD_TRUNCATED_IMAGES = saved
 
 
-def _deep_to_uint8(arr):
-    """16-bit (or 32-bit integer) gray → 8 bits: 0..65535 onto 0..255, rounded like MATLAB."""
+def _sixteen_bit(im):
+    """16-bit gray, 0..65535 onto 0..255 (v / 257, rounded like MATLAB)."""
     from abpn.core.imresize import to_uint8
 
-    return to_uint8(np.asarray(arr, dtype=np.float64) / 257.0)
+    gray = to_uint8(np.asarray(im, dtype=np.float64) / 257.0)
+    return np.repeat(gray[..., None], 3, axis=2), None
+
+
+def _via(mode):
+    """Pillow's own conversion to RGB (or RGBA when the image has transparency)."""
+    def convert(im):
+        if mode == "RGBA" or "transparency" in im.info:
+            rgba = np.asarray(im.convert("RGBA"))
+            return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
+        return np.asarray(im.convert("RGB"), dtype=np.uint8).copy(), None
+    return convert
+
+
+def _gray_alpha(im):
+    la = np.asarray(im.convert("LA"))
+    return np.repeat(la[..., :1], 3, axis=2), np.ascontiguousarray(la[..., 1])
+
+
+def _integer(im):
+    if im.format in _AT_MOST_16_BIT:
+        return _sixteen_bit(im)
+    raise _Refused("32-bit integer pixels, which have no defined white level; save it with 8 or 16 bits per "
+                   "channel")
+
+
+def _refuse_float(im):
+    raise _Refused("32-bit floating-point pixels, whose white level (1.0 or 255) the file does not state; save "
+                   "it with 8 or 16 bits per channel")
+
+
+class _Refused(Exception):
+    pass
+
+
+# One decision per mode Pillow can open (Pillow's "Modes" in its concepts documentation): scaled to 8-bit
+# RGB (and alpha), or refused with the reason. GRAY_MODES are scored on their gray value by eval.
+_DECODERS = {
+    "1": _via("RGB"), "L": _via("RGB"), "P": _via("RGB"), "RGB": _via("RGB"), "RGBX": _via("RGB"),
+    "CMYK": _via("RGB"),  # Pillow's conversion, without the file's colour profile
+    "YCbCr": _via("RGB"), "LAB": _via("RGB"), "HSV": _via("RGB"),
+    "RGBA": _via("RGBA"), "RGBa": _via("RGBA"), "PA": _via("RGBA"),
+    "LA": _gray_alpha, "La": _gray_alpha,
+    "I;16": _sixteen_bit, "I;16L": _sixteen_bit, "I;16B": _sixteen_bit, "I;16N": _sixteen_bit,
+    "I": _integer, "F": _refuse_float,
+}
+GRAY_MODES = ("1", "L", "LA", "La", "I;16", "I;16L", "I;16B", "I;16N", "I")
 
 
 def _decode(path, what_to_do):
@@ -49,14 +100,15 @@ def _decode(path, what_to_do):
     try:
         with _strict_decoding(), Image.open(path) as im:
             im.load()  # the full decode now, so that truncation is detected here
+            fmt = im.format
             im = ImageOps.exif_transpose(im)
-            if im.mode.startswith("I") or im.mode == "F":
-                gray = _deep_to_uint8(np.asarray(im))
-                return np.repeat(gray[..., None], 3, axis=2), None
-            if im.mode in _ALPHA_MODES or "transparency" in im.info:
-                rgba = np.asarray(im.convert("RGBA"))
-                return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy(), None
+            im.format = fmt  # exif_transpose returns a copy without it
+            decoder = _DECODERS.get(im.mode)
+            if decoder is None:
+                raise _Refused(f"pixels of mode {im.mode}, which this tool does not read")
+            return decoder(im)
+    except _Refused as refusal:
+        raise AbpnError(f"cannot use {path}: it has {refusal}.{advice}") from None
     except FileNotFoundError:
         raise AbpnError(f"image not found: {path}.{advice}") from None
     except Image.DecompressionBombError as error:
@@ -107,7 +159,7 @@ def is_single_channel(path):
     from PIL import Image
 
     with Image.open(path) as im:
-        return im.mode in _SINGLE_CHANNEL_MODES
+        return im.mode in GRAY_MODES
 
 
 def output_format(path, with_alpha=False):

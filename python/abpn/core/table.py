@@ -25,3 +25,10 @@ def format_table(header, rows, *, align=None, rule=True, gap="  "):
         lines.append(gap.join("-" * width for width in widths))
     lines += [line(row) for row in table[1:]]
     return "\n".join(lines)
+
+
+def format_ms(value):
+    """Milliseconds for a table cell: 3 significant digits or more ("9.12", "81.3", "812.5"), "-" when unknown."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return "-"
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"

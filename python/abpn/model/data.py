@@ -21,12 +21,11 @@ import numpy as np
 from abpn import SCALE
 from abpn.errors import AbpnError
 from abpn.core.files import file_sha256, write_atomically
-from abpn.core.images import read_rgb
+from abpn.core.images import IMAGE_SUFFIXES, READ_FORMATS, read_rgb
 from abpn.core.imresize import imresize_bicubic, to_uint8
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg")
 LR_PATCH = 64
 # Bump when the decoding or the LR generation changes, so old cache entries are not reused.
 _CACHE_FORMAT = 1
@@ -68,9 +67,8 @@ class DataSplit:
 
 
 def load_image(path: PathLike) -> np.ndarray:
-    """Decode an image file to uint8 RGB (H, W, 3) (abpn.core.images.read_rgb); the error says how
-    to skip a bad file."""
-    return read_rgb(path, what_to_do=f"Or {_SKIP_HINT}.")
+    """Decode an image file to uint8 RGB (H, W, 3) (abpn.core.images.read_rgb)."""
+    return read_rgb(path)
 
 
 def modcrop(img: np.ndarray, scale: int = SCALE) -> np.ndarray:
@@ -95,7 +93,7 @@ def load_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
     lh, lw = lr.shape[:2]
     if hr.shape[:2] != (SCALE * lh, SCALE * lw):
         raise AbpnError(f"{pair.lr} is {lw}x{lh} but its HR {pair.hr} is {hr.shape[1]}x{hr.shape[0]}; "
-                        f"an x{SCALE} LR must be one third of the HR size. Fix the pair, or {_SKIP_HINT}.")
+                        f"an x{SCALE} LR must be one third of the HR size. Fix the pair.")
     return lr, hr
 
 
@@ -107,12 +105,57 @@ def _is_image(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
 
 
+def _resolved(path: Path) -> Path | None:
+    """The file a path ends at after every link, or None for a broken or looping link."""
+    try:
+        return path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+
+
+def _warn_bad_links(bad: Sequence[Path]) -> None:
+    if bad:
+        log.warning("%d link(s) lead nowhere (broken, or a loop) and are left out: %s", len(bad),
+                    ", ".join(map(str, bad[:10])) + (" …" if len(bad) > 10 else ""))
+
+
 def _images_under(folder: Path) -> list[Path]:
-    found = []
+    """Image files under `folder`, hidden folders skipped. Links are followed, but a folder reached again
+    (a link such as `up -> ..`) is not walked twice, and links that lead nowhere are named in a warning."""
+    found, walked, bad = [], set(), []
     for root, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in walked:
+            dirs[:] = []
+            continue
+        walked.add(real)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # skips caches such as .abpn_cache
-        found.extend(Path(root) / f for f in sorted(files) if Path(f).suffix.lower() in IMAGE_SUFFIXES)
+        for name in sorted(files):
+            path = Path(root) / name
+            # os.walk lists a link it cannot follow (broken, or a loop) among the files.
+            if path.is_symlink() and _resolved(path) is None:
+                bad.append(path)
+            elif path.suffix.lower() in IMAGE_SUFFIXES:
+                found.append(path)
+    _warn_bad_links(bad)
     return found
+
+
+def _once(pairs: Sequence[Pair]) -> list[Pair]:
+    """Each image file once, by the file it resolves to: two links (or two --data folders) reaching one
+    picture would otherwise weigh it twice in training, or put it in training and validation both."""
+    kept, seen, repeated = [], set(), 0
+    for pair in pairs:
+        key = (pair.hr.resolve(), pair.lr.resolve() if pair.lr else None)
+        if key in seen:
+            repeated += 1
+            continue
+        seen.add(key)
+        kept.append(pair)
+    if repeated:
+        log.warning("%d image path(s) lead to a file already listed (through links or repeated folders); each "
+                    "file is used once", repeated)
+    return kept
 
 
 def _div2k_lr_dir(hr_dir: Path) -> Path | None:
@@ -123,6 +166,8 @@ def _div2k_lr_dir(hr_dir: Path) -> Path | None:
 
 
 def _div2k_pairs(hr_dir: Path, lr_dir: Path) -> list[Pair]:
+    _warn_bad_links([p for p in sorted([*lr_dir.iterdir(), *hr_dir.iterdir()])
+                     if p.is_symlink() and _resolved(p) is None])
     lr_by_stem = {p.stem: p for p in sorted(lr_dir.iterdir()) if _is_image(p)}
     pairs, missing = [], []
     for hr in sorted(p for p in hr_dir.iterdir() if _is_image(p)):
@@ -142,8 +187,9 @@ def find_pairs(sources: PathLike | Sequence[PathLike]) -> list[Pair]:
 
     A folder that is, or directly contains, ``X_HR`` with a sibling ``X_LR_bicubic/X3`` is read
     in the DIV2K layout (``NAME.ext`` pairs with ``NAMEx3.ext``). Any other folder is searched
-    recursively for PNG, BMP and JPEG files (hidden folders skipped), each an HR image whose LR
-    is computed. Raises AbpnError for a missing folder, a folder without images or without pairs.
+    recursively for image files (abpn.core.images.IMAGE_SUFFIXES; hidden folders skipped), each an HR
+    image whose LR is computed. Each file is listed once, by the path it resolves to (see _once).
+    Raises AbpnError for a missing folder, a folder without images or without pairs.
     """
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]
@@ -163,12 +209,13 @@ def find_pairs(sources: PathLike | Sequence[PathLike]) -> list[Pair]:
         else:
             found = [Pair(p) for p in _images_under(source)]
             if not found:
-                raise AbpnError(f"no PNG, BMP or JPEG images in {source} (searched recursively); "
-                                f"point --data at a folder of HR images or at a DIV2K download")
+                raise AbpnError(f"no {READ_FORMATS} images in {source} (searched recursively for "
+                                f"{', '.join(IMAGE_SUFFIXES)}); point --data at a folder of HR images or at a DIV2K "
+                                "download")
         pairs.extend(found)
     if not pairs:
         raise AbpnError("no data folder given")
-    return pairs
+    return _once(pairs)
 
 
 def embedded_default_pairs() -> tuple[list[Pair], list[Pair]]:
@@ -283,12 +330,13 @@ def _allow_open_files(count: int) -> None:
 
 def load_examples(pairs: Iterable[Pair], *, skip_bad: bool = False, cache_dir: PathLike | None = None,
                   cache: bool = True, min_lr_size: int = 1, progress: bool = True,
-                  desc: str = "decoding images") -> list[Example]:
+                  role: str = "training") -> list[Example]:
     """Decode pairs to (lr, hr) uint8 examples, through the cache unless ``cache=False``.
 
-    A file that cannot be decoded raises AbpnError, or with ``skip_bad`` is skipped with a
-    warning naming it. Images whose LR is smaller than ``min_lr_size`` in either dimension are
-    skipped with a warning. Raises AbpnError when nothing is left.
+    A file that cannot be decoded raises AbpnError naming it as a ``role`` ("training" or
+    "validation") image, or with ``skip_bad`` is skipped with a warning naming it; a warning then
+    says how many of the set were skipped. Images whose LR is smaller than ``min_lr_size`` in either
+    dimension are skipped with a warning. Raises AbpnError when nothing is left.
     """
     from tqdm import tqdm
 
@@ -297,29 +345,32 @@ def load_examples(pairs: Iterable[Pair], *, skip_bad: bool = False, cache_dir: P
     if store:
         _allow_open_files(2 * len(pairs) + 256)
     examples, bad, small = [], [], []
-    for pair in tqdm(pairs, desc=desc, unit="img", disable=not progress or len(pairs) < 2):
+    for pair in tqdm(pairs, desc=f"decoding {role} images", unit="img", disable=not progress or len(pairs) < 2):
         try:
             lr, hr = store.get(pair) if store else load_pair(pair)
         except AbpnError as error:
             if not skip_bad:
-                raise
+                raise AbpnError(f"{role} image: {error} Or {_SKIP_HINT}.") from error
             bad.append(pair.hr)
-            log.warning("skipping %s", error)
+            log.warning("skipping a %s image: %s", role, error)
             continue
         if min(lr.shape[:2]) < min_lr_size:
             small.append(pair.hr)
-            log.warning("skipping %s: %dx%d HR gives a %dx%d LR, smaller than a %dx%d training patch",
-                        pair.hr, hr.shape[1], hr.shape[0], lr.shape[1], lr.shape[0], min_lr_size,
+            log.warning("skipping %s image %s: %dx%d HR gives a %dx%d LR, smaller than a %dx%d training patch",
+                        role, pair.hr, hr.shape[1], hr.shape[0], lr.shape[1], lr.shape[0], min_lr_size,
                         min_lr_size)
             continue
         examples.append((lr, hr))
+    if bad and examples:
+        log.warning("%d of %d %s images were unreadable and skipped (--skip-bad); the %s set has %d",
+                    len(bad), len(pairs), role, role, len(examples))
     if not examples:
         reasons = []
         if bad:
             reasons.append(f"{len(bad)} unreadable")
         if small:
             reasons.append(f"{len(small)} smaller than {SCALE * min_lr_size}x{SCALE * min_lr_size} HR")
-        raise AbpnError(f"no usable images among {len(pairs)} ({', '.join(reasons)})")
+        raise AbpnError(f"no usable {role} images among {len(pairs)} ({', '.join(reasons)})")
     return examples
 
 
@@ -328,12 +379,25 @@ def load_training_set(sources: PathLike | Sequence[PathLike], *, skip_bad: bool 
                       progress: bool = True) -> list[Example]:
     """``find_pairs`` + ``load_examples`` with the training-patch size rule."""
     return load_examples(find_pairs(sources), skip_bad=skip_bad, cache_dir=cache_dir, cache=cache,
-                         min_lr_size=min_lr_size, progress=progress)
+                         min_lr_size=min_lr_size, progress=progress, role="training")
 
 
 def _under(path: Path, folders: Sequence[Path]) -> bool:
     resolved = path.resolve()
     return any(resolved.is_relative_to(folder) for folder in folders)
+
+
+def _disjoint(train: Sequence[Pair], val: Sequence[Pair]) -> tuple[list[Pair], list[Pair]]:
+    """Training without the files validation uses (compared by resolved path, so a link or another
+    spelling of a validation image does not stay in training)."""
+    held = {p.hr.resolve() for p in val}
+    kept = [p for p in train if p.hr.resolve() not in held]
+    if len(kept) < len(train):
+        log.warning("%d training image(s) are also validation images (the same files); they are left out of "
+                    "training", len(train) - len(kept))
+    if not kept:
+        raise AbpnError("every training image is also a validation image: give --val a folder of other images")
+    return kept, list(val)
 
 
 def validation_pairs(val: PathLike | Sequence[PathLike] | None, train_pairs: Sequence[Pair],
@@ -357,9 +421,9 @@ def validation_pairs(val: PathLike | Sequence[PathLike] | None, train_pairs: Seq
     if valid_groups and valid_groups != groups:
         train = [p for p in train_pairs if p.group not in valid_groups]
         div2k_valid = [p for p in train_pairs if p.group in valid_groups]
-        return train, (div2k_valid if val is None else find_pairs(val))
+        return _disjoint(train, div2k_valid if val is None else find_pairs(val))
     if val is not None:
-        return list(train_pairs), find_pairs(val)
+        return _disjoint(train_pairs, find_pairs(val))
     return hold_out(train_pairs)
 
 
@@ -455,17 +519,18 @@ def prepare_data(data: PathLike | Sequence[PathLike] | None = None,
             raise AbpnError("--hold-out-from needs --data")
         train_pairs, val_pairs = embedded_default_pairs()
         if val is not None:
-            val_pairs = find_pairs(val)
+            train_pairs, val_pairs = _disjoint(train_pairs, find_pairs(val))
         origin = "scikit-image sample photos (no --data given)"
     else:
         train_pairs, val_pairs = validation_pairs(val, find_pairs(data), hold_out_from)
         origin = ", ".join(map(str, [data] if isinstance(data, (str, os.PathLike)) else data))
     common = dict(skip_bad=skip_bad, cache_dir=cache_dir, cache=cache, progress=progress)
-    val_examples = load_examples(val_pairs, desc="decoding validation images", **common)
+    val_examples = load_examples(val_pairs, role="validation", **common)
     check_validation_sizes(val_examples)
-    train = load_examples(train_pairs, min_lr_size=small_patch or patch, desc="decoding training images",
-                          **common)
+    train = load_examples(train_pairs, min_lr_size=small_patch or patch, role="training", **common)
     description = f"{origin}: {len(train)} training and {len(val_examples)} validation images"
+    if len(val_examples) < len(val_pairs):
+        description += f" ({len(val_pairs) - len(val_examples)} unreadable validation images skipped)"
     if small_patch:
         small = sum(min(lr.shape[:2]) < patch for lr, _ in train)
         description += f" ({small} of them trained with {small_patch}x{small_patch} patches)"

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from abpn import SCALE
-from abpn.core.table import format_table as columns
+from abpn.core.images import IMAGE_SUFFIXES
+from abpn.core.table import format_table
 from abpn.errors import AbpnError
 
-IMAGE_SUFFIXES = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 _SELFEXSR = re.compile(r"^img_(\d+)_SRF_(\d+)_(HR|LR)$", re.IGNORECASE)
 # Only the x3 marker is a role suffix: "box2" or "fox4" are names, not scales.
 _ROLE_SUFFIX = re.compile(rf"(_(HR|LR|GT)|_?x{SCALE})+$", re.IGNORECASE)
@@ -42,7 +42,7 @@ def list_images(directory):
         raise AbpnError(f"{directory}: no such folder")
     images = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not images:
-        raise AbpnError(f"{directory} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        raise AbpnError(f"{directory} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return images
 
 
@@ -149,14 +149,15 @@ def _fmt(value, digits):
     return "inf" if value is None else f"{value:.{digits}f}"
 
 
-def format_table(result):
+def format_scores(result):
+    """The evaluation `result` as text: its settings, then one row per image and the mean."""
     lines = [
         f"model: {result['model']}",
         f"HR: {result['hr_dir']}" + (f"   LR: {result['lr_dir']}" if result["lr_dir"] else ""),
         f"pairing: {result['pairing']}",
         f"RGB: {CONVENTIONS['rgb']}; Y: {CONVENTIONS['y']}",
         "",
-        columns(["image", "PSNR-RGB", "SSIM-RGB", "PSNR-Y", "SSIM-Y"],
+        format_table(["image", "PSNR-RGB", "SSIM-RGB", "PSNR-Y", "SSIM-Y"],
                 [[row["hr"], _fmt(row["psnr_rgb"], 2), _fmt(row["ssim_rgb"], 4), _fmt(row["psnr_y"], 2),
                   _fmt(row["ssim_y"], 4)]
                  for row in [*result["images"], {"hr": f"mean of {len(result['images'])}", **result["mean"]}]],

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from abpn import DEPLOY_HW, RECEPTIVE_RADIUS, SCALE
+from abpn.core.filekinds import BEST_MODEL, keras_checkpoint_file
 from abpn.errors import AbpnError
 
 BICUBIC = "bicubic"
-BEST_MODEL = "best.keras"
 # Names a training run may leave in its folder, best first.
 _RUN_DIR_CANDIDATES = (BEST_MODEL, "best.h5", "best.weights.h5")
 _KERAS_SUFFIXES = (".keras", ".h5")
@@ -43,15 +43,16 @@ def load_float_model(path):
 
     from abpn.model.architecture import CUSTOM_OBJECTS, merge_reparam
 
-    path = Path(path)
-    if path.is_dir():
-        path = path / BEST_MODEL
+    path = keras_checkpoint_file(path)
     if not path.is_file():
         raise AbpnError(f"{path}: no such checkpoint. Train one first with `abpn-tool train --out DIR`.")
     try:
         model = keras.models.load_model(path, custom_objects=CUSTOM_OBJECTS, compile=False)
     except (OSError, ValueError) as error:
         raise AbpnError(f"{path} is not an ABPN checkpoint written by `abpn-tool train`: {error}") from error
+    if not all(np.isfinite(w).all() for w in model.get_weights()):
+        raise AbpnError(f"{path} holds NaN or infinite weights (a training run that diverged); train it again "
+                        "with a lower --lr.")
     return merge_reparam(model)  # a checkpoint of `train --reparam` holds branches; use the plain ABPN
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from abpn import SCALE
+from abpn.core.filekinds import is_tflite
 from abpn.core.files import file_sha256
 from abpn.errors import AbpnError
 
-_TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of every .tflite
 PROBE_HW = (24, 40)  # a small size to resize dynamic models to when checking their scale
 
 
@@ -67,7 +67,7 @@ def _load(path, threads=None):
     if not path.is_file():
         raise AbpnError(f"{path}: no such model file")
     content = path.read_bytes()
-    if len(content) < 8 or content[4:8] != _TFLITE_IDENTIFIER:
+    if not is_tflite(content):
         raise AbpnError(
             f"{path} is not a TFLite model (no TFL3 identifier). "
             "Pass a .tflite made by `abpn-tool quantize`."

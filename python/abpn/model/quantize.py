@@ -21,7 +21,7 @@ from abpn import DEPLOY_HW
 from abpn.core.files import write_atomically
 from abpn.model.architecture import CUSTOM_OBJECTS, Anchor, DepthToSpace, build_abpn
 from abpn.model.inference import load_float_model
-from abpn.model.train import Schedule, fit_resumable, keras_quality, mean_quality
+from abpn.model.train import checkpoint_key, fit_resumable, keras_quality, mean_quality
 
 qk = tfmot.quantization.keras
 
@@ -37,13 +37,6 @@ EXPORTS = {
     "fp32": "abpn_x3_fp32.tflite",
     "fp16": "abpn_x3_fp16.tflite",
 }
-
-QAT_PRESETS = {
-    # Du et al. 2021: QAT for 200 epochs, Adam 1e-4 halved every 50.
-    "paper": Schedule(epochs=200, steps_per_epoch=1000, learning_rate=1e-4, halve_every=50),
-    "smoke": Schedule(epochs=3, steps_per_epoch=50, learning_rate=1e-4, halve_every=2),
-}
-
 
 class PixelRangeConfig(qk.QuantizeConfig):
     """No weights; the output is fake-quantized to exactly [0, 255] with scale 1."""
@@ -234,7 +227,8 @@ def quantize(float_checkpoint, data, run_dir, schedule, *, seed=None, strategy=N
 
     fit_resumable(
         build, data, run_dir, schedule,
-        config={"stage": "qat", "float_checkpoint": str(float_checkpoint)},
+        config={"stage": "qat", "float_checkpoint_sha256": checkpoint_key(float_checkpoint)},
+        notes={"float_checkpoint": str(float_checkpoint)},
         seed=seed, strategy=strategy, best_name=BEST_QAT_WEIGHTS, save_weights_only=True, verbose=verbose,
         ema=ema, score=int8_quality,
     )

@@ -11,14 +11,13 @@ import io
 import json
 import logging
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 import abpn  # noqa: F401  (selects the Keras 2 API before TensorFlow loads)
 from abpn import SCALE
-from abpn.core.files import write_atomically
+from abpn.core.files import check_output_path, file_sha256, write_atomically
 from abpn.errors import AbpnError
 from abpn.model.inference import BEST_MODEL, load_float_model, upscale_with
 
@@ -30,48 +29,6 @@ MONITOR = "val_psnr_y"
 LOSSES = {"l1": "mean_absolute_error", "l2": "mean_squared_error"}
 # The usual weight-averaging rate of SR training configs (e.g. BasicSR's ema_decay 0.999).
 EMA_MOMENTUM = 0.999
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """Adam with a step decay: the rate halves every `halve_every` epochs. The authors count an
-    epoch as 1000 iterations (800 DIV2K images x 20 patches / batch 16)."""
-
-    epochs: int
-    steps_per_epoch: int
-    learning_rate: float
-    halve_every: int
-    batch: int = 16
-    patch: int = 64
-
-    def learning_rate_at(self, epoch, _current=None):
-        return self.learning_rate * 0.5 ** (epoch // self.halve_every)
-
-    @property
-    def iterations(self):
-        return self.epochs * self.steps_per_epoch
-
-
-TRAIN_PRESETS = {
-    # Du et al. 2021: L1, Adam 1e-3 halved every 200 epochs, 1000 epochs, batch 16 of 64x64 LR.
-    "paper": Schedule(epochs=1000, steps_per_epoch=1000, learning_rate=1e-3, halve_every=200),
-    # 100k iterations with a faster decay: what 2 CPU cores can do over a few sessions (see models/).
-    "cpu100k": Schedule(epochs=100, steps_per_epoch=1000, learning_rate=1e-3, halve_every=25),
-    # A few minutes on 2 cores: enough to beat bicubic on the embedded photos.
-    "smoke": Schedule(epochs=8, steps_per_epoch=100, learning_rate=1e-3, halve_every=6),
-}
-
-
-def resolve_schedule(presets, preset, **overrides):
-    if preset not in presets:
-        raise AbpnError(f"unknown preset {preset!r}: choose one of {', '.join(presets)}")
-    changes = {k: v for k, v in overrides.items() if v is not None}
-    for name, value in changes.items():
-        if name == "learning_rate" and value <= 0:
-            raise AbpnError(f"--lr must be positive (got {value})")
-        if name != "learning_rate" and value < 1:
-            raise AbpnError(f"--{name.replace('_', '-')} must be at least 1 (got {value})")
-    return dataclasses.replace(presets[preset], **changes)
 
 
 def default_strategy():
@@ -149,18 +106,36 @@ def _best_so_far(run_dir, best_path):
     return max(values, default=None)
 
 
+# Runs started before checkpoints were keyed on their contents kept the checkpoint's path text under the
+# second name; they resume on it as before.
+_LEGACY_KEYS = {"init_sha256": "init", "float_checkpoint_sha256": "float_checkpoint"}
+
+
+def checkpoint_key(path):
+    """What a run started from a checkpoint is keyed on: the sha256 of the checkpoint file (the best model
+    of a run folder), so that new weights at the same path start a new run and the same file under another
+    spelling resumes."""
+    from abpn.core.filekinds import keras_checkpoint_file
+
+    return file_sha256(keras_checkpoint_file(path))
+
+
 def _check_run_config(run_dir, config, notes):
     """A run folder belongs to one configuration: resuming it with other settings would silently
-    mix two schedules. `notes` are saved beside it for people (such as the data description) but
-    not compared."""
+    mix two schedules. `notes` are saved beside it for people (such as the data description and
+    checkpoint paths) but not compared."""
     path = run_dir / RUN_CONFIG
     if path.exists():
         saved = json.loads(path.read_text())
+        legacy = {old for new, old in _LEGACY_KEYS.items() if new in config and new not in saved and old in saved}
+        if legacy:
+            config = {k: v for k, v in config.items() if _LEGACY_KEYS.get(k) not in legacy}
+            config.update({old: notes[old] for old in legacy})
         if "data_fingerprint" not in saved:
             # A run started before data fingerprints: its key was the description.
             config = {**{k: v for k, v in config.items() if k != "data_fingerprint"}, "data": notes["data"]}
         else:
-            saved = {k: v for k, v in saved.items() if k not in notes}
+            saved = {k: v for k, v in saved.items() if k not in notes or k in legacy}
         if saved != config:
             changed = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
             raise AbpnError(
@@ -204,37 +179,17 @@ def completed_steps(backup_dir, model):
     return int(model.optimizer.iterations.numpy())
 
 
-def check_writable(run_dir):
-    """Fails now, with a plain message, when `run_dir` cannot be created or written, rather than
-    with a traceback after the work. Creates nothing."""
-    import tempfile
-
-    run_dir = Path(run_dir)
-    existing = run_dir
-    while not existing.exists():
-        if existing.parent == existing:
-            break
-        existing = existing.parent
-    if not existing.is_dir():
-        what = "is" if existing == run_dir else f"lies under {existing}, which is"
-        raise AbpnError(f"cannot use --out {run_dir}: it {what} a file, not a folder")
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as error:
-        raise AbpnError(f"cannot write to --out {run_dir} ({existing}: {error.strerror or error})") from None
-
-
 def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, strategy=None,
                   best_name=BEST_MODEL, save_weights_only=False, verbose=None, ema=None, score=keras_quality,
-                  loss="l1"):
+                  loss="l1", notes=None):
     """Trains `build_model()` on `data` (abpn.model.data.DataSplit) with L1 loss and Adam, resuming from
     run_dir/backup when a previous run of the same configuration was interrupted.
 
     With `ema` (a momentum such as EMA_MOMENTUM) the optimizer keeps a moving average of the
     weights, and validation, the best checkpoint and the final weights are the average's.
     `score(model, examples)` gives the validation scores (default: the Keras model itself).
-    `loss` is "l1" (the paper's) or "l2" (for a short final fine-tune at a low rate).
+    `loss` is "l1" (the paper's) or "l2" (for a short final fine-tune at a low rate). `notes` are saved in
+    run.json for people but not compared when resuming (see _check_run_config).
 
     Returns the Keras History (empty when the run had already finished)."""
     import tf_keras as keras
@@ -242,8 +197,9 @@ def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, st
     from abpn.model.data import make_dataset
 
     run_dir = Path(run_dir)
+    check_output_path(run_dir, folder=True, parents=True)
     config = {**config, "schedule": dataclasses.asdict(schedule), "seed": seed}
-    notes = {"data": data.description}
+    notes = {**(notes or {}), "data": data.description}
     if data.fingerprint:
         config["data_fingerprint"] = data.fingerprint
     else:
@@ -290,10 +246,15 @@ def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, st
     callbacks = [callback for callback in callbacks if callback is not None]
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
-    return model.fit(
+    history = model.fit(
         dataset, epochs=schedule.epochs, steps_per_epoch=schedule.steps_per_epoch,
-        callbacks=callbacks, verbose=verbose,
+        callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks], verbose=verbose,
     )
+    losses = history.history.get("loss") or []
+    if losses and not np.isfinite(losses[-1]):
+        raise AbpnError(f"training diverged: the loss became {losses[-1]} (learning rate {schedule.learning_rate:g}), "
+                        f"so {run_dir} holds no usable model. Start again with a lower --lr and a new --out.")
+    return history
 
 
 def train(data, run_dir, schedule, *, seed=None, strategy=None, verbose=None, init=None, ema=None, reparam=False,
@@ -316,13 +277,14 @@ def train(data, run_dir, schedule, *, seed=None, strategy=None, verbose=None, in
         return model
 
     run_dir = Path(run_dir)
-    config = {"stage": "float"}
+    config, notes = {"stage": "float"}, {}
     if init is not None:
-        config["init"] = str(init)
+        config["init_sha256"] = checkpoint_key(init)
+        notes["init"] = str(init)
     if reparam:
         config["reparam"] = True
     fit_resumable(build, data, run_dir, schedule, config=config, seed=seed, strategy=strategy, verbose=verbose,
-                  ema=ema, loss=loss)
+                  ema=ema, loss=loss, notes=notes)
     best = load_float_model(run_dir / BEST_MODEL)
     return {
         "model": keras_quality(best, data.val),

@@ -37,7 +37,7 @@ def check_input_size(src, max_megapixels=DEFAULT_MAX_MEGAPIXELS):
 def upscale_file(model, src, dst=None, threads=None, overwrite=False, progress=True,
                  max_megapixels=DEFAULT_MAX_MEGAPIXELS):
     """Upscales the image file `src` into `dst` (default `<src stem>_x3.png`); returns dst."""
-    from abpn.core.files import check_writable
+    from abpn.core.files import check_output_path
     from abpn.core.images import output_format, read_rgb_alpha, write_image
     from abpn.model.inference import load_upscaler
 
@@ -48,7 +48,7 @@ def upscale_file(model, src, dst=None, threads=None, overwrite=False, progress=T
     if dst.exists() and not overwrite:
         raise AbpnError(f"{dst} already exists; pass --overwrite or give another output path.")
     output_format(dst)
-    check_writable(dst)
+    check_output_path(dst)
     check_input_size(src, max_megapixels)
     rgb, alpha = read_rgb_alpha(src)
     output_format(dst, alpha is not None)
