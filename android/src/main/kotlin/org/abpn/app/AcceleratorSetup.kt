@@ -73,6 +73,13 @@ object AcceleratorSetup {
                 list.bestOptionsForThisDevice
             }
         } else GpuDelegateFactory.Options()
+        gpuChoices(options, settings, record)
+        val delegate = GpuDelegate(options)
+        return Setup.Ready(fallbackOptions(threads).addDelegate(delegate), delegate, record, null)
+    }
+
+    /** benchmark_model's choices on [options] (or the flags' other ones), named in [record]. */
+    internal fun gpuChoices(options: GpuDelegateFactory.Options, settings: GpuSettings, record: MutableMap<String, Any?>) {
         options.setQuantizedModelsAllowed(true)
         options.setInferencePreference(
             if (settings.sustainedSpeed) GpuDelegateFactory.Options.INFERENCE_PREFERENCE_SUSTAINED_SPEED
@@ -84,8 +91,6 @@ object AcceleratorSetup {
         // What was asked; GpuDelegateFactory.Options defaults to GpuBackend.UNSET (let the delegate
         // choose). The backend it chose (gpu_backend) is read from its log after creation.
         record["forced_backend"] = options.forceBackend.name.lowercase()
-        val delegate = GpuDelegate(options)
-        return Setup.Ready(fallbackOptions(threads).addDelegate(delegate), delegate, record, null)
     }
 
     private fun nnapi(threads: Int, acceleratorName: String?): Setup {

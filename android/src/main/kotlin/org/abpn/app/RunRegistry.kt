@@ -59,6 +59,11 @@ object RunRegistry {
 
         fun forget(listener: (Run) -> Unit) { listeners.remove(listener) }
 
+        internal fun begin(total: Int) {
+            rowsTotal = total
+            update(RunState.RUNNING, "starting")
+        }
+
         internal fun update(state: RunState, progress: String) {
             this.state = state; this.progress = progress; updatedMs = System.currentTimeMillis()
             Log.i(ResultFiles.TAG, "$runId: ${state.id}: $progress")
@@ -118,7 +123,7 @@ object RunRegistry {
     @Synchronized fun get(runId: String): Run? = runs[runId]
 
     /** Forgets this process's runs, as the death of the process does (tests of a restarted app). */
-    @Synchronized internal fun forgetAll() = runs.clear()
+    @Synchronized fun forgetAll() = runs.clear()
 
     /**
      * The run these extras ask for: the live or finished one of the same run_id when there is one,
@@ -142,7 +147,7 @@ object RunRegistry {
             fail(app, run, "bad request: ${e.message}")
             return run
         }
-        run.update(RunState.RUNNING, "starting")
+        run.begin(request.accelerators.size)
         Thread({ execute(app, run, request) }, "abpn-benchmark").start()
         return run
     }
