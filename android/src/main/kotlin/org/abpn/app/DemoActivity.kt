@@ -90,7 +90,6 @@ class DemoActivity : Activity() {
                 "The benchmark (driven by abpn-tool push-and-bench) works without it."
             return
         }
-        @Suppress("DEPRECATION")
         (lastNonConfigurationInstance as? UpscaleTask)?.let { retained ->
             task = retained
             retained.attach(::render)
@@ -178,7 +177,7 @@ class DemoActivity : Activity() {
         }
     }
 
-    @Deprecated("The framework's own retained object; AndroidX's ViewModel is not used")
+    /** The framework's own retained object (what AndroidX's ViewModel is built on): the next instance gets the task. */
     override fun onRetainNonConfigurationInstance(): Any? = task
 
     override fun onDestroy() {

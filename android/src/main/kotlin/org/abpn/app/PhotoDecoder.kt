@@ -60,7 +60,9 @@ object PhotoDecoder {
         }
         val decoded = open().use { BitmapFactory.decodeStream(it, null, options) } ?: throw IllegalArgumentException("cannot decode this image")
         val note = if (w != bounds.outWidth || h != bounds.outHeight) reduced(bounds.outWidth, bounds.outHeight, w, h) else null
-        return Decoded(argb(upright(decoded, orientation)), note)
+        // The decoder's density scaling rounds each side on its own: a pixel off at most, fixed at the target size.
+        val exact = if (decoded.width == w && decoded.height == h) decoded else Bitmap.createScaledBitmap(decoded, w, h, true).also { if (it !== decoded) decoded.recycle() }
+        return Decoded(argb(upright(exact, orientation)), note)
     }
 
     /** The EXIF orientation applied (what ImageDecoder does by itself). */

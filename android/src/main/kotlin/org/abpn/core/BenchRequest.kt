@@ -1,6 +1,6 @@
 package org.abpn.core
 
-/** Raised for intent extras that break docs/phone-protocol.md (v2); the message says what to fix. */
+/** Raised for intent extras that break docs/phone-protocol.md (v3); the message says what to fix. */
 class BadRequestException(message: String) : Exception(message)
 
 /** A benchmark run as requested by the host over `am start` extras. */
