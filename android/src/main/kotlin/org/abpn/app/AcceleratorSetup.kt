@@ -79,7 +79,7 @@ object AcceleratorSetup {
     }
 
     /** benchmark_model's choices on [options] (or the flags' other ones), named in [record]. */
-    internal fun gpuChoices(options: GpuDelegateFactory.Options, settings: GpuSettings, record: MutableMap<String, Any?>) {
+    fun gpuChoices(options: GpuDelegateFactory.Options, settings: GpuSettings, record: MutableMap<String, Any?>) {
         options.setQuantizedModelsAllowed(true)
         options.setInferencePreference(
             if (settings.sustainedSpeed) GpuDelegateFactory.Options.INFERENCE_PREFERENCE_SUSTAINED_SPEED
