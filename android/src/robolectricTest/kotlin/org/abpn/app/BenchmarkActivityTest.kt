@@ -82,6 +82,8 @@ class BenchmarkActivityTest {
         if (::engines.isInitialized) engines.gate.let { while (it.count > 0) it.countDown() }
         Engines.factory = previousFactory
         ShadowBinder.reset()
+        // The registry is process-wide: a run a failed test left "running" must not refuse the next test's.
+        RunRegistry.forgetAll()
     }
 
     // --- the intent of the host's command line --------------------------------------------------
