@@ -43,8 +43,6 @@ class BenchmarkRunner(
 
     fun run(): ResultRecord {
         val accelerators = request.accelerators
-        // Published before the checks: the host's first query, right after `am start -W`, learns it.
-        hooks.acceleratorStarts(QuietWindow.budgetMs(0, request, null, null, timeoutMs), 0)
         val modelFile = File(request.modelPath)
         if (!modelFile.canRead()) throw RunCannotStart("cannot read the model ${request.modelPath} (push it with mode 0644)")
         val mapped = ModelFile.map(modelFile)
@@ -72,6 +70,7 @@ class BenchmarkRunner(
         for ((i, acc) in accelerators.withIndex()) {
             val cooldownMs = if (i == 0) 0L else request.cooldownS * 1000L
             val measureBudget = QuietWindow.budgetMs(0, request, previous?.timing?.firstInferenceMs, previous?.timing?.initMs, timeoutMs)
+            // The first accelerator's window is published by whoever started the run, before the host's first query.
             if (i > 0) hooks.acceleratorStarts(cooldownMs + measureBudget, cooldownMs)
             val waited = if (i == 0) 0.0 else {
                 progress("cooling down before ${acc.id}")

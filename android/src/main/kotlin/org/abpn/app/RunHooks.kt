@@ -9,7 +9,12 @@ import org.abpn.core.ResultRecord
  * without a host (a test loop) needs none of it: [NONE].
  */
 interface RunHooks {
-    /** The next accelerator starts (its cool-down first): publish quiet_until_ms for [budgetMs], of which [cooldownMs] is cool-down. */
+    /**
+     * An accelerator after the first starts (its cool-down first): publish quiet_until_ms for
+     * [budgetMs], of which [cooldownMs] is cool-down. The first accelerator's window is published by
+     * whoever starts the run, before the runner's thread exists (RunRegistry), so that the host's
+     * first query, right after `am start -W`, always gets one.
+     */
     fun acceleratorStarts(budgetMs: Long, cooldownMs: Long) {}
 
     /** Returns when the host has seen the current window (or when its look is overdue). */

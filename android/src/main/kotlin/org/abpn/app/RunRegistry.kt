@@ -6,6 +6,7 @@ import android.util.Log
 import org.abpn.core.BadRequestException
 import org.abpn.core.BenchRequest
 import org.abpn.core.HostHandshake
+import org.abpn.core.QuietWindow
 import org.abpn.core.ResultDelivery
 import org.abpn.core.ResultRecord
 import org.abpn.core.ResultsPath
@@ -148,6 +149,7 @@ object RunRegistry {
             return run
         }
         run.begin(request.accelerators.size)
+        run.acceleratorStarts(QuietWindow.budgetMs(0, request, null, null, request.acceleratorTimeoutS * 1000L), 0)
         Thread({ execute(app, run, request) }, "abpn-benchmark").start()
         return run
     }
