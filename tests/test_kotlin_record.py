@@ -27,7 +27,7 @@ def validator():
     return jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()))
 
 
-@pytest.mark.parametrize("name", ["ok", "unsupported", "failed"])
+@pytest.mark.parametrize("name", ["ok", "unsupported", "failed", "partial"])
 def test_kotlin_record_matches_schema(validator, name):
     record = json.loads((RECORDS / f"{name}.json").read_text())
     errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(record)]
@@ -52,6 +52,17 @@ def test_failed_reason_keeps_the_exception_and_escaping_survives():
     failed = json.loads((RECORDS / "failed.json").read_text())["results"][0]
     assert failed["reason"].startswith('IllegalArgumentException: Internal error: Failed to apply delegate: "quoted"\n')
     assert len(failed["reason"]) == 2000
+
+
+def test_partial_record_is_marked_and_keeps_v3_fields():
+    partial = json.loads((RECORDS / "partial.json").read_text())
+    assert partial["complete"] is False and "still going" in partial["incomplete_reason"]
+    assert [r["status"] for r in partial["results"]] == ["invalid", "failed"]
+    assert partial["results"][0]["delegation"]["log_readable"] is False
+    assert partial["results"][0]["process"]["visible_throughout"] is False
+    ok = json.loads((RECORDS / "ok.json").read_text())
+    assert ok["conditions"]["host_commands_during_runs"] == 0
+    assert ok["results"][0]["memory"]["source"] == "/proc/self/status"
 
 
 def test_record_less_error_file():

@@ -237,8 +237,8 @@ def check_elf(apk, known_4k):
             if align >= PAGE_16K:
                 print(f"ELF LOAD alignment: {lib}: {align // 1024} KB: loads on 4 KB and 16 KB page kernels")
                 continue
-            msg = (f"{lib}: {align // 1024} KB (0x{align:x}): CANNOT LOAD on a phone whose kernel uses 16 KB pages "
-                   "(Android 15+ devices may); the zip entry's 16 KB offset does not change that")
+            msg = (f"{lib}: {align // 1024} KB (0x{align:x}): CANNOT LOAD on Android 15 and earlier with a 16 KB-page kernel "
+                   "(the zip entry's 16 KB offset does not change that); Android 16+ loads it in its 16 KB backcompat mode")
             if lib in known_4k:
                 print(f"ELF LOAD alignment: {msg} [known: TFLite 2.16.1 from Maven Central is built this way; "
                       "the Gradle build's LiteRT is 16 KB aligned]")

@@ -24,13 +24,24 @@ sealed class Outcome {
     /** The process died before answering; [pid] when it had said who it was. */
     class Died(val pid: Int?) : Outcome()
 
+    /** No row within the accelerator's timeout: a hung driver or FastRPC call. Its process was killed when its pid was known. */
+    class TimedOut(val reason: String) : Outcome()
+
     class NoAnswer(val reason: String) : Outcome()
 }
 
 /**
  * The main process's side of [AcceleratorService]: binds, sends one job, waits for the row or for
- * the process's death (onServiceDisconnected, onBindingDied, or the binder's death notice), then
- * unbinds, which ends that process. Called from the run's background thread.
+ * the process's death (onServiceDisconnected, onBindingDied, or the binder's death notice) or for
+ * the timeout, then unbinds, which ends that process. A process that does not answer in time (a
+ * stuck NNAPI driver or FastRPC call never returns) is killed by its pid. Called from the run's
+ * background thread.
+ *
+ * BIND_IMPORTANT: without it AOSP's OomAdjuster caps a bound service's scheduling group at
+ * SCHED_GROUP_DEFAULT (the foreground cpuset) whatever its client's; with it the service gets its
+ * client's group, top-app for the visible benchmark activity (services/core/java/com/android/server/
+ * am/OomAdjuster.java, computeServiceHostOomAdjLSP: "if ((cr.flags & Context.BIND_IMPORTANT) != 0)
+ * schedGroup = clientSchedGroup"). Vendor cpusets and uclamp differ between the two groups.
  */
 class AcceleratorClient(private val context: Context) {
     private sealed class Event {
@@ -58,7 +69,7 @@ class AcceleratorClient(private val context: Context) {
         }
         val intent = Intent(context, AcceleratorService::class.java)
         try {
-            if (!context.bindService(intent, connection, Context.BIND_AUTO_CREATE)) {
+            if (!context.bindService(intent, connection, BIND_FLAGS)) {
                 context.unbindService(connection)
                 return Outcome.NoAnswer("the accelerator service could not be bound")
             }
@@ -71,7 +82,7 @@ class AcceleratorClient(private val context: Context) {
             while (true) {
                 val left = deadline - System.currentTimeMillis()
                 val e = (if (left > 0) events.poll(left, TimeUnit.MILLISECONDS) else null)
-                    ?: return Outcome.NoAnswer("no answer from the ${job.accelerator.id} process within ${timeoutMs / 1000} s")
+                    ?: return timedOut(pid, timeoutMs)
                 when (e) {
                     is Event.Connected -> {
                         val binder = e.binder ?: return Outcome.NoAnswer("the accelerator service returned no binder")
@@ -103,6 +114,16 @@ class AcceleratorClient(private val context: Context) {
         }
     }
 
+    private fun timedOut(pid: Int?, timeoutMs: Long): Outcome {
+        val s = timeoutMs / 1000
+        if (pid == null || pid == Process.myPid()) {
+            return Outcome.TimedOut("timed out after $s s (the accelerator's process never said its pid and was not killed)")
+        }
+        // Same uid: an app may kill its own processes. A process stuck in a driver call ignores everything else.
+        Process.killProcess(pid)
+        return Outcome.TimedOut("timed out after $s s (the accelerator's process was killed)")
+    }
+
     /**
      * The process's "started" reply and the notice of its death travel separately (a reply through its
      * Handler, the death straight from a binder thread): a process that died at once may still have
@@ -125,7 +146,8 @@ class AcceleratorClient(private val context: Context) {
         while (File("/proc/$pid").exists() && System.currentTimeMillis() < until) Thread.sleep(50)
     }
 
-    private companion object {
-        const val LATE_START_MS = 1000L
+    companion object {
+        const val BIND_FLAGS = Context.BIND_AUTO_CREATE or Context.BIND_IMPORTANT
+        private const val LATE_START_MS = 1000L
     }
 }

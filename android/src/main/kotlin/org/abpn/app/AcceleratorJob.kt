@@ -9,4 +9,6 @@ data class AcceleratorJob(
     val accelerator: Accelerator,
     val totalNodes: Int?,
     val debuggable: Boolean,
+    /** Set when TFLite's 4 KB-aligned libraries can load only in Android 16's 16 KB backcompat mode. */
+    val pageNote: String? = null,
 ) : java.io.Serializable

@@ -10,6 +10,13 @@ import org.tensorflow.lite.gpu.GpuDelegate
 import org.tensorflow.lite.gpu.GpuDelegateFactory
 import org.tensorflow.lite.nnapi.NnApiDelegate
 
+/**
+ * The GPU delegate's choices where benchmark_model has a flag: [sustainedSpeed] is its
+ * gpu_inference_for_sustained_speed (default false: FAST_SINGLE_ANSWER); [compatibilityList]
+ * consults TFLite's GPU CompatibilityList first, which benchmark_model never does (default false).
+ */
+data class GpuSettings(val sustainedSpeed: Boolean = false, val compatibilityList: Boolean = false) : java.io.Serializable
+
 /** Interpreter options for one accelerator, or why this phone cannot offer it. */
 sealed class Setup {
     abstract val recordOptions: Map<String, Any?>
@@ -32,9 +39,9 @@ sealed class Setup {
  * the record names that fallback. Exceptions propagate: the caller records them as `failed`.
  */
 object AcceleratorSetup {
-    fun prepare(context: Context, accelerator: Accelerator, threads: Int, nnapiAccelerator: String? = null): Setup = when (accelerator) {
+    fun prepare(context: Context, accelerator: Accelerator, threads: Int, nnapiAccelerator: String? = null, gpu: GpuSettings = GpuSettings()): Setup = when (accelerator) {
         Accelerator.CPU -> cpu(threads)
-        Accelerator.GPU -> gpu(threads)
+        Accelerator.GPU -> gpu(threads, gpu)
         Accelerator.NNAPI -> nnapi(threads, nnapiAccelerator)
         Accelerator.QNN_HTP -> QnnSupport.htp(context, fallbackOptions(threads))
         Accelerator.QNN_DSP -> QnnSupport.dsp(context, fallbackOptions(threads))
@@ -48,26 +55,42 @@ object AcceleratorSetup {
         return Setup.Ready(options, null, linkedMapOf("threads" to threads, "xnnpack" to true), null)
     }
 
-    private fun gpu(threads: Int): Setup {
-        val record = linkedMapOf<String, Any?>("fallback" to "xnnpack", "fallback_threads" to threads)
-        val best = CompatibilityList().use { list ->
-            if (!list.isDelegateSupportedOnThisDevice) {
-                return Setup.Unsupported(
-                    "the TFLite GPU compatibility list does not support this GPU/driver (${Build.HARDWARE})", record,
-                )
+    /**
+     * Like benchmark_model's GPU delegate provider by default: GpuDelegateFactory.Options' defaults
+     * (precision loss allowed, quantized models allowed, backend left to the delegate) with
+     * FAST_SINGLE_ANSWER, and no CompatibilityList gate; [settings] chooses otherwise.
+     */
+    private fun gpu(threads: Int, settings: GpuSettings): Setup {
+        val record = linkedMapOf<String, Any?>("fallback" to "xnnpack", "fallback_threads" to threads, "compatibility_list" to settings.compatibilityList)
+        val options = if (settings.compatibilityList) {
+            CompatibilityList().use { list ->
+                if (!list.isDelegateSupportedOnThisDevice) {
+                    return Setup.Unsupported(
+                        "the TFLite GPU compatibility list does not support this GPU/driver (${Build.HARDWARE}); " +
+                            "benchmark_model does not consult it: run without gpu_compatibility_list to measure anyway", record,
+                    )
+                }
+                list.bestOptionsForThisDevice
             }
-            list.bestOptionsForThisDevice
-        }
-        best.setQuantizedModelsAllowed(true)
-        best.setInferencePreference(GpuDelegateFactory.Options.INFERENCE_PREFERENCE_SUSTAINED_SPEED)
+        } else GpuDelegateFactory.Options()
+        gpuChoices(options, settings, record)
+        val delegate = GpuDelegate(options)
+        return Setup.Ready(fallbackOptions(threads).addDelegate(delegate), delegate, record, null)
+    }
+
+    /** benchmark_model's choices on [options] (or the flags' other ones), named in [record]. */
+    fun gpuChoices(options: GpuDelegateFactory.Options, settings: GpuSettings, record: MutableMap<String, Any?>) {
+        options.setQuantizedModelsAllowed(true)
+        options.setInferencePreference(
+            if (settings.sustainedSpeed) GpuDelegateFactory.Options.INFERENCE_PREFERENCE_SUSTAINED_SPEED
+            else GpuDelegateFactory.Options.INFERENCE_PREFERENCE_FAST_SINGLE_ANSWER,
+        )
         record["quantized_models_allowed"] = true
-        record["precision_loss_allowed"] = best.isPrecisionLossAllowed
-        record["inference_preference"] = "sustained_speed"
+        record["precision_loss_allowed"] = options.isPrecisionLossAllowed
+        record["inference_preference"] = if (settings.sustainedSpeed) "sustained_speed" else "fast_single_answer"
         // What was asked; GpuDelegateFactory.Options defaults to GpuBackend.UNSET (let the delegate
         // choose). The backend it chose (gpu_backend) is read from its log after creation.
-        record["forced_backend"] = best.forceBackend.name.lowercase()
-        val delegate = GpuDelegate(best)
-        return Setup.Ready(fallbackOptions(threads).addDelegate(delegate), delegate, record, null)
+        record["forced_backend"] = options.forceBackend.name.lowercase()
     }
 
     private fun nnapi(threads: Int, acceleratorName: String?): Setup {

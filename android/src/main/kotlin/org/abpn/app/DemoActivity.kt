@@ -6,8 +6,6 @@ import android.content.ActivityNotFoundException
 import android.content.Intent
 import android.content.pm.PackageManager
 import android.graphics.Bitmap
-import android.graphics.BitmapFactory
-import android.graphics.ImageDecoder
 import android.net.Uri
 import android.os.Build
 import android.os.Bundle
@@ -41,6 +39,8 @@ class DemoActivity : Activity() {
         QnnSupport.BUNDLED || (it != Accelerator.QNN_HTP && it != Accelerator.QNN_DSP)
     }
     private var busy = false
+    /** The upscale this screen shows, handed over across recreations (onRetainNonConfigurationInstance). */
+    private var task: UpscaleTask? = null
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
@@ -90,6 +90,11 @@ class DemoActivity : Activity() {
                 "The benchmark (driven by abpn-tool push-and-bench) works without it."
             return
         }
+        (lastNonConfigurationInstance as? UpscaleTask)?.let { retained ->
+            task = retained
+            retained.attach(::render)
+            if (busy || result != null) return
+        }
         status.text = "Choosing the default accelerator…"
         Thread {
             val past = runCatching { PastResults.forModel(this, BundledModel.sha256(this)) }.getOrDefault(emptyList())
@@ -100,6 +105,7 @@ class DemoActivity : Activity() {
                 else -> "the fastest accelerator that passed its output check in this phone's latest benchmark"
             }
             runOnUiThread {
+                if (isDestroyed) return@runOnUiThread
                 accelerators.setSelection(offered.indexOf(choice))
                 status.text = "Default: ${choice.id} ($why). Pick a photo; outputs are limited to " +
                     "${TilePlan.MAX_OUTPUT_PIXELS / 1_000_000} MP, larger photos are reduced first."
@@ -152,86 +158,35 @@ class DemoActivity : Activity() {
         val accelerator = Accelerator.fromId(accelerators.selectedItem as String) ?: Accelerator.CPU
         // Let the previous output (up to 144 MB) go before the next one is allocated.
         result = null
-        busy = true
-        pick.isEnabled = false; save.isEnabled = false
-        progress.visibility = View.VISIBLE; progress.progress = 0
-        window.addFlags(WindowManager.LayoutParams.FLAG_KEEP_SCREEN_ON)
-        status.text = "Decoding the photo…"
-        Thread {
-            try {
-                val (photo, note) = try {
-                    decode(uri)
-                } catch (e: Exception) {
-                    runOnUiThread { status.text = "Cannot read this photo: ${e.message ?: e}" }
-                    return@Thread
-                }
-                runOnUiThread { status.text = "Upscaling ${photo.width}x${photo.height} on ${accelerator.id}…${note ?: ""}" }
-                val start = System.nanoTime()
-                val out = PhotoUpscaler(this).upscale(photo, accelerator, Runtime.getRuntime().availableProcessors().coerceAtMost(4)) { done, total ->
-                    runOnUiThread { progress.max = total; progress.progress = done }
-                }
-                val seconds = (System.nanoTime() - start) / 1e9
-                val (before, after) = centerCrops(photo, out)
-                runOnUiThread {
-                    result = out
-                    compare.show(before, after)
-                    status.text = "%dx%d → %dx%d on %s in %.2f s.%s Centre crop at 100%%: left input (pixels repeated), right ABPN x3."
-                        .format(photo.width, photo.height, out.width, out.height, accelerator.id, seconds, note ?: "")
-                    save.isEnabled = true
-                }
-            } catch (e: Throwable) {
-                runOnUiThread { status.text = "Upscaling failed: ${e.message ?: e}" }
-            } finally {
-                runOnUiThread {
-                    busy = false; pick.isEnabled = true; progress.visibility = View.INVISIBLE
-                    window.clearFlags(WindowManager.LayoutParams.FLAG_KEEP_SCREEN_ON)
-                }
-            }
-        }.start()
+        task = UpscaleTask(applicationContext, uri, accelerator).also { it.attach(::render); it.start() }
     }
 
-    /** Decodes within the output limit (orientation applied on Android 9+); says when it had to reduce. */
-    private fun decode(uri: Uri): Pair<Bitmap, String?> {
-        var note: String? = null
-        val bitmap = if (Build.VERSION.SDK_INT >= 28) {
-            ImageDecoder.decodeBitmap(ImageDecoder.createSource(contentResolver, uri)) { decoder, info, _ ->
-                decoder.allocator = ImageDecoder.ALLOCATOR_SOFTWARE
-                val (w, h) = TilePlan.fitInput(info.size.width, info.size.height)
-                if (w != info.size.width || h != info.size.height) {
-                    decoder.setTargetSize(w, h)
-                    note = " (reduced from ${info.size.width}x${info.size.height} to keep the output within the limit)"
-                }
-            }
-        } else {
-            val bounds = BitmapFactory.Options().apply { inJustDecodeBounds = true }
-            contentResolver.openInputStream(uri)?.use { BitmapFactory.decodeStream(it, null, bounds) }
-            // Unreadable images leave -1 here, which would never end the inSampleSize search below.
-            if (bounds.outWidth <= 0 || bounds.outHeight <= 0) throw IllegalArgumentException("cannot decode this image")
-            val (w, h) = TilePlan.fitInput(bounds.outWidth, bounds.outHeight)
-            var sample = 1
-            while (bounds.outWidth / (sample * 2) >= w && bounds.outHeight / (sample * 2) >= h) sample *= 2
-            val decoded = contentResolver.openInputStream(uri)?.use {
-                BitmapFactory.decodeStream(it, null, BitmapFactory.Options().apply { inSampleSize = sample })
-            } ?: throw IllegalArgumentException("cannot decode this image")
-            if (w != bounds.outWidth || h != bounds.outHeight) {
-                note = " (reduced from ${bounds.outWidth}x${bounds.outHeight} to keep the output within the limit)"
-                Bitmap.createScaledBitmap(decoded, w, h, true)
-            } else decoded
+    /** The task's state on this screen (also right after a recreation). */
+    private fun render(s: UpscaleTask.Screen) {
+        busy = s.busy
+        pick.isEnabled = !s.busy
+        save.isEnabled = !s.busy && s.result != null
+        status.text = s.status
+        progress.visibility = if (s.busy) View.VISIBLE else View.INVISIBLE
+        progress.max = s.total; progress.progress = s.done
+        if (s.busy) window.addFlags(WindowManager.LayoutParams.FLAG_KEEP_SCREEN_ON)
+        else window.clearFlags(WindowManager.LayoutParams.FLAG_KEEP_SCREEN_ON)
+        if (s.result != null && s.result !== result && s.before != null && s.after != null) {
+            result = s.result
+            compare.show(s.before, s.after)
         }
-        val argb = if (bitmap.config == Bitmap.Config.ARGB_8888) bitmap else bitmap.copy(Bitmap.Config.ARGB_8888, false)
-        return argb to note
     }
 
-    /** A 100% crop of the output's centre, and the same area of the input with pixels repeated. */
-    private fun centerCrops(photo: Bitmap, out: Bitmap): Pair<Bitmap, Bitmap> {
-        val s = TilePlan.SCALE
-        val lw = Math.min(photo.width, CROP / s)
-        val lh = Math.min(photo.height, CROP / s)
-        val lx = (photo.width - lw) / 2
-        val ly = (photo.height - lh) / 2
-        val before = Bitmap.createBitmap(photo, lx, ly, lw, lh)
-        val after = Bitmap.createBitmap(out, lx * s, ly * s, lw * s, lh * s)
-        return before to after
+    /** The framework's own retained object (what AndroidX's ViewModel is built on): the next instance gets the task. */
+    override fun onRetainNonConfigurationInstance(): Any? = task
+
+    override fun onDestroy() {
+        task?.let { t ->
+            t.attach(null)
+            // Not a recreation: nobody will show this upscale, so stop it and let its bitmaps go.
+            if (!isChangingConfigurations) t.cancel()
+        }
+        super.onDestroy()
     }
 
     private fun saveResult() {
@@ -262,6 +217,5 @@ class DemoActivity : Activity() {
     companion object {
         private const val PICK = 1
         private const val WRITE = 2
-        private const val CROP = 1080
     }
 }

@@ -71,20 +71,25 @@ object DeviceProbe {
     }
 
     /**
-     * Why this phone's page size rules TFLite out, or null. The libraries are the ones the
-     * installer extracted (extractNativeLibs=true); when they cannot be read, nothing is claimed.
+     * Whether this phone's page size rules TFLite out (before Android 16) or lets it load only in
+     * the 16 KB backcompat mode (Android 16+, then tried). The libraries are the ones the installer
+     * extracted (extractNativeLibs=true); when they cannot be read, nothing is claimed.
      */
-    fun pageSizeProblem(context: Context): String? {
-        val pageSize = runCatching { Os.sysconf(OsConstants._SC_PAGESIZE) }.getOrNull()?.takeIf { it > 0 } ?: return null
-        val dir = context.applicationInfo.nativeLibraryDir ?: return null
+    fun pagePlan(context: Context): PageSupport.Plan {
+        val none = PageSupport.Plan(null, null)
+        val pageSize = runCatching { Os.sysconf(OsConstants._SC_PAGESIZE) }.getOrNull()?.takeIf { it > 0 } ?: return none
+        val dir = context.applicationInfo.nativeLibraryDir ?: return none
         val alignments = LinkedHashMap<String, Long>()
         for (name in listOf("libtensorflowlite_jni.so", "libtensorflowlite_gpu_jni.so")) {
             val f = File(dir, name)
             if (!f.canRead()) continue
             runCatching { RandomAccessFile(f, "r").use { PageSupport.minLoadAlignment(it) } }.getOrNull()?.let { alignments[name] = it }
         }
-        return PageSupport.unsupportedReason(pageSize, alignments)
+        return PageSupport.plan(pageSize, alignments, Build.VERSION.SDK_INT)
     }
+
+    /** /proc/self/<name>, or why it cannot be read (SELinux, a kernel without it). */
+    fun procSelf(name: String): Result<String> = runCatching { File("/proc/self/$name").readText() }
 
     /** This process's log lines with epoch timestamps (an app may always read its own log). */
     fun ownLogLines(): List<String> = runCatching {

@@ -66,6 +66,16 @@ interface EngineFactory {
      * qti-htp); a factory without such a setting ignores it.
      */
     fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int, nnapiAccelerator: String? = null): EngineCreation
+
+    /** The same with the GPU delegate's settings; a factory without such settings ignores them. */
+    fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int, nnapiAccelerator: String?, gpu: GpuSettings): EngineCreation =
+        create(context, model, accelerator, threads, nnapiAccelerator)
+
+    /**
+     * Writes [marker] to the log that [runtimeLog] reads: finding it there again tells "the log is
+     * readable and says nothing" from "the log is muted" (some OEM builds, logd pruning).
+     */
+    fun writeLogMarker(marker: String) { android.util.Log.i(ResultFiles.TAG, marker) }
 }
 
 object Engines {
@@ -82,8 +92,11 @@ object TfliteEngines : EngineFactory {
     /** TFLite logs through Android's log (tag "tflite"), which an app may read for its own pid. */
     override fun runtimeLog(): List<String> = DeviceProbe.ownLogLines()
 
-    override fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int, nnapiAccelerator: String?): EngineCreation {
-        val setup = AcceleratorSetup.prepare(context, accelerator, threads, nnapiAccelerator)
+    override fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int, nnapiAccelerator: String?): EngineCreation =
+        create(context, model, accelerator, threads, nnapiAccelerator, GpuSettings())
+
+    override fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int, nnapiAccelerator: String?, gpu: GpuSettings): EngineCreation {
+        val setup = AcceleratorSetup.prepare(context, accelerator, threads, nnapiAccelerator, gpu)
         if (setup is Setup.Unsupported) return EngineCreation.Unavailable(setup.reason, setup.recordOptions, setup.notes)
         val ready = setup as Setup.Ready
         try {

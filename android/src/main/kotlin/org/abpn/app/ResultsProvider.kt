@@ -19,7 +19,10 @@ import java.io.FileNotFoundException
  *   content read  --uri content://org.abpn.app.results/runs/<run_id>.json        the record
  *   content read  --uri content://org.abpn.app.results/runs/<run_id>.error.json  why it could not start
  * The manifest asks callers for android.permission.DUMP (the shell has it, third-party apps cannot get
- * it); on top of that only the shell and root uids are served. Read-only.
+ * it); on top of that only the shell and root uids are served. Read-only. Every call is a
+ * `content` command the host ran on the phone (an ART VM booting there, AOSP cmds/content): one
+ * that arrives while an accelerator measures is counted into the record
+ * (conditions.host_commands_during_runs).
  */
 class ResultsProvider : ContentProvider() {
     override fun onCreate(): Boolean = true
@@ -36,9 +39,10 @@ class ResultsProvider : ContentProvider() {
 
     override fun query(uri: Uri, projection: Array<out String>?, selection: String?, selectionArgs: Array<out String>?, sortOrder: String?): Cursor {
         checkCaller()
+        RunRegistry.hostCalled()
         val p = path(uri) as? ResultsPath.State ?: throw IllegalArgumentException("query runs/<run_id>; read $uri with 'content read'")
         val cursor = MatrixCursor(RunRow.COLUMNS.toTypedArray())
-        // No row ("No result found.") means the run never registered in this process and left no file.
+        // No row ("No result found.") means the run never registered and left no file.
         RunRegistry.row(context!!, p.runId)?.let { cursor.addRow(it.values().toTypedArray()) }
         return cursor
     }
@@ -46,6 +50,7 @@ class ResultsProvider : ContentProvider() {
     override fun openFile(uri: Uri, mode: String): ParcelFileDescriptor {
         checkCaller()
         if (mode != "r") throw SecurityException("results are read-only")
+        RunRegistry.hostCalled()
         val name = path(uri).fileName ?: throw FileNotFoundException("runs/<run_id> is a row: use 'content query'")
         val file = File(ResultFiles.resultsDir(context!!), name)
         if (!file.isFile) throw FileNotFoundException("$name is not written (yet): query runs/<run_id> for the run's state")

@@ -1,6 +1,6 @@
 package org.abpn.core
 
-/** Raised for intent extras that break docs/phone-protocol.md (v2); the message says what to fix. */
+/** Raised for intent extras that break docs/phone-protocol.md (v3); the message says what to fix. */
 class BadRequestException(message: String) : Exception(message)
 
 /** A benchmark run as requested by the host over `am start` extras. */
@@ -21,8 +21,17 @@ data class BenchRequest(
     val requireFullDelegation: Boolean = false,
     val nnapiAccelerator: String? = null,
     val cooldownMaxS: Int = 60,
+    /** How long the main process waits for one accelerator's process before it kills it (PROTOCOL v3 §3). */
+    val acceleratorTimeoutS: Int = 120,
+    /** benchmark_model's gpu_inference_for_sustained_speed (default false: FAST_SINGLE_ANSWER). */
+    val gpuSustainedSpeed: Boolean = false,
+    /** Consult TFLite's GPU CompatibilityList first, which benchmark_model never does (default false). */
+    val gpuCompatibilityList: Boolean = false,
 ) : java.io.Serializable {
     companion object {
+        /** Interpreter.Options.setNumThreads(-1): the runtime picks (benchmark_model's default num_threads). */
+        const val THREADS_RUNTIME_CHOOSES = -1
+
         private val UUID_RE = Regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
         private val SAFE_NAME_RE = Regex("^[A-Za-z0-9._-]{1,100}$")
 
@@ -37,7 +46,9 @@ data class BenchRequest(
             val input = requiredPath(extras, "input")
             val expected = optionalString(extras, "expected")?.also { checkAbsolute("expected", it) }
             val accelerators = parseAccelerators(optionalString(extras, "accelerators") ?: "cpu")
-            val threads = int(extras, "threads", 4, 1..64)
+            // benchmark_model's num_threads default is -1: the runtime chooses (benchmark_tflite_model.cc).
+            val threads = int(extras, "threads", THREADS_RUNTIME_CHOOSES, -1..64)
+            if (threads == 0) throw BadRequestException("extra 'threads' = 0: pass -1 (TFLite chooses, benchmark_model's default) or 1..64")
             val warmup = int(extras, "warmup", 3, 0..1000)
             val runs = int(extras, "runs", 20, 1..10000)
             val cooldown = int(extras, "cooldown_s", 0, 0..3600)
@@ -56,9 +67,11 @@ data class BenchRequest(
                 throw BadRequestException("nnapi_accelerator '$nnapiAccelerator' is not a device name such as qti-htp")
             }
             val cooldownMax = int(extras, "cooldown_max_s", 60, 0..3600)
+            val timeout = int(extras, "accelerator_timeout_s", 120, 1..3600)
             return BenchRequest(
                 model, accelerators, threads, warmup, runs, runId, input, expected, cooldown, url, token,
-                warmupMinMs, runMinMs, requireFull, nnapiAccelerator, cooldownMax,
+                warmupMinMs, runMinMs, requireFull, nnapiAccelerator, cooldownMax, timeout,
+                bool(extras, "gpu_inference_for_sustained_speed", false), bool(extras, "gpu_compatibility_list", false),
             )
         }
 

@@ -13,12 +13,20 @@ data class DelegationLine(val timeMs: Long, val delegated: Int, val total: Int, 
  * What the accelerator took. Nodes a delegate refuses run on XNNPACK, TFLite's default
  * (Interpreter::ApplyLazyDelegateProviders applies it to whatever is not yet delegated): [fallback].
  */
-data class Delegation(val delegatedNodes: Int?, val totalNodes: Int?, val fallback: String?, val evidence: String?) : java.io.Serializable {
+data class Delegation(
+    val delegatedNodes: Int?,
+    val totalNodes: Int?,
+    val fallback: String?,
+    val evidence: String?,
+    /** false: the app could not read its own log back, so null counts mean "unknown", not "not delegated". */
+    val logReadable: Boolean? = null,
+) : java.io.Serializable {
     fun toJsonMap(): Map<String, Any?> = linkedMapOf(
         "delegated_nodes" to delegatedNodes,
         "total_nodes" to totalNodes,
         "fallback" to fallback,
         "evidence" to clip(evidence, 2000),
+        "log_readable" to logReadable,
     )
 }
 
@@ -53,19 +61,28 @@ object DelegationLog {
      * "delegate" is XNNPACK; any other accelerator's is the first non-XNNPACK line, XNNPACK's later
      * line being the fallback for the rest.
      */
-    fun summarize(accelerator: Accelerator, lines: List<DelegationLine>, totalNodes: Int?): Delegation {
+    fun summarize(accelerator: Accelerator, lines: List<DelegationLine>, totalNodes: Int?, logReadable: Boolean? = null): Delegation {
         val cpu = accelerator == Accelerator.CPU
         val line = lines.firstOrNull { if (cpu) isXnnpack(it.delegate) else !isXnnpack(it.delegate) }
         val fallback = if (cpu) null else XNNPACK
+        if (line == null && logReadable == false) {
+            return Delegation(
+                null, totalNodes, fallback,
+                "the app could not read its own log back (its marker line was missing: an OEM build muting app logs, " +
+                    "or logd pruning): how many nodes the delegate took is unknown, not zero",
+                false,
+            )
+        }
         if (line == null) {
             val what = if (cpu) "XNNPACK" else "the ${accelerator.id} delegate"
-            return Delegation(null, totalNodes, fallback, "no 'Replacing N out of M node(s) with delegate' log line for $what right after the interpreter was created")
+            return Delegation(null, totalNodes, fallback, "no 'Replacing N out of M node(s) with delegate' log line for $what right after the interpreter was created", logReadable)
         }
         val parts = line.partitions?.let { ", $it partition(s)" } ?: ""
         val rest = if (!cpu && line.delegated < line.total) "; the other ${line.total - line.delegated} node(s) ran on XNNPACK/the CPU" else ""
         return Delegation(
             line.delegated, line.total, fallback,
             "TFLite log: ${line.delegated} of ${line.total} node(s) replaced by delegate (${line.delegate})$parts$rest",
+            logReadable ?: true,
         )
     }
 
@@ -91,6 +108,9 @@ object DelegationVerdict {
         val m = d.totalNodes
         if (n == 0) return Status.NOT_DELEGATED to "the ${accelerator.id} delegate took 0 of ${m ?: "?"} nodes: everything ran on the CPU (XNNPACK)"
         if (!requireFull) return Status.OK to null
+        // Unknown because the log is muted is not a partial delegation: the row stays measured and its
+        // delegation says log_readable false (the measurement's notes say require_full_delegation went unchecked).
+        if (n == null && d.logReadable == false) return Status.OK to null
         if (n == null) return Status.FAILED to "the TFLite log did not say how many nodes the ${accelerator.id} delegate took (require_full_delegation)"
         if (m != null && n < m) return Status.FAILED to "delegated $n of $m nodes (require_full_delegation)"
         return Status.OK to null

@@ -42,6 +42,29 @@ object PageSupport {
             "a TFLite/LiteRT build with 16 KB-aligned libraries is needed"
     }
 
+    /** API level of Android 16, the first with the 16 KB backcompat mode. */
+    const val BACKCOMPAT_SDK = 36
+
+    /**
+     * What to do on this phone: [Plan.unsupportedReason] when the libraries certainly cannot load
+     * (16 KB pages before Android 16: bionic's linker refuses them), else [Plan.note] when they load
+     * only through Android 16's 16 KB backcompat mode (source.android.com "16 KB backcompat":
+     * the package manager runs 4 KB-aligned apps with bionic's android_set_16kb_appcompat_mode on),
+     * in which case the app tries the load and reports what happened instead of assuming.
+     */
+    fun plan(pageSize: Long, alignments: Map<String, Long>, sdkInt: Int): Plan {
+        val reason = unsupportedReason(pageSize, alignments) ?: return Plan(null, null)
+        if (sdkInt < BACKCOMPAT_SDK) return Plan("$reason (Android ${sdkInt} has no 16 KB backcompat mode; Android 16 has)", null)
+        val which = alignments.filterValues { it < pageSize }.keys.joinToString(", ")
+        return Plan(
+            null,
+            "16 KB pages on API $sdkInt: this APK's 4 KB-aligned $which can load only in Android 16's 16 KB backcompat mode; " +
+                "the app tried the load",
+        )
+    }
+
+    data class Plan(val unsupportedReason: String?, val note: String?)
+
     private fun le(b: ByteArray, at: Int, n: Int): Long {
         var v = 0L
         for (i in n - 1 downTo 0) v = (v shl 8) or (b[at + i].toLong() and 0xFF)

@@ -76,8 +76,16 @@ data class AppInfo(val version: String, val runtime: String, val runtimeVersion:
     companion object { const val NAME = "abpn-android" }
 }
 
-/** not_delegated: the delegate was created but took no node, so the row measured the CPU. */
-enum class Status(val id: String) { OK("ok"), NOT_DELEGATED("not_delegated"), UNSUPPORTED("unsupported"), FAILED("failed") }
+/**
+ * not_delegated: the delegate was created but took no node, so the row measured the CPU.
+ * invalid: timed, but under conditions that make the numbers meaningless (the app was not visible).
+ */
+enum class Status(val id: String) {
+    OK("ok"), NOT_DELEGATED("not_delegated"), UNSUPPORTED("unsupported"), FAILED("failed"), INVALID("invalid");
+
+    /** Rows that carry timings. */
+    val timed: Boolean get() = this == OK || this == NOT_DELEGATED || this == INVALID
+}
 
 /**
  * Timings of one accelerator that ran to the end, in benchmark_model's terms: init includes the
@@ -125,9 +133,11 @@ data class AcceleratorResult(
     val outputCheck: OutputCheck? = null,
     val conditions: AcceleratorConditions? = null,
     val crash: Crash? = null,
+    val memory: MemoryInfo? = null,
+    val process: ProcessInfo? = null,
 ) : java.io.Serializable {
     init {
-        require((status != Status.OK && status != Status.NOT_DELEGATED) || timing != null) { "a ${status.id} result needs its timings" }
+        require(!status.timed || timing != null) { "a ${status.id} result needs its timings" }
         require(status == Status.OK || !reason.isNullOrEmpty()) { "a ${status.id} result needs a reason" }
         for ((k, v) in options) {
             require(OPTION_KEY.matches(k)) { "option name '$k' does not match ${OPTION_KEY.pattern}" }
@@ -158,6 +168,8 @@ data class AcceleratorResult(
         outputCheck?.let { m["output_check"] = it.toJsonMap() }
         conditions?.let { m["conditions"] = it.toJsonMap() }
         crash?.let { m["crash"] = it.toJsonMap() }
+        memory?.let { m["memory"] = it.toJsonMap() }
+        process?.let { m["process"] = it.toJsonMap() }
         return m
     }
 
@@ -186,18 +198,24 @@ data class AcceleratorResult(
     }
 }
 
-/** The run as a whole: the battery temperature before the first and after the last accelerator, and the fixed cool-down asked for. */
+/**
+ * The run as a whole: the battery temperature before the first and after the last accelerator, the
+ * fixed cool-down asked for, and how many host commands (provider calls) arrived while an
+ * accelerator measured (null when nobody counted).
+ */
 data class Conditions(
     val temperatureBeforeC: Double?,
     val temperatureAfterC: Double?,
     val temperatureSource: String?,
     val cooldownS: Double?,
+    val hostCommandsDuringRuns: Int? = null,
 ) {
     fun toJsonMap(): Map<String, Any?> = linkedMapOf(
         "temperature_before_c" to temperatureBeforeC,
         "temperature_after_c" to temperatureAfterC,
         "temperature_source" to clip(temperatureSource, TEXT_MAX),
         "cooldown_s" to cooldownS,
+        "host_commands_during_runs" to hostCommandsDuringRuns,
     )
 }
 
@@ -209,12 +227,14 @@ data class ResultRecord(
     val app: AppInfo,
     val results: List<AcceleratorResult>,
     val conditions: Conditions,
+    /** null: complete (the field is left out); else why the record is partial (the rows present are final). */
+    val incompleteReason: String? = null,
 ) {
     init {
-        require(results.size in 1..16) { "a record holds 1..16 results, got ${results.size}" }
+        require(results.size in (if (incompleteReason == null) 1 else 0)..16) { "a record holds 1..16 results, got ${results.size}" }
     }
 
-    fun toJsonMap(): Map<String, Any?> = linkedMapOf(
+    fun toJsonMap(): Map<String, Any?> = linkedMapOf<String, Any?>(
         "schema_version" to SCHEMA_VERSION,
         "run_id" to runId,
         "created_at" to rfc3339(createdAtMillis),
@@ -223,7 +243,12 @@ data class ResultRecord(
         "app" to app.toJsonMap(),
         "results" to results.map { it.toJsonMap() },
         "conditions" to conditions.toJsonMap(),
-    )
+    ).also { m ->
+        if (incompleteReason != null) {
+            m["complete"] = false
+            m["incomplete_reason"] = clip(incompleteReason, REASON_MAX)
+        }
+    }
 
     fun toJson(): String = Json.encode(toJsonMap())
 
@@ -240,4 +265,36 @@ data class ResultRecord(
         fun errorJson(runId: String, message: String): String =
             Json.encode(linkedMapOf("run_id" to runId, "error" to clip(message, REASON_MAX)))
     }
+}
+
+/** Memory of the process that measured, in bytes (VmRSS before the interpreter, VmHWM after the timed runs). */
+data class MemoryInfo(val rssBeforeBytes: Long?, val peakRssBytes: Long?, val source: String?) : java.io.Serializable {
+    fun toJsonMap(): Map<String, Any?> = linkedMapOf(
+        "rss_before_bytes" to rssBeforeBytes,
+        "peak_rss_bytes" to peakRssBytes,
+        "source" to clip(source, TEXT_MAX),
+    )
+}
+
+/**
+ * The process that measured: its cgroups as read during the timed runs (or why they could not be
+ * read), whether the app stayed visible meanwhile, its pid. [timedFromMs]..[timedToMs] (epoch ms) is
+ * the timed phase, which the main process compares with the activity's visibility; not in the record.
+ */
+data class ProcessInfo(
+    val cgroup: String?,
+    val cpuset: String?,
+    val unreadableReason: String?,
+    val visibleThroughout: Boolean?,
+    val pid: Int?,
+    val timedFromMs: Long? = null,
+    val timedToMs: Long? = null,
+) : java.io.Serializable {
+    fun toJsonMap(): Map<String, Any?> = linkedMapOf(
+        "cgroup" to clip(cgroup, REASON_MAX),
+        "cpuset" to clip(cpuset, TEXT_MAX),
+        "unreadable_reason" to clip(unreadableReason, 500),
+        "visible_throughout" to visibleThroughout,
+        "pid" to pid?.takeIf { it > 0 },
+    )
 }

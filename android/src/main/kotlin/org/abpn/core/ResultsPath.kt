@@ -43,11 +43,34 @@ sealed class ResultsPath {
 /** States of a run as the provider's row reports them. */
 enum class RunState(val id: String) { RUNNING("running"), DONE("done"), ERROR("error") }
 
-/** The provider's row: `run_id, state, pid, progress, updated_ms` (docs/phone-protocol.md, v2). */
-data class RunRow(val runId: String, val state: RunState, val pid: Int, val progress: String, val updatedMs: Long) {
+/**
+ * The provider's row (PROTOCOL v3, docs/phone-protocol.md): `run_id, state, pid, progress,
+ * updated_ms, provider_pid, now_ms, quiet_until_ms, rows_done, rows_total, started_ms`. [pid] is the
+ * main process that runs (or ran) the run, [providerPid] the one answering: they differ while
+ * `running` when the app died and the provider call started it again. [quietUntilMs] (phone epoch
+ * ms, null when nothing measures) is when the host may next run a command on the phone.
+ */
+data class RunRow(
+    val runId: String,
+    val state: RunState,
+    val pid: Int,
+    val progress: String,
+    val updatedMs: Long,
+    val providerPid: Int,
+    val nowMs: Long,
+    val quietUntilMs: Long?,
+    val rowsDone: Int,
+    val rowsTotal: Int,
+    val startedMs: Long,
+) {
     companion object {
-        val COLUMNS = listOf("run_id", "state", "pid", "progress", "updated_ms")
+        val COLUMNS = listOf(
+            "run_id", "state", "pid", "progress", "updated_ms",
+            "provider_pid", "now_ms", "quiet_until_ms", "rows_done", "rows_total", "started_ms",
+        )
     }
 
-    fun values(): List<Any> = listOf(runId, state.id, pid, progress, updatedMs)
+    fun values(): List<Any?> = listOf(
+        runId, state.id, pid, progress, updatedMs, providerPid, nowMs, quietUntilMs, rowsDone, rowsTotal, startedMs,
+    )
 }

@@ -11,6 +11,7 @@ import android.system.OsConstants
 import org.abpn.core.Accelerator
 import org.abpn.core.AmStartCommand
 import org.abpn.core.RunState
+import org.abpn.core.VisibilityLog
 import org.abpn.app.ScriptedEngines.Behaviour
 import org.json.JSONObject
 import org.junit.After
@@ -72,6 +73,7 @@ class BenchmarkActivityTest {
                 Accelerator.QNN_HTP to Behaviour.UNAVAILABLE),
         ) { serviceBinder }
         Engines.factory = engines
+        Visibility.log = VisibilityLog()
         ShadowBinder.setCallingUid(ResultsProvider.SHELL_UID)
         Robolectric.setupContentProvider(ResultsProvider::class.java, "org.abpn.app.results")
     }
@@ -80,6 +82,8 @@ class BenchmarkActivityTest {
         if (::engines.isInitialized) engines.gate.let { while (it.count > 0) it.countDown() }
         Engines.factory = previousFactory
         ShadowBinder.reset()
+        // The registry is process-wide: a run a failed test left "running" must not refuse the next test's.
+        RunRegistry.forgetAll()
     }
 
     // --- the intent of the host's command line --------------------------------------------------
@@ -131,10 +135,22 @@ class BenchmarkActivityTest {
         repeat(5) { Thread.sleep(10); shadowOf(Looper.getMainLooper()).idle() }
     }
 
+    /** The host's one query right after `am start -W` returned (PROTOCOL v3 §2), as printed. */
+    private var firstAnswer = ""
+
+    /** `am start -W` returns once the activity is drawn, and the host asks once (PROTOCOL v3 §2). */
     private fun start(intent: Intent): Pair<ActivityController<BenchmarkActivity>, String> {
         val runId = intent.getStringExtra("run_id")!!
-        return Robolectric.buildActivity(BenchmarkActivity::class.java, intent).setup() to runId
+        val controller = Robolectric.buildActivity(BenchmarkActivity::class.java, intent).setup()
+        firstAnswer = contentQuery(runId)
+        return controller to runId
     }
+
+    private fun parseRow(printed: String): Map<String, String> =
+        printed.removePrefix("Row: 0 ").split(", ").associate { it.substringBefore('=') to it.substringAfter('=') }
+
+    /** The provider's row as column -> value, as the host parses `content query`. */
+    private fun rowOf(runId: String): Map<String, String> = parseRow(contentQuery(runId))
 
     private fun finished(runId: String) = RunRegistry.get(runId).let { it != null && it.state != RunState.RUNNING }
 
@@ -181,7 +197,8 @@ class BenchmarkActivityTest {
 
         assertTrue(controller.get().isFinishing)
         val row = contentQuery(runId)
-        assertTrue(row, Regex("^Row: 0 run_id=$runId, state=done, pid=-?\\d+, progress=record written, updated_ms=\\d+$").matches(row))
+        assertTrue(row, Regex("^Row: 0 run_id=$runId, state=done, pid=-?\\d+, progress=record written, updated_ms=\\d+, " +
+            "provider_pid=-?\\d+, now_ms=\\d+, quiet_until_ms=NULL, rows_done=4, rows_total=4, started_ms=\\d+$").matches(row))
         val record = JSONObject(contentRead("$runId.json"))
         assertEquals(3, record.getInt("schema_version"))
         val results = record.getJSONArray("results")
@@ -204,6 +221,15 @@ class BenchmarkActivityTest {
         assertEquals(true, cpu.getJSONObject("options").getBoolean("require_full_delegation"))
         assertTrue(cpu.getJSONObject("output_check").getBoolean("passed"))
         assertTrue(cpu.getJSONObject("conditions").getJSONObject("before").has("thermal_status"))
+        // The measuring process: visible throughout, its cgroups (or why not), its memory from /proc/self/status.
+        val process = cpu.getJSONObject("process")
+        assertEquals(true, process.getBoolean("visible_throughout"))
+        assertTrue(process.toString(), !process.isNull("cgroup") || !process.isNull("unreadable_reason"))
+        val memory = cpu.getJSONObject("memory")
+        assertEquals("/proc/self/status", memory.getString("source"))
+        assertTrue(memory.toString(), memory.getLong("peak_rss_bytes") >= memory.getLong("rss_before_bytes"))
+        assertEquals(true, cpu.getJSONObject("delegation").getBoolean("log_readable"))
+        assertFalse(record.has("complete"))
         // The fixture's cooldown_s 10 before each accelerator after the first.
         assertTrue(results.getJSONObject(1).getJSONObject("conditions").getDouble("cooldown_waited_s") >= 10.0)
         assertEquals("no gpu on this test phone", results.getJSONObject(1).getString("reason"))
@@ -363,5 +389,174 @@ class BenchmarkActivityTest {
         val service = pm.getServiceInfo(ComponentName(app, AcceleratorService::class.java), 0)
         assertEquals("org.abpn.app:accelerator", service.processName)
         assertFalse(service.exported)
+    }
+
+    // --- issue 17 -----------------------------------------------------------------------------------
+
+    /** Waits as the host does (PROTOCOL v3 §2): until quiet_until_ms + 1 s, then backs off, then reads. */
+    private fun hostWaitsForTheRecord(runId: String, firstRow: Map<String, String>): JSONObject {
+        var backoff = 1000L
+        val until = System.currentTimeMillis() + 120_000
+        var row = firstRow
+        while (true) {
+            check(System.currentTimeMillis() < until) { "the run never ended" }
+            if (row["state"] != "running") break
+            val quiet = row["quiet_until_ms"]!!.toLongOrNull()
+            val now = row["now_ms"]!!.toLong()
+            val wait = if (quiet != null && quiet > now) quiet - now + 1000 else backoff.also { backoff = Math.min(backoff * 2, 15_000) }
+            idleUntil("the host's next look", timeoutMs = wait + 5000) { System.currentTimeMillis() >= now + wait }
+            row = rowOf(runId)
+        }
+        return JSONObject(contentRead("$runId.json"))
+    }
+
+    @Test fun aHostThatKeepsQuietIsCountedZeroAndACallDuringAMeasurementIsCounted() {
+        // The first window is a guess (3 s of init plus the minimum durations); a JVM that still has to
+        // load the service's classes under a loaded machine can outlast it, an app that ran once cannot.
+        val (_, warm) = start(intent(freshRun() + ("accelerators" to "cpu")))
+        idleUntil("the warm-up run") { finished(warm) }
+        val (_, quiet) = start(intent(freshRun() + ("accelerators" to "cpu,gpu")))
+        // Only the one query after `am start`: a second one could already fall into the measurement.
+        val first = parseRow(firstAnswer)
+        assertEquals("running", first["state"])
+        assertEquals(first["pid"], first["provider_pid"])
+        assertTrue(first.toString(), first["quiet_until_ms"]!!.toLong() > first["now_ms"]!!.toLong())
+        assertEquals("0" to "2", first["rows_done"] to first["rows_total"])
+        val record = hostWaitsForTheRecord(quiet, first)
+        assertEquals(0, record.getJSONObject("conditions").getInt("host_commands_during_runs"))
+        assertEquals(listOf("ok", "unsupported"), (0 until 2).map { record.getJSONArray("results").getJSONObject(it).getString("status") })
+
+        // A host that polls while the CPU measures: each of its calls is counted.
+        engines.gate = CountDownLatch(1)
+        val (_, noisy) = start(intent(freshRun() + ("accelerators" to "cpu")))
+        idleUntil("the cpu measurement") { engines.created.size == 4 }
+        contentQuery(noisy)
+        assertThrows(FileNotFoundException::class.java) { contentRead("$noisy.json") }
+        engines.gate.countDown()
+        idleUntil("the run") { finished(noisy) }
+        assertEquals(2, JSONObject(contentRead("$noisy.json")).getJSONObject("conditions").getInt("host_commands_during_runs"))
+    }
+
+    @Test fun aHungAcceleratorIsKilledAfterItsTimeoutAndTheRecordIsWrittenAfterEveryRow() {
+        engines = ScriptedEngines(mapOf(Accelerator.CPU to Behaviour.OK, Accelerator.NNAPI to Behaviour.HANGS)) { serviceBinder }
+        Engines.factory = engines
+        ShadowProcess.setPid(ScriptedEngines.ACCELERATOR_PID)
+        engines.gate = CountDownLatch(1)
+        val (_, runId) = start(intent(freshRun() + mapOf("accelerators" to "nnapi,cpu", "accelerator_timeout_s" to 2)))
+        idleUntil("the cpu measurement after the hang") { engines.created.size == 2 }
+        assertTrue("the hung process was not killed", ShadowProcess.wasKilled(ScriptedEngines.ACCELERATOR_PID))
+        // The host that gives up now still gets the finished row.
+        val partial = JSONObject(contentRead("$runId.json"))
+        assertEquals(false, partial.getBoolean("complete"))
+        assertEquals("1 of 2 accelerators measured; the run is still going", partial.getString("incomplete_reason"))
+        val hung = partial.getJSONArray("results").getJSONObject(0)
+        assertEquals("failed", hung.getString("status"))
+        assertEquals("timed out after 2 s (the accelerator's process was killed)", hung.getString("reason"))
+        assertEquals("1", rowOf(runId)["rows_done"])
+        engines.gate.countDown()
+        idleUntil("the run") { finished(runId) }
+        val record = JSONObject(contentRead("$runId.json"))
+        assertFalse(record.has("complete"))
+        assertEquals("ok", record.getJSONArray("results").getJSONObject(1).getString("status"))
+    }
+
+    @Test fun anAppRestartedByTheProviderAnswersWithTheRunsOldPid() {
+        engines.gate = CountDownLatch(1)
+        val (_, runId) = start(intent(freshRun() + ("accelerators" to "cpu")))
+        idleUntil("the cpu measurement") { engines.created.isNotEmpty() }
+        val before = rowOf(runId)
+        // The main process dies; the host's next `content` call starts a new one through the provider,
+        // which has nothing in memory.
+        RunRegistry.forgetAll()
+        ShadowProcess.setPid(ScriptedEngines.MAIN_PID)
+        val after = rowOf(runId)
+        assertEquals("running", after["state"])
+        assertEquals(before["pid"], after["pid"])
+        assertEquals(ScriptedEngines.MAIN_PID.toString(), after["provider_pid"])
+        assertEquals(before["started_ms"], after["started_ms"])
+        assertEquals("NULL", after["quiet_until_ms"])
+        engines.gate.countDown()
+    }
+
+    @Test fun aRowTimedWhileTheActivityWasStoppedIsInvalid() {
+        engines.gate = CountDownLatch(1)
+        val (controller, runId) = start(intent(freshRun() + ("accelerators" to "cpu")))
+        assertTrue("shown over the keyguard", shadowOf(controller.get()).showWhenLocked)
+        assertTrue("turns the screen on", shadowOf(controller.get()).turnScreenOn)
+        idleUntil("the cpu measurement") { engines.created.isNotEmpty() }
+        // HOME pressed (or the screen locked) before the timed runs.
+        controller.pause().stop()
+        engines.gate.countDown()
+        idleUntil("the run") { finished(runId) }
+        val cpu = JSONObject(contentRead("$runId.json")).getJSONArray("results").getJSONObject(0)
+        assertEquals("invalid", cpu.getString("status"))
+        assertTrue(cpu.getString("reason"), cpu.getString("reason").startsWith("the app was not visible during the timed runs"))
+        assertEquals(false, cpu.getJSONObject("process").getBoolean("visible_throughout"))
+        assertTrue(cpu.has("samples_ms"))
+    }
+
+    @Test fun theAcceleratorServiceIsBoundImportantSoItGetsTheVisibleAppsSchedulingGroup() {
+        val flags = java.util.concurrent.CopyOnWriteArrayList<Int>()
+        val recording = object : android.content.ContextWrapper(app) {
+            override fun bindService(service: Intent, conn: android.content.ServiceConnection, f: Int): Boolean {
+                flags.add(f); return super.bindService(service, conn, f)
+            }
+        }
+        val request = org.abpn.core.BenchRequest.parse(intent(freshRun() + ("accelerators" to "cpu")).extras!!.let { b ->
+            b.keySet().associateWith { k -> @Suppress("DEPRECATION") b.get(k) }
+        })
+        var outcome: Outcome? = null
+        Thread { outcome = AcceleratorClient(recording).measure(AcceleratorJob(request, Accelerator.CPU, 3, false), 30_000) }.start()
+        idleUntil("the measurement") { outcome != null }
+        assertTrue(outcome is Outcome.Measured)
+        assertEquals(listOf(android.content.Context.BIND_AUTO_CREATE or android.content.Context.BIND_IMPORTANT), flags.toList())
+    }
+
+    @Test fun aMutedLogIsToldApartFromNoDelegation() {
+        engines = ScriptedEngines(mapOf(Accelerator.GPU to Behaviour.OK), mutedLog = true) { serviceBinder }
+        Engines.factory = engines
+        val (_, runId) = start(intent(freshRun() + mapOf("accelerators" to "gpu", "require_full_delegation" to true)))
+        idleUntil("the run") { finished(runId) }
+        val gpu = JSONObject(contentRead("$runId.json")).getJSONArray("results").getJSONObject(0)
+        // Measured, not failed: nothing says the delegate refused anything.
+        assertEquals("ok", gpu.getString("status"))
+        val delegation = gpu.getJSONObject("delegation")
+        assertEquals(false, delegation.getBoolean("log_readable"))
+        assertTrue(delegation.isNull("delegated_nodes"))
+        assertTrue(gpu.getString("notes"), gpu.getString("notes").contains("require_full_delegation was not checked"))
+    }
+
+    @Test fun benchmarkModelsDefaultsReachTheRuntimeAndTheFlagsChooseOtherwise() {
+        val (_, plain) = start(intent(freshRun() + mapOf("accelerators" to "gpu", "threads" to null)))
+        idleUntil("the run") { finished(plain) }
+        assertEquals(-1 to GpuSettings(sustainedSpeed = false, compatibilityList = false), engines.asked.last())
+        val (_, flagged) = start(intent(freshRun() + mapOf(
+            "accelerators" to "gpu", "gpu_inference_for_sustained_speed" to true, "gpu_compatibility_list" to true)))
+        idleUntil("the run") { finished(flagged) }
+        assertEquals(4 to GpuSettings(sustainedSpeed = true, compatibilityList = true), engines.asked.last())
+    }
+
+    @Test fun onAndroid16SixteenKilobytePagesAreTriedInBackcompatModeNotRefused() {
+        val libs = File(app.cacheDir, "lib-arm64").apply { mkdirs() }
+        ZipFile(builtApk()).use { apk ->
+            apk.getInputStream(apk.getEntry("lib/arm64-v8a/libtensorflowlite_jni.so")).use { input ->
+                File(libs, "libtensorflowlite_jni.so").outputStream().use { input.copyTo(it) }
+            }
+        }
+        app.applicationInfo.nativeLibraryDir = libs.path
+        val sdk = android.os.Build.VERSION.SDK_INT
+        try {
+            ShadowOs.setSysconfValue(OsConstants._SC_PAGESIZE, 16384)
+            org.robolectric.util.ReflectionHelpers.setStaticField(android.os.Build.VERSION::class.java, "SDK_INT", 36)
+            val (_, runId) = start(intent(freshRun() + ("accelerators" to "cpu")))
+            idleUntil("the run") { finished(runId) }
+            val cpu = JSONObject(contentRead("$runId.json")).getJSONArray("results").getJSONObject(0)
+            assertEquals("ok", cpu.getString("status"))
+            assertTrue(cpu.getString("notes"), cpu.getString("notes").contains("Android 16's 16 KB backcompat mode"))
+            assertEquals(listOf(Accelerator.CPU), engines.created.toList())
+        } finally {
+            org.robolectric.util.ReflectionHelpers.setStaticField(android.os.Build.VERSION::class.java, "SDK_INT", sdk)
+            ShadowOs.setSysconfValue(OsConstants._SC_PAGESIZE, -1)
+        }
     }
 }

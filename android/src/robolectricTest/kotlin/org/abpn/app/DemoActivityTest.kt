@@ -273,6 +273,82 @@ class DemoActivityTest {
         assertFalse(button(activity, "Save to gallery").isEnabled)
     }
 
+    @Test
+    fun aUiModeChangeMidUpscaleHandsTheUpscaleToTheNewScreenAndAllowsNoSecondOne() {
+        val paused = CountDownLatch(1)
+        val resume = CountDownLatch(1)
+        engines = CrossNearestEngines(beforeRun = { done -> if (done == 1) { paused.countDown(); resume.await(30, TimeUnit.SECONDS) } })
+        Engines.factory = engines
+        val controller = Robolectric.buildActivity(DemoActivity::class.java).setup()
+        val first = controller.get()
+        idleUntil(first, "the default accelerator") { status(first).text.startsWith("Default: ") }
+        pickThroughThePicker(first, "pattern_1000x500.png")
+        assertTrue("the engine never ran", paused.await(30, TimeUnit.SECONDS))
+
+        // Dark theme switched on: uiMode is not in the manifest's configChanges, so the activity is recreated.
+        val night = android.content.res.Configuration(first.resources.configuration)
+        night.uiMode = (night.uiMode and android.content.res.Configuration.UI_MODE_NIGHT_MASK.inv()) or android.content.res.Configuration.UI_MODE_NIGHT_YES
+        controller.configurationChange(night)
+        val second = controller.get()
+        assertTrue("not recreated", second !== first)
+        shadowOf(Looper.getMainLooper()).idle()
+        // The new screen shows the same upscale and offers no second one.
+        assertFalse(button(second, "Pick a photo").isEnabled)
+        assertEquals("Upscaling 1000x500 on cpu…", status(second).text.toString())
+        assertEquals(View.VISIBLE, progressBar(second).visibility)
+        resume.countDown()
+        awaitUpscale(second)
+        assertTrue(status(second).text.startsWith("1000x500 → 3000x1500 on cpu in "))
+        assertEquals(1, engines.created.size)
+        assertEquals(4, engines.created.single().inputs.size)
+    }
+
+    @Test
+    fun leavingTheDemoMidUpscaleStopsItAndClosesTheEngine() {
+        val paused = CountDownLatch(1)
+        val resume = CountDownLatch(1)
+        engines = CrossNearestEngines(beforeRun = { done -> if (done == 1) { paused.countDown(); resume.await(30, TimeUnit.SECONDS) } })
+        Engines.factory = engines
+        val controller = Robolectric.buildActivity(DemoActivity::class.java).setup()
+        val activity = controller.get()
+        idleUntil(activity, "the default accelerator") { status(activity).text.startsWith("Default: ") }
+        pickThroughThePicker(activity, "pattern_1000x500.png")
+        assertTrue("the engine never ran", paused.await(30, TimeUnit.SECONDS))
+        activity.finish()
+        controller.pause().stop().destroy()
+        resume.countDown()
+        val engine = engines.created.single()
+        val end = System.currentTimeMillis() + 30_000
+        while (!engine.closed && System.currentTimeMillis() < end) Thread.sleep(10)
+        assertTrue("the engine was not closed", engine.closed)
+        // Stopped after the tile in progress, not all four.
+        assertEquals(2, engine.inputs.size)
+    }
+
+    @Test
+    fun theAndroid8DecoderAppliesExifOrientationAndReachesTheLimitInOneDecode() {
+        val photo = decodeResource("pattern_1000x500.png")
+        val file = java.io.File(RuntimeEnvironment.getApplication().cacheDir, "rotated.jpg")
+        file.outputStream().use { photo.compress(Bitmap.CompressFormat.JPEG, 95, it) }
+        android.media.ExifInterface(file.path).apply {
+            setAttribute(android.media.ExifInterface.TAG_ORIENTATION, android.media.ExifInterface.ORIENTATION_ROTATE_90.toString())
+            saveAttributes()
+        }
+        val upright = PhotoDecoder.withBitmapFactory { file.inputStream() }
+        // Shown the way the camera held it: 500 wide, 1000 high, the photo's left column now on top.
+        assertEquals(500 to 1000, upright.bitmap.width to upright.bitmap.height)
+        assertEquals(Bitmap.Config.ARGB_8888, upright.bitmap.config)
+        val expected = photo.getPixel(0, photo.height - 1)
+        val got = upright.bitmap.getPixel(0, 0)
+        for (shift in listOf(16, 8, 0)) {
+            assertTrue("%08x vs %08x".format(got, expected), Math.abs((got shr shift and 0xff) - (expected shr shift and 0xff)) < 24)
+        }
+
+        val big = PhotoDecoder.withBitmapFactory { javaClass.getResourceAsStream("/photos/gradient_3000x2000.png")!! }
+        assertEquals(2449 to 1632, big.bitmap.width to big.bitmap.height)
+        assertTrue(big.note!!, big.note!!.contains("reduced from 3000x2000"))
+    }
+
     // --- helpers ---------------------------------------------------------------------------------
 
     private fun engines() = Engines.factory as CrossNearestEngines

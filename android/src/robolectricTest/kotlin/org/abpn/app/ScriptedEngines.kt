@@ -8,6 +8,7 @@ import org.abpn.core.Accelerator
 import org.robolectric.shadow.api.Shadow
 import org.robolectric.shadows.ShadowActivityManager
 import org.robolectric.shadows.ShadowBinder
+import org.robolectric.shadows.ShadowProcess
 import java.nio.ByteBuffer
 import java.util.concurrent.CopyOnWriteArrayList
 import java.util.concurrent.CountDownLatch
@@ -19,16 +20,24 @@ import java.util.concurrent.TimeUnit
  * accelerator it is ready (all 3 nodes delegated, or 2 of 3 with the rest on XNNPACK), unavailable,
  * throws, or "crashes" while the delegate is created: it does what a dying accelerator process does
  * to the main process (ActivityManager records a native crash with signal 11, and the binder's
- * death notices fire) and never answers. Like TFLite, it says what a delegate took only in its log.
+ * death notices fire) and never answers, or hangs in the delegate's creation the way a stuck NNAPI
+ * driver or FastRPC call does (the call never returns; only killing the process ends it). Like
+ * TFLite, it says what a delegate took only in its log; with [mutedLog] that log stays empty, as on
+ * OEM builds that drop app logs (some ColorOS, Funtouch and Huawei-derived builds) or after logd
+ * pruned it.
  */
 class ScriptedEngines(
     private val script: Map<Accelerator, Behaviour>,
+    private val mutedLog: Boolean = false,
     private val serviceBinder: () -> Binder,
 ) : EngineFactory {
-    enum class Behaviour { OK, PARTIAL, UNAVAILABLE, THROWS, CRASHES }
+    enum class Behaviour { OK, PARTIAL, UNAVAILABLE, THROWS, CRASHES, HANGS }
 
     val created = CopyOnWriteArrayList<Accelerator>()
     val log = PhoneLog(capacity = 64)
+
+    /** What each creation was asked: threads and the GPU settings. */
+    val asked = CopyOnWriteArrayList<Pair<Int, GpuSettings>>()
 
     /** Closed, it holds every run() until opened: a run that is certainly in progress. */
     @Volatile var gate = CountDownLatch(0)
@@ -36,7 +45,14 @@ class ScriptedEngines(
     override val runtimeName = "test-doubling"
     override fun runtimeVersion() = "1"
 
-    override fun runtimeLog() = log.linesOf(Process.myPid())
+    override fun runtimeLog() = if (mutedLog) emptyList() else log.linesOf(Process.myPid())
+
+    override fun writeLogMarker(marker: String) = log.add(Process.myPid(), "ABPN", marker)
+
+    override fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int, nnapiAccelerator: String?, gpu: GpuSettings): EngineCreation {
+        asked.add(threads to gpu)
+        return create(context, model, accelerator, threads, nnapiAccelerator)
+    }
 
     override fun create(context: Context, model: ByteBuffer, accelerator: Accelerator, threads: Int, nnapiAccelerator: String?): EngineCreation {
         created.add(accelerator)
@@ -50,7 +66,21 @@ class ScriptedEngines(
             Behaviour.UNAVAILABLE -> EngineCreation.Unavailable("no ${accelerator.id} on this test phone", options, null)
             Behaviour.THROWS -> throw IllegalArgumentException("Internal error: Failed to apply delegate: test")
             Behaviour.CRASHES -> crash(context)
+            Behaviour.HANGS -> hang()
         }
+    }
+
+    /**
+     * Never returns until this "process" is killed. On a phone the accelerator process has a pid of
+     * its own; this JVM has one pid, so from here on the rest of the test (the main process) sees
+     * [MAIN_PID] while the service said it was [ACCELERATOR_PID].
+     */
+    private fun hang(): Nothing {
+        val mine = Process.myPid()
+        ShadowProcess.setPid(MAIN_PID)
+        val until = System.currentTimeMillis() + 60_000
+        while (!ShadowProcess.wasKilled(mine) && System.currentTimeMillis() < until) Thread.sleep(10)
+        throw IllegalStateException("killed")
     }
 
     /**
@@ -89,6 +119,8 @@ class ScriptedEngines(
     companion object {
         const val BYTES = 4 * 4 * 3 * 4
         const val SYSTEM_PID = 1000
+        const val ACCELERATOR_PID = 4_194_001
+        const val MAIN_PID = 4_194_002
 
         /** What [DoublingEngine] computes for [input]: the host's reference output. */
         fun expected(input: ByteArray): ByteArray {

@@ -18,10 +18,21 @@ class BenchRequestTest {
     @Test fun defaultsFollowTheProtocol() {
         val r = BenchRequest.parse(base())
         assertEquals(listOf(Accelerator.CPU), r.accelerators)
-        assertEquals(4, r.threads); assertEquals(3, r.warmup); assertEquals(20, r.runs); assertEquals(0, r.cooldownS)
+        assertEquals(-1, r.threads); assertEquals(3, r.warmup); assertEquals(20, r.runs); assertEquals(0, r.cooldownS)
         assertNull(r.expectedPath); assertNull(r.collectorUrl); assertNull(r.collectorToken)
         assertEquals(500, r.warmupMinMs); assertEquals(1000, r.runMinMs); assertEquals(60, r.cooldownMaxS)
         assertEquals(false, r.requireFullDelegation); assertNull(r.nnapiAccelerator)
+        // benchmark_model's defaults: FAST_SINGLE_ANSWER, no CompatibilityList; the v3 timeout.
+        assertEquals(false, r.gpuSustainedSpeed); assertEquals(false, r.gpuCompatibilityList); assertEquals(120, r.acceleratorTimeoutS)
+    }
+
+    @Test fun parsesTheV3Extras() {
+        val r = BenchRequest.parse(base() + mapOf(
+            "accelerator_timeout_s" to 30, "gpu_inference_for_sustained_speed" to true, "gpu_compatibility_list" to true,
+        ))
+        assertEquals(30, r.acceleratorTimeoutS); assertEquals(true, r.gpuSustainedSpeed); assertEquals(true, r.gpuCompatibilityList)
+        assertTrue(badMessage(base() + ("threads" to 0)).contains("-1 (TFLite chooses"))
+        assertTrue(badMessage(base() + ("accelerator_timeout_s" to 0)).contains("out of range"))
     }
 
     @Test fun parsesTheV2Extras() {

@@ -23,7 +23,8 @@ class DelegationLogTest {
 
     @Test fun gpuTakesItsOwnLineAndTheRestFallsBackToXnnpack() {
         val d = DelegationLog.summarize(Accelerator.GPU, DelegationLog.parse(log, 1795530009000), 12)
-        assertEquals(Delegation(10, 12, "xnnpack", d.evidence), d)
+        // A line read back proves the log readable.
+        assertEquals(Delegation(10, 12, "xnnpack", d.evidence, true), d)
         assertTrue(d.evidence!!, d.evidence!!.contains("the other 2 node(s) ran on XNNPACK"))
     }
 
@@ -58,5 +59,17 @@ class DelegationLogTest {
         assertEquals(Status.FAILED, DelegationVerdict.judge(Accelerator.GPU, Delegation(null, 12, "xnnpack", null), true).first)
         // The CPU row is XNNPACK's own: nothing to require.
         assertEquals(Status.OK to null, DelegationVerdict.judge(Accelerator.CPU, Delegation(0, 12, null, null), true))
+    }
+
+    @Test fun aMutedLogIsUnknownNotNotDelegated() {
+        val muted = DelegationLog.summarize(Accelerator.GPU, emptyList(), 12, logReadable = false)
+        assertEquals(false, muted.logReadable)
+        assertEquals(null, muted.delegatedNodes)
+        assertEquals(false, muted.toJsonMap()["log_readable"])
+        // require_full_delegation cannot fail a row on a log it could not read; a readable log without the line still does.
+        assertEquals(Status.OK to null, DelegationVerdict.judge(Accelerator.GPU, muted, true))
+        val silent = DelegationLog.summarize(Accelerator.GPU, emptyList(), 12, logReadable = true)
+        assertEquals(true, silent.logReadable)
+        assertEquals(Status.FAILED, DelegationVerdict.judge(Accelerator.GPU, silent, true).first)
     }
 }

@@ -43,4 +43,15 @@ class PageSupportTest {
         assertTrue(why, why.contains("16 KB pages") && why.contains("libtensorflowlite_jni.so (LOAD alignment 4096)"))
         assertNull(PageSupport.unsupportedReason(16384, mapOf("libtensorflowlite_jni.so" to 16384L)))
     }
+
+    @Test fun android16TriesTheLoadInItsBackcompatModeInsteadOfRefusing() {
+        val libs = mapOf("libtensorflowlite_jni.so" to 4096L)
+        val android15 = PageSupport.plan(16384, libs, 35)
+        assertTrue(android15.unsupportedReason!!, android15.unsupportedReason!!.contains("Android 35 has no 16 KB backcompat mode"))
+        assertNull(android15.note)
+        val android16 = PageSupport.plan(16384, libs, 36)
+        assertNull(android16.unsupportedReason)
+        assertTrue(android16.note!!, android16.note!!.contains("16 KB backcompat mode"))
+        assertEquals(PageSupport.Plan(null, null), PageSupport.plan(4096, libs, 36))
+    }
 }

@@ -33,7 +33,7 @@ class ResultRecordTest {
         @Suppress("UNCHECKED_CAST") val timing = gpu["timing"] as Map<String, Any?>
         assertEquals(120.5, timing["delegate_create_ms"])
         @Suppress("UNCHECKED_CAST") val d = gpu["delegation"] as Map<String, Any?>
-        assertEquals(mapOf("delegated_nodes" to 10, "total_nodes" to 12, "fallback" to "xnnpack"), d - "evidence")
+        assertEquals(mapOf("delegated_nodes" to 10, "total_nodes" to 12, "fallback" to "xnnpack", "log_readable" to null), d - "evidence")
     }
 
     @Test fun aCrashKeepsItsSignalAndLogAndTheOtherRows() {
@@ -88,5 +88,32 @@ class ResultRecordTest {
 
     @Test fun errorFileHasRunIdAndMessage() {
         assertEquals("{\"run_id\":\"r\",\"error\":\"bad \\\"x\\\"\"}", ResultRecord.errorJson("r", "bad \"x\""))
+    }
+
+    @Test fun aPartialRecordSaysSoAndAnInvalidRowKeepsItsTimings() {
+        val partial = SampleRecords.partial().toJsonMap()
+        assertEquals(false, partial["complete"])
+        assertEquals("2 of 3 accelerators measured; the run is still going", partial["incomplete_reason"])
+        assertEquals(2, (partial["conditions"] as Map<*, *>)["host_commands_during_runs"])
+        val invalid = (partial["results"] as List<*>)[0] as Map<*, *>
+        assertEquals("invalid", invalid["status"])
+        assertTrue(invalid.containsKey("samples_ms"))
+        assertEquals(false, (invalid["process"] as Map<*, *>)["visible_throughout"])
+        // The timed phase's bounds are for the main process only.
+        assertFalse((invalid["process"] as Map<*, *>).containsKey("timed_from_ms"))
+        val complete = SampleRecords.ok().toJsonMap()
+        assertFalse(complete.containsKey("complete"))
+        assertEquals(0, (complete["conditions"] as Map<*, *>)["host_commands_during_runs"])
+        val cpu = (complete["results"] as List<*>)[0] as Map<*, *>
+        assertEquals(linkedMapOf("rss_before_bytes" to 180_224L * 1024, "peak_rss_bytes" to 212_480L * 1024, "source" to "/proc/self/status"), cpu["memory"])
+        assertEquals("/top-app", (cpu["process"] as Map<*, *>)["cpuset"])
+        assertThrows(IllegalArgumentException::class.java) {
+            ResultRecord("r", 0, SampleRecords.ok().device, SampleRecords.ok().model, SampleRecords.ok().app, emptyList(), Conditions(null, null, null, null))
+        }
+        assertEquals(0, ResultRecord("r", 0, SampleRecords.ok().device, SampleRecords.ok().model, SampleRecords.ok().app, emptyList(),
+            Conditions(null, null, null, null), "0 of 2 accelerators measured").results.size)
+        assertThrows(IllegalArgumentException::class.java) {
+            AcceleratorResult(Accelerator.CPU, emptyMap(), Status.INVALID, reason = "not visible")
+        }
     }
 }

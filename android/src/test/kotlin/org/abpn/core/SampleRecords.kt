@@ -28,9 +28,11 @@ object SampleRecords {
             AcceleratorResult(
                 Accelerator.CPU, linkedMapOf("threads" to 4, "xnnpack" to true), Status.OK,
                 timing = Timing(0.0, 41.5, 380.25, 3, 1051.0, listOf(350.0, 351.5, 349.75, 360.0), listOf(352.0, 353.5, 351.0, 362.5), 500, 1000),
-                delegation = Delegation(12, 12, null, "TFLite log: 12 of 12 node(s) replaced by delegate (TfLiteXNNPackDelegate)"),
+                delegation = Delegation(12, 12, null, "TFLite log: 12 of 12 node(s) replaced by delegate (TfLiteXNNPackDelegate)", true),
                 outputCheck = OutputCheck(null, 0, OutputCheck.THRESHOLD_DB),
                 conditions = AcceleratorConditions(cool, warm, 0.0),
+                memory = MemoryInfo(180_224L * 1024, 212_480L * 1024, ProcFiles.STATUS),
+                process = ProcessInfo("4:cpuset:/top-app\n0::/uid_10234/pid_8123", "/top-app", null, true, 8123, 1795532400000, 1795532401000),
             ),
             AcceleratorResult(
                 Accelerator.GPU, linkedMapOf("gpu_backend" to "opencl", "fallback" to "xnnpack", "require_full_delegation" to false), Status.OK,
@@ -48,7 +50,28 @@ object SampleRecords {
                 conditions = AcceleratorConditions(old, old, 60.0),
             ),
         ),
-        Conditions(31.5, 36.0, "battery", 10.0),
+        Conditions(31.5, 36.0, "battery", 10.0, 0),
+    )
+
+    /**
+     * A record written after its second row while the run goes on: a row timed while the app was not
+     * visible (invalid), a hung accelerator killed after its timeout, a GPU whose log was muted.
+     */
+    fun partial(): ResultRecord = ResultRecord(
+        "3f8c2a4e-1b2c-4d5e-8f90-123456789abc", T, device, model, app,
+        listOf(
+            AcceleratorResult(
+                Accelerator.GPU, linkedMapOf("inference_preference" to "fast_single_answer", "compatibility_list" to false), Status.INVALID,
+                reason = "the app was not visible during the timed runs (the benchmark activity was stopped): Android may freeze or throttle cached apps",
+                timing = Timing(1.5, 900.0, 40.0, 3, 510.0, listOf(31.0, 90.0), listOf(33.0, 95.0), 500, 1000),
+                delegation = DelegationLog.summarize(Accelerator.GPU, emptyList(), 12, logReadable = false),
+                process = ProcessInfo(null, null, "cannot read /proc/self/cgroup: java.io.FileNotFoundException", false, 9001),
+                memory = MemoryInfo(null, 300_000_000, ProcFiles.STATUS),
+            ),
+            AcceleratorResult(Accelerator.NNAPI, emptyMap(), Status.FAILED, reason = "timed out after 120 s (the accelerator's process was killed)"),
+        ),
+        Conditions(31.0, 33.0, "battery", 0.0, 2),
+        incompleteReason = "2 of 3 accelerators measured; the run is still going",
     )
 
     fun unsupported(): ResultRecord = ResultRecord(
@@ -79,10 +102,10 @@ object SampleRecords {
     fun main(args: Array<String>) {
         require(args.size == 1) { "usage: SampleRecords <output folder>" }
         val dir = File(args[0]).apply { mkdirs() }
-        for ((name, record) in listOf("ok" to ok(), "unsupported" to unsupported(), "failed" to failed())) {
+        for ((name, record) in listOf("ok" to ok(), "unsupported" to unsupported(), "failed" to failed(), "partial" to partial())) {
             File(dir, "$name.json").writeText(record.toJson())
         }
         File(dir, "error.json").writeText(ResultRecord.errorJson("0f8c2a4e-1b2c-4d5e-8f90-123456789abc", "missing extra 'model'"))
-        println("wrote 3 sample records and 1 error file to $dir")
+        println("wrote 4 sample records and 1 error file to $dir")
     }
 }
