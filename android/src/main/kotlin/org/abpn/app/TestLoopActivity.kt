@@ -70,6 +70,18 @@ class TestLoopActivity : Activity() {
         }, "abpn-test-loop").start()
     }
 
+    // The loop's screen is what keeps its processes in the top-app group: rows timed while it was
+    // stopped are marked invalid, as BenchmarkActivity's are.
+    override fun onStart() {
+        super.onStart()
+        Visibility.started()
+    }
+
+    override fun onStop() {
+        if (!isChangingConfigurations) Visibility.stopped()
+        super.onStop()
+    }
+
     private fun show(text: String) = runOnUiThread { shown?.takeIf { !it.isFinishing }?.statusView?.text = text }
 
     override fun onDestroy() {
