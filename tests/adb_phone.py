@@ -1280,13 +1280,14 @@ class _AppBenchmark:
         from abpn.model.modelfile import TFLiteRunner
 
         extras = self.extras
-        threads, warmup, runs = extras.get("threads", 4), extras.get("warmup", 3), extras.get("runs", 20)
+        # As the app: without the extra, benchmark_model's num_threads -1 (TFLite chooses).
+        threads, warmup, runs = extras.get("threads", -1), extras.get("warmup", 3), extras.get("runs", 20)
         warmup_min_ms, run_min_ms = extras.get("warmup_min_ms", 500), extras.get("run_min_ms", 1000)
         options = {"threads": threads, "xnnpack": True}
         try:
             rss_before = _own_memory()["VmRSS"]
             start = time.perf_counter()
-            upscaler = TFLiteRunner(model_path, threads=threads)
+            upscaler = TFLiteRunner(model_path, threads=None if threads == -1 else threads)
             interpreter_ms = (time.perf_counter() - start) * 1000
             interpreter = upscaler.interpreter
             in_detail = interpreter.get_input_details()[0]

@@ -310,6 +310,18 @@ def test_the_am_start_command_is_the_fixture_the_app_is_tested_with():
     assert am_start_command(request).startswith("am start -S -W -n org.abpn.app/.BenchmarkActivity ")
 
 
+def test_without_threads_the_app_chooses_as_benchmark_model_does():
+    """benchmark_model's num_threads defaults to -1 (TFLite chooses): without --threads the host sends no
+    threads extra, and the app's own default (-1) applies."""
+    from abpn.bench.am_start import am_start_argv
+    from abpn.bench.plan import BenchmarkRequest
+
+    request = BenchmarkRequest(run_id="0f8c2f4e-6a1b-4c3d-9e8f-7a6b5c4d3e2f", model="/m.tflite", input="/i.bin",
+                               expected=None, accelerators=("cpu",))
+    assert "threads" not in am_start_argv(request)
+    assert am_start_argv(BenchmarkRequest(**{**request.__dict__, "threads": 2})).count("threads") == 1
+
+
 def bench_twice(model, **mode):
     """push-and-bench twice in a row on one test phone in `mode` (the second run installs nothing)."""
     with TestPhone(**mode) as phone:

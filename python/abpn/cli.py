@@ -331,7 +331,8 @@ def bench_host(model, threads, runs, warmup, input_hw, reference, as_json):
               help="Comma-separated, from cpu, gpu, nnapi, qnn_htp, qnn_dsp.")
 @click.option("--runs", default=20, show_default=True, type=RUNS, help="Timed inferences per accelerator.")
 @click.option("--warmup", default=3, show_default=True, type=WARMUP, help="Warm-up inferences after the first one.")
-@click.option("--threads", default=4, show_default=True, type=THREADS, help="CPU (XNNPACK) threads.")
+@click.option("--threads", type=THREADS,
+              help="CPU (XNNPACK) threads [default: the app's, as benchmark_model: TFLite chooses].")
 @click.option("--cooldown", default=0, show_default=True, type=BoundedInt(0, 3600),
               help="Seconds to rest before each accelerator after the first.")
 @click.option("--cooldown-max", default=60, show_default=True, type=BoundedInt(0, 3600),

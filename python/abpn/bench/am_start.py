@@ -25,8 +25,11 @@ def am_start_argv(request):
             "--es", "input", request.input]
     if request.expected:
         argv += ["--es", "expected", request.expected]
-    argv += ["--es", "accelerators", ",".join(request.accelerators),
-             "--ei", "threads", request.threads, "--ei", "warmup", request.warmup, "--ei", "runs", request.runs,
+    argv += ["--es", "accelerators", ",".join(request.accelerators)]
+    # Without it the app picks as benchmark_model does (num_threads -1: TFLite's own choice).
+    if request.threads is not None:
+        argv += ["--ei", "threads", request.threads]
+    argv += ["--ei", "warmup", request.warmup, "--ei", "runs", request.runs,
              "--ei", "warmup_min_ms", request.warmup_min_ms, "--ei", "run_min_ms", request.run_min_ms,
              "--ei", "cooldown_s", request.cooldown_s, "--ei", "cooldown_max_s", request.cooldown_max_s,
              "--ei", "accelerator_timeout_s", request.accelerator_timeout_s,

@@ -29,7 +29,7 @@ class Plan:
     accelerators: list
     runs: int
     warmup: int
-    threads: int
+    threads: int | None
     cooldown_s: int
     result_timeout_s: float
     out_dir: Path
@@ -79,7 +79,7 @@ class BenchmarkRequest:
     input: str
     expected: str | None
     accelerators: tuple
-    threads: int = 4
+    threads: int | None = None
     warmup: int = 3
     runs: int = 20
     warmup_min_ms: int = WARMUP_MIN_MS
@@ -103,7 +103,7 @@ def parse_accelerators(text):
     return sorted(names, key=lambda name: name != "cpu")
 
 
-def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", runs=20, warmup=3, threads=4,
+def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", runs=20, warmup=3, threads=None,
                  cooldown_s=0, result_timeout_s=600.0, out_dir=DEFAULT_OUT, cooldown_max_s=COOLDOWN_MAX_S,
                  warmup_min_ms=WARMUP_MIN_MS, run_min_ms=RUN_MIN_MS, require_full_delegation=False,
                  nnapi_accelerator=None, allow_locked=False, accelerator_timeout_s=None):
@@ -119,7 +119,7 @@ def prepare_plan(model_path, *, apk=None, accelerators="cpu,gpu,nnapi,qnn_htp", 
                         "fixed-shape model. Export one with a fixed input size (the deployment shape is 1x360x640x3).")
     if not 1 <= runs <= MAX_RUNS:
         raise AbpnError(f"--runs must be from 1 to {MAX_RUNS}, got {runs}")
-    if min(warmup, cooldown_s, cooldown_max_s, warmup_min_ms, run_min_ms) < 0 or threads < 1:
+    if min(warmup, cooldown_s, cooldown_max_s, warmup_min_ms, run_min_ms) < 0 or (threads is not None and threads < 1):
         raise AbpnError("--warmup, --cooldown, --cooldown-max, --warmup-min-ms and --run-min-ms must be 0 or more, "
                         "--threads 1 or more")
     if not result_timeout_s > 0:
