@@ -2,8 +2,8 @@
 and, when matplotlib is installed, a PNG plot.
 
 Reads each run's log.csv (one row per epoch: the held-out scores of the averaged weights) and
-run.json (iterations per epoch, start, rate), and the console log models/runs/pilot_NAME.log for
-the seconds per iteration. The runs share data, held-out images, seed and schedule, so their rows
+run.json (iterations per epoch, start, rate), and the driver's log models/runs/pilots.log for the
+wall time per iteration (Keras' own epoch times include the pauses while the other run trains). The runs share data, held-out images, seed and schedule, so their rows
 pair by iteration. For the long run it also says whether a run has met issue 21's stop rule: the
 held-out score flat within 0.002 dB over the last 10,000 iterations.
 
@@ -25,8 +25,9 @@ SHIPPED_LOG = RUNS / "finetune3" / "log.csv"
 FLAT_WINDOW = 10_000
 FLAT_TOLERANCE = 0.002
 ZOOM = 0.02  # dB below the shipped score shown in the zoomed panel
-# Keras' per-epoch line with verbose=2: "500/500 - 259s - loss: ...".
-EPOCH_LINE = re.compile(r"^(\d+)/\1 - (\d+)s - loss")
+DRIVER_LOG = RUNS / "pilots.log"
+# pilots.sh's line for a turn that continued a paused run (a turn that started one includes start-up).
+TURN_LINE = re.compile(r"pilot (\w+): epochs \d+ -> \d+ in (\d+) s, (\d+) iterations, continued$")
 
 
 def read_log(path):
@@ -47,15 +48,14 @@ def curve(name):
 
 
 def seconds_per_iteration(name):
-    """Median over the epochs the console log timed (an epoch cut short by a stop prints none)."""
-    path = RUNS / f"pilot_{name}.log"
-    if not path.exists():
+    """Median wall seconds per iteration over the turns pilots.sh timed; None before any."""
+    if not DRIVER_LOG.exists():
         return None
     times = []
-    for line in path.read_text(errors="replace").splitlines():
-        match = EPOCH_LINE.match(line.strip())
-        if match:
-            times.append(int(match.group(2)) / int(match.group(1)))
+    for line in DRIVER_LOG.read_text(errors="replace").splitlines():
+        match = TURN_LINE.search(line)
+        if match and match.group(1) == name and int(match.group(3)):
+            times.append(int(match.group(2)) / int(match.group(3)))
     return statistics.median(times) if times else None
 
 
@@ -140,7 +140,7 @@ def main():
         gaps = [f"{s - scores[0]:+.3f}" if s is not None and scores[0] is not None else "" for s in scores[1:]]
         lines.append(f"| {iteration:,} | " + " | ".join(cells) + "".join(f" | {g}" for g in gaps) + " |")
 
-    lines += ["", "| run | iterations | last | best | vs shipped (best) | s/iteration (median epoch) | "
+    lines += ["", "| run | iterations | last | best | vs shipped (best) | wall s/iteration (median turn; shared machine) | "
               f"range over the last {FLAT_WINDOW:,} (stop rule: ≤ {FLAT_TOLERANCE}) |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
     for name in names:

@@ -303,8 +303,10 @@ def start_model(init=None, reparam=False):
     From random weights the branches start as a plain ABPN's random convs split into branches
     (the other branches' last factors at zero), not each at its own random start: on 0..255 inputs
     the identity branches stacked on full-scale 3x3 convs give activations 10-15 times a plain
-    ABPN's, and the first steps at 1e-3 left all of conv6's ReLUs dead, the model stuck at the
-    anchor's output for good (issue 21's pilot b: 26.9 dB, below bicubic)."""
+    ABPN's, and conv6's ReLUs all died within 100 steps at any rate from 1e-4 to 1e-3, the model
+    stuck at the anchor's output for good (issue 21's pilot b: 26.9 dB, below bicubic). From this
+    start they stay alive at 3e-4 and below; at 1e-3 the branches' summed steps still kill them.
+    """
     from abpn.model.architecture import build_abpn, reparam_from_plain
 
     if init is None:
