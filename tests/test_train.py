@@ -365,6 +365,25 @@ def test_reparam_option_trains_branches_and_saves_a_plain_abpn(photo_folder, tmp
     assert [type(layer).__name__ for layer in plain.layers].count("Conv2D") == 7
 
 
+def test_reparam_from_random_weights_starts_as_a_plain_random_abpn():
+    """With every branch at its own random start, the merged convs had activations 10-15 times a
+    plain ABPN's on 0..255 inputs and conv6's ReLUs died within 100 steps at any rate from 1e-4 to
+    1e-3 (issue 21's pilot b). The start must be a plain random ABPN's, split into branches."""
+    import skimage.data
+    import tf_keras as keras
+
+    from abpn.model.architecture import build_abpn, is_reparam
+    from abpn.model.train import start_model
+
+    x = skimage.data.astronaut()[100:160, 150:230][None].astype(np.float32)
+    keras.utils.set_random_seed(5)
+    plain = build_abpn()
+    keras.utils.set_random_seed(5)
+    model = start_model(reparam=True)
+    assert is_reparam(model)
+    np.testing.assert_allclose(model(x).numpy(), plain(x).numpy(), atol=1e-2)
+
+
 def test_l2_loss_option_trains_on_squared_error(photo_folder, tmp_path):
     losses = {}
     for loss in ("l1", "l2"):

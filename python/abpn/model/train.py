@@ -257,6 +257,29 @@ def fit_resumable(build_model, data, run_dir, schedule, *, config, seed=None, st
     return history
 
 
+def start_model(init=None, reparam=False):
+    """The model a float run starts from: random weights, or the checkpoint `init`'s; plain, or
+    with re-parameterized branches (`reparam`).
+
+    From random weights the branches start as a plain ABPN's random convs split into branches
+    (the other branches' last factors at zero), not each at its own random start: on 0..255 inputs
+    the identity branches stacked on full-scale 3x3 convs give activations 10-15 times a plain
+    ABPN's, and conv6's ReLUs all died within 100 steps at any rate from 1e-4 to 1e-3, the model
+    stuck at the anchor's output for good (issue 21's pilot b: 26.9 dB, below bicubic). From this
+    start they stay alive at 3e-4 and below; at 1e-3 the branches' summed steps still kill them.
+    """
+    from abpn.model.architecture import build_abpn, reparam_from_plain
+
+    if init is None:
+        return reparam_from_plain(build_abpn()) if reparam else build_abpn()
+    start = load_float_model(init)
+    if reparam:
+        return reparam_from_plain(start)
+    model = build_abpn()
+    model.set_weights(start.get_weights())
+    return model
+
+
 def train(data, run_dir, schedule, *, seed=None, strategy=None, verbose=None, init=None, ema=None, reparam=False,
           loss="l1"):
     """Float ABPN training, from random weights or from the checkpoint `init` (fine-tuning). `data`
@@ -264,18 +287,6 @@ def train(data, run_dir, schedule, *, seed=None, strategy=None, verbose=None, in
     fit_resumable). `reparam`: train every conv as merged parallel branches (RepConv2D); the best
     model still loads as the plain ABPN (load_float_model merges it). Returns the best validation
     scores and the bicubic scores on the same images."""
-    from abpn.model.architecture import build_abpn, build_abpn_reparam, reparam_from_plain
-
-    def build():
-        if init is None:
-            return build_abpn_reparam() if reparam else build_abpn()
-        start = load_float_model(init)
-        if reparam:
-            return reparam_from_plain(start)
-        model = build_abpn()
-        model.set_weights(start.get_weights())
-        return model
-
     run_dir = Path(run_dir)
     config, notes = {"stage": "float"}, {}
     if init is not None:
@@ -283,8 +294,8 @@ def train(data, run_dir, schedule, *, seed=None, strategy=None, verbose=None, in
         notes["init"] = str(init)
     if reparam:
         config["reparam"] = True
-    fit_resumable(build, data, run_dir, schedule, config=config, seed=seed, strategy=strategy, verbose=verbose,
-                  ema=ema, loss=loss, notes=notes)
+    fit_resumable(lambda: start_model(init, reparam), data, run_dir, schedule, config=config, seed=seed,
+                  strategy=strategy, verbose=verbose, ema=ema, loss=loss, notes=notes)
     best = load_float_model(run_dir / BEST_MODEL)
     return {
         "model": keras_quality(best, data.val),

@@ -1,0 +1,168 @@
+"""Held-out Y-PSNR against iteration for the issue-21 runs (models/runs/pilot_*), as a Markdown table
+and, when matplotlib is installed, a PNG plot.
+
+Reads each run's log.csv (one row per epoch: the held-out scores of the averaged weights) and
+run.json (iterations per epoch, start, rate), and the driver's log models/runs/pilots.log for the
+wall time per iteration (Keras' own epoch times include the pauses while the other run trains). The runs share data, held-out images, seed and schedule, so their rows
+pair by iteration. For the long run it also says whether a run has met issue 21's stop rule: the
+held-out score flat within 0.002 dB over the last 10,000 iterations.
+
+    python benchmarks/pilot_curves.py [--run a --run b] [--out benchmarks/pilot_curves.md]
+
+The differences are against the first --run: `--run c --run b` gives what --reparam adds from scratch.
+"""
+import argparse
+import csv
+import json
+import re
+import statistics
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RUNS = REPO / "models" / "runs"
+# The shipped float model's held-out score: the last epoch of its stage (stage 4, L2).
+SHIPPED_LOG = RUNS / "finetune3" / "log.csv"
+FLAT_WINDOW = 10_000
+FLAT_TOLERANCE = 0.002
+ZOOM = 0.02  # dB below the shipped score shown in the zoomed panel
+DRIVER_LOG = RUNS / "pilots.log"
+# pilots.sh's line for a turn that continued a paused run (a turn that started one includes start-up).
+TURN_LINE = re.compile(r"pilot (\w+): epochs \d+ -> \d+ in (\d+) s, (\d+) iterations, continued$")
+
+
+def read_log(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def curve(name):
+    """(iterations, Y-PSNR) after each completed epoch of run `name`, and its run.json."""
+    run = RUNS / f"pilot_{name}"
+    if not (run / "run.json").exists():
+        raise SystemExit(f"{run} holds no run yet: start it with `sh models/runs/pilot_{name}.sh` "
+                         "(or models/runs/pilots.sh), or leave it out of --run")
+    config = json.loads((run / "run.json").read_text())
+    per_epoch = config["schedule"]["steps_per_epoch"]
+    rows = read_log(run / "log.csv") if (run / "log.csv").exists() else []
+    return [((int(r["epoch"]) + 1) * per_epoch, float(r["val_psnr_y"])) for r in rows], config
+
+
+def seconds_per_iteration(name):
+    """Median wall seconds per iteration over the turns pilots.sh timed; None before any."""
+    if not DRIVER_LOG.exists():
+        return None
+    times = []
+    for line in DRIVER_LOG.read_text(errors="replace").splitlines():
+        match = TURN_LINE.search(line)
+        if match and match.group(1) == name and int(match.group(3)):
+            times.append(int(match.group(2)) / int(match.group(3)))
+    return statistics.median(times) if times else None
+
+
+def flatness(points):
+    """Range of the scores over the last FLAT_WINDOW iterations, or None before there are that many."""
+    if not points or points[-1][0] - points[0][0] < FLAT_WINDOW:
+        return None
+    last = points[-1][0]
+    window = [score for iteration, score in points if iteration >= last - FLAT_WINDOW]
+    return max(window) - min(window)
+
+
+def describe(name, config):
+    start = f"from {config['init']}" if "init" in config else "from random weights"
+    return (f"({name}) {start}{', --reparam' if config.get('reparam') else ''}, "
+            f"Adam {config['schedule']['learning_rate']:g} halved every "
+            f"{config['schedule']['halve_every'] * config['schedule']['steps_per_epoch']:,} iterations")
+
+
+def plot(curves, shipped, path):
+    try:
+        import matplotlib
+    except ImportError:
+        return False
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # A run from random weights sits a dB or more below the trained ones: the right panel zooms in on
+    # the shipped model's level, where the differences that decide anything are hundredths of a dB.
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    near = [score for points in curves.values() for _, score in points if score > shipped - ZOOM]
+    for ax in axes:
+        for name, points in curves.items():
+            if points:
+                ax.plot(*zip(*points), marker=".", label=f"pilot {name}")
+        ax.axhline(shipped, color="gray", linestyle="--", label=f"shipped float ({shipped:.3f})")
+        ax.set_xlabel("iterations")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("held-out Y-PSNR (dB), crop 3")
+    axes[0].set_title("all runs")
+    axes[1].set_ylim(shipped - ZOOM, max([shipped, *near]) + ZOOM / 4)
+    axes[1].set_title("near the shipped model")
+    axes[1].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", action="append", help="run name (models/runs/pilot_NAME); default: a and b")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "pilot_curves.md")
+    args = parser.parse_args()
+    names = args.run or ["a", "b"]
+
+    curves, configs = {}, {}
+    for name in names:
+        curves[name], configs[name] = curve(name)
+    shipped = float(read_log(SHIPPED_LOG)[-1]["val_psnr_y"])
+    first = names[0]
+
+    lines = [
+        "# Issue 21 pilots: held-out Y-PSNR against iteration",
+        "",
+        "Written by `python benchmarks/pilot_curves.py`. Held out: every 10th image of BSDS500_test + Kodak24 "
+        "(23 images), Y-PSNR with a 3-pixel crop, scored on the averaged (EMA) weights after every 500 "
+        "iterations. Trained on T91 + BSD200 + BSDS500_test + Kodak24 (the rest), small T91 images with "
+        f"32x32 patches, rescaled copies, L1, batch 16, seed {configs[first]['seed']}; the same patches in every run.",
+        "",
+        *[f"- {describe(name, configs[name])}" for name in names],
+        f"- The shipped float model scores {shipped:.3f} dB on these images (`{SHIPPED_LOG.relative_to(REPO)}`).",
+        "",
+        "| iterations | " + " | ".join(f"({n})" for n in names)
+        + "".join(f" | ({n}) − ({first})" for n in names[1:]) + " |",
+        "| --- | " + " | ".join("---" for _ in names) + " | ---" * (len(names) - 1) + " |",
+    ]
+    by_iteration = {name: dict(points) for name, points in curves.items()}
+    for iteration in sorted({i for points in curves.values() for i, _ in points}):
+        scores = [by_iteration[n].get(iteration) for n in names]
+        cells = [f"{s:.3f}" if s is not None else "" for s in scores]
+        gaps = [f"{s - scores[0]:+.3f}" if s is not None and scores[0] is not None else "" for s in scores[1:]]
+        lines.append(f"| {iteration:,} | " + " | ".join(cells) + "".join(f" | {g}" for g in gaps) + " |")
+
+    lines += ["", "| run | iterations | last | best | vs shipped (best) | wall s/iteration (median turn; shared machine) | "
+              f"range over the last {FLAT_WINDOW:,} (stop rule: ≤ {FLAT_TOLERANCE}) |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name in names:
+        points = curves[name]
+        if not points:
+            lines.append(f"| ({name}) | 0 | | | | | |")
+            continue
+        best = max(score for _, score in points)
+        speed = seconds_per_iteration(name)
+        flat = flatness(points)
+        flat_cell = "not yet measurable" if flat is None else (
+            f"{flat:.4f} dB ({'flat: stop' if flat <= FLAT_TOLERANCE else 'still moving'})")
+        lines.append(f"| ({name}) | {points[-1][0]:,} | {points[-1][1]:.3f} | {best:.3f} | {best - shipped:+.3f} dB | "
+                     f"{'' if speed is None else f'{speed:.2f}'} | {flat_cell} |")
+
+    png = args.out.with_suffix(".png")
+    if plot(curves, shipped, png):
+        lines += ["", f"![held-out Y-PSNR against iteration]({png.name})"]
+    text = "\n".join(lines) + "\n"
+    args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
