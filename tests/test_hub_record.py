@@ -7,7 +7,7 @@ def test_the_chipset_comes_from_the_part_number_alias_and_names_it_as_phones_do(
     # The aliases of quic/ai-hub-models' devices_and_chipsets.yaml: a slug and a part number (with a bin).
     device = device_section("Samsung Galaxy Tab S7", "12", ["chipset:qualcomm-snapdragon-865+", "chipset:sm8250-ab",
                                                           "os:android", "vendor:samsung", "abi:aarch64-android"])
-    assert device["soc_model"] == "SM8250-AB" and device["chipset_name"] == "Snapdragon 865"
+    assert device["soc_model"] == "SM8250-AB" and device["chipset_name"] == "Snapdragon 865+"
     assert (device["manufacturer"], device["model"], device["android_release"], device["sdk_int"], device["abi"]) == (
         "Samsung", "Samsung Galaxy Tab S7", "12", 31, "arm64-v8a")
 

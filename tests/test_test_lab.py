@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from abpn.bench import test_lab
 from abpn.cli import main
+from apk_helpers import write_apk
 from abpn.collector.report import report_text
 from abpn.collector.sinks import DatabaseSink
 from abpn.errors import AbpnError
@@ -105,8 +106,7 @@ def test_bad_scenarios_timeouts_and_folders_are_refused():
 
 
 def test_run_prints_the_command_and_how_to_collect(tmp_path):
-    apk = tmp_path / "abpn.apk"
-    apk.write_bytes(b"PK")
+    apk = write_apk(tmp_path / "abpn.apk")
     result = CliRunner().invoke(main, ["test-lab", "run", "--apk", str(apk), "--device", "model=redfin,version=30",
                                        "--results-bucket", "abpn-results", "--results-dir", "run-1"])
     assert result.exit_code == 0, result.output
@@ -117,8 +117,7 @@ def test_run_prints_the_command_and_how_to_collect(tmp_path):
 
 
 def test_execute_without_gcloud_says_how_to_install_it(tmp_path, monkeypatch):
-    apk = tmp_path / "abpn.apk"
-    apk.write_bytes(b"PK")
+    apk = write_apk(tmp_path / "abpn.apk")
     monkeypatch.setenv("PATH", str(tmp_path))  # a PATH with no gcloud on it
     result = CliRunner().invoke(main, ["test-lab", "run", "--apk", str(apk), "--device", "model=redfin,version=30",
                                        "--results-bucket", "abpn-results", "--execute"])
@@ -178,7 +177,7 @@ def test_collect_posts_to_a_collector_with_its_token(tmp_path):
         assert f"[{GOOD}] scenario 5: stored 5e1f0c3a-7b2d-4c8e-9a10-2b3c4d5e6f70 (created)" in result.output
         refused = CliRunner().invoke(main, ["test-lab", "collect", str(TREE), "--collector", url, "--token", "wrong" * 4,
                                             "--out", str(tmp_path / "out")])
-        assert "answered 401 (check --token)" in refused.output
+        assert "refuses writes with this token (401)" in refused.output
     with sqlite3.connect(db) as con:
         assert con.execute("select count(*) from records").fetchone()[0] == 1
 
