@@ -241,6 +241,23 @@ def report(db, fmt, out):
         click.echo(report_text(db, fmt), nl=False)
 
 
+def _results_options(command):
+    """Where a benchmark command's records go: --db, or --collector with --token."""
+    command = click.option("--token", envvar="ABPN_COLLECTOR_TOKEN",
+                           help="The collector's bearer token ($ABPN_COLLECTOR_TOKEN).")(command)
+    command = click.option("--collector", metavar="URL",
+                           help="Post the records to this collector instead of --db.")(command)
+    return click.option("--db", default="abpn-results.sqlite", show_default=True,
+                        type=OutputPath(parents=True, database=True),
+                        help="SQLite file the records are stored in (ignored with --collector).")(command)
+
+
+def _results_sink(db, collector, token):
+    from abpn.collector.sinks import CollectorSink, DatabaseSink
+
+    return CollectorSink(collector, token) if collector else DatabaseSink(db)
+
+
 def _threads_option(default=None):
     return click.option("--threads", default=default, show_default=default is not None, type=THREADS,
                         help="TFLite CPU threads (XNNPACK).")
@@ -345,10 +362,7 @@ def bench_host(model, threads, runs, warmup, input_hw, reference, as_json):
               help="An accelerator that takes only part of the graph is 'failed' instead of timed.")
 @click.option("--nnapi-accelerator", metavar="NAME", help="The NNAPI device to use, e.g. qti-htp.")
 @click.option("--allow-locked", is_flag=True, help="Run on a phone whose lock screen is showing instead of refusing.")
-@click.option("--db", default="abpn-results.sqlite", show_default=True, type=OutputPath(parents=True, database=True),
-              help="SQLite file the records are stored in (ignored with --collector).")
-@click.option("--collector", metavar="URL", help="Post the records to this collector instead of --db.")
-@click.option("--token", envvar="ABPN_COLLECTOR_TOKEN", help="The collector's bearer token ($ABPN_COLLECTOR_TOKEN).")
+@_results_options
 @click.option("--out", default="abpn-results", show_default=True, type=OutputPath(folder=True, parents=True),
               help="Folder for the raw result files and the reference input/output.")
 @click.option("--timeout", "result_timeout", default=600.0, show_default=True,
@@ -370,7 +384,6 @@ def push_and_bench(devices, model, apk, accelerators, runs, warmup, threads, coo
     import os
 
     from abpn.bench.plan import prepare_plan
-    from abpn.collector.sinks import CollectorSink, DatabaseSink
     from abpn.bench.phone import push_and_bench as run
 
     targets = list(devices) or [os.environ.get("ANDROID_SERIAL", "")]
@@ -381,7 +394,7 @@ def push_and_bench(devices, model, apk, accelerators, runs, warmup, threads, coo
                         warmup_min_ms=warmup_min_ms, run_min_ms=run_min_ms,
                         require_full_delegation=require_full_delegation, nnapi_accelerator=nnapi_accelerator,
                         allow_locked=allow_locked, accelerator_timeout_s=accelerator_timeout)
-    sink = CollectorSink(collector, token) if collector else DatabaseSink(db)
+    sink = _results_sink(db, collector, token)
     outcomes = run(targets, plan, sink, auth_timeout_s=auth_timeout)
     failed = [o for o in outcomes if not o.ok]
     if failed:
@@ -397,10 +410,7 @@ def push_and_bench(devices, model, apk, accelerators, runs, warmup, threads, coo
 @click.option("--list-devices", is_flag=True, help="List the Android devices AI Hub offers, with chipset and OS.")
 @click.option("--accelerators", default="cpu,gpu,qnn_htp", show_default=True,
               help="Comma-separated, from cpu, gpu, qnn_htp (AI Hub's NPU through the QNN delegate).")
-@click.option("--db", default="abpn-results.sqlite", show_default=True, type=OutputPath(parents=True, database=True),
-              help="SQLite file the records are stored in (ignored with --collector).")
-@click.option("--collector", metavar="URL", help="Post the records to this collector instead of --db.")
-@click.option("--token", envvar="ABPN_COLLECTOR_TOKEN", help="The collector's bearer token ($ABPN_COLLECTOR_TOKEN).")
+@_results_options
 @click.option("--out", default="abpn-results", show_default=True, type=OutputPath(folder=True, parents=True),
               help="Folder for the raw result files, AI Hub's raw answers and the reference input/output.")
 @click.option("--timeout", "result_timeout", default=1800.0, show_default=True,
@@ -420,9 +430,8 @@ def hub_bench(model, hub_devices, list_devices, accelerators, db, collector, tok
         return
     if not model:
         raise AbpnError("give the MODEL to benchmark (a fixed-shape x3 .tflite), or --list-devices")
-    from abpn.collector.sinks import CollectorSink, DatabaseSink
 
-    sink = CollectorSink(collector, token) if collector else DatabaseSink(db)
+    sink = _results_sink(db, collector, token)
     outcomes = hub.hub_bench(model, list(hub_devices), sink, accelerators=accelerators, out_dir=out,
                              timeout_s=result_timeout)
     failed = [o for o in outcomes if not o.ok]
@@ -475,10 +484,7 @@ def test_lab_run(apk, devices, scenarios, labels, results_bucket, results_dir, t
 
 @test_lab.command("collect")
 @click.argument("results", type=InputPath(folder=True))
-@click.option("--db", default="abpn-results.sqlite", show_default=True, type=OutputPath(parents=True, database=True),
-              help="SQLite file the records are stored in (ignored with --collector).")
-@click.option("--collector", metavar="URL", help="Post the records to this collector instead of --db.")
-@click.option("--token", envvar="ABPN_COLLECTOR_TOKEN", help="The collector's bearer token ($ABPN_COLLECTOR_TOKEN).")
+@_results_options
 @click.option("--out", default="abpn-results", show_default=True, type=OutputPath(folder=True, parents=True),
               help="Folder for the raw records as stored.")
 @click.option("--matrix-id", default=None, help="Test Lab's matrix id (gcloud prints it), kept in each record.")
@@ -486,9 +492,8 @@ def test_lab_collect(results, db, collector, token, out, matrix_id):
     """Store the records of a Test Lab results folder (gsutil -m cp -r gs://BUCKET/FOLDER RESULTS) and name
     every device whose loop crashed, timed out or wrote nothing."""
     from abpn.bench.test_lab import collect, summary_lines
-    from abpn.collector.sinks import CollectorSink, DatabaseSink
 
-    sink = CollectorSink(collector, token) if collector else DatabaseSink(db)
+    sink = _results_sink(db, collector, token)
     sink.check()
     outcomes = collect(results, sink, out_dir=out, matrix_id=matrix_id)
     for line in summary_lines(outcomes):

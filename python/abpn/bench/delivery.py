@@ -4,12 +4,29 @@ The raw bytes are written first, so that nothing that happens next (bad JSON, a 
 the schema, a collector that is down) loses a run the device already paid for.
 """
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from abpn.core.files import write_atomically
 from abpn.errors import AbpnError
 from abpn.record.build import record_errors
+
+
+@dataclass
+class Outcome:
+    """What one device's benchmark came to, whichever command ran it: its record, where it went, or the error."""
+
+    target: str
+    chipset: str | None = None
+    record: dict | None = None
+    stored: str | None = None
+    saved_to: Path | None = None
+    error: str | None = None
+
+    @property
+    def ok(self):
+        return self.error is None
 
 
 class Delivered(NamedTuple):

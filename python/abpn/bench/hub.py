@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from abpn.bench.console import Console, results_table
-from abpn.bench.delivery import deliver
+from abpn.bench.delivery import Outcome, deliver
 from abpn.bench.hub_record import (COMPUTE_UNITS, app_section, attribute_values, device_section, failed_row, ok_row,
                                    source_section)
 from abpn.core.table import format_table
@@ -56,20 +56,6 @@ class Target:
     name: str  # the AI Hub device it resolved to
     device: object  # the qai_hub.Device to submit to
     jobs: list = field(default_factory=list)
-
-
-@dataclass
-class HubOutcome:
-    target: str
-    chipset: str | None = None
-    record: dict | None = None
-    stored: str | None = None
-    saved_to: Path | None = None
-    error: str | None = None
-
-    @property
-    def ok(self):
-        return self.error is None
 
 
 def parse_hub_accelerators(text):
@@ -280,7 +266,7 @@ class HubBench:
                         f"already submitted run on, and can be seen at:{shown}") from error
 
     def _record(self, target):
-        outcome = HubOutcome(target.name)
+        outcome = Outcome(target.name)
         try:
             record = self._build_record(target)
             outcome.chipset = record["device"]["chipset_name"]
@@ -394,7 +380,7 @@ def prepare_hub_plan(model_path, *, out_dir, timeout_s):
 
 def hub_bench(model_path, device_specs, sink, *, accelerators=DEFAULT_ACCELERATORS, out_dir="abpn-results",
               timeout_s=DEFAULT_TIMEOUT_S, poll_s=MAX_POLL_S, console=None):
-    """Benchmarks `model_path` on each AI Hub device in `device_specs`; returns one HubOutcome per device.
+    """Benchmarks `model_path` on each AI Hub device in `device_specs`; returns one Outcome per device.
     Raises AbpnError, before anything is uploaded, for what can be refused up front."""
     accelerators = parse_hub_accelerators(accelerators)
     if not device_specs:

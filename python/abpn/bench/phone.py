@@ -12,12 +12,11 @@ store) and console (printing).
 """
 import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from abpn.bench.am_start import am_start_argv, am_start_problem
 from abpn.bench.console import Console, crash_details, results_table
-from abpn.bench.delivery import deliver
+from abpn.bench.delivery import Outcome, deliver
 from abpn.bench.device import PACKAGE, Phone, load_signer, parse_target
 from abpn.bench.diagnosis import app_log, crash_log
 from abpn.bench.follow import RunFollower
@@ -29,20 +28,6 @@ from abpn.errors import AbpnError
 
 # Room left beyond the files themselves: logs, the result file, the app's own cache.
 SPACE_MARGIN_BYTES = 8 * 1024 * 1024
-
-
-@dataclass
-class Outcome:
-    target: str
-    chipset: str | None = None
-    record: dict | None = None
-    stored: str | None = None
-    saved_to: Path | None = None
-    error: str | None = None
-
-    @property
-    def ok(self):
-        return self.error is None
 
 
 # ---------------------------------------------------------------- one phone
