@@ -258,6 +258,14 @@ def _results_sink(db, collector, token):
     return CollectorSink(collector, token) if collector else DatabaseSink(db)
 
 
+def _fail_if_any(outcomes, devices):
+    """Exit 1 naming the devices whose run failed; each one's details were printed as it ran."""
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        raise AbpnError(f"{len(failed)} of {len(outcomes)} {devices} failed: "
+                        f"{', '.join(o.target for o in failed)} (details above)")
+
+
 def _threads_option(default=None):
     return click.option("--threads", default=default, show_default=default is not None, type=THREADS,
                         help="TFLite CPU threads (XNNPACK).")
@@ -396,10 +404,7 @@ def push_and_bench(devices, model, apk, accelerators, runs, warmup, threads, coo
                         allow_locked=allow_locked, accelerator_timeout_s=accelerator_timeout)
     sink = _results_sink(db, collector, token)
     outcomes = run(targets, plan, sink, auth_timeout_s=auth_timeout)
-    failed = [o for o in outcomes if not o.ok]
-    if failed:
-        raise AbpnError(f"{len(failed)} of {len(outcomes)} phone(s) failed: "
-                        f"{', '.join(o.target for o in failed)} (details above)")
+    _fail_if_any(outcomes, "phone(s)")
 
 
 @main.command("hub-bench")
@@ -434,10 +439,7 @@ def hub_bench(model, hub_devices, list_devices, accelerators, db, collector, tok
     sink = _results_sink(db, collector, token)
     outcomes = hub.hub_bench(model, list(hub_devices), sink, accelerators=accelerators, out_dir=out,
                              timeout_s=result_timeout)
-    failed = [o for o in outcomes if not o.ok]
-    if failed:
-        raise AbpnError(f"{len(failed)} of {len(outcomes)} AI Hub device(s) failed: "
-                        f"{', '.join(o.target for o in failed)} (details above)")
+    _fail_if_any(outcomes, "AI Hub device(s)")
 
 
 @main.group("test-lab")
