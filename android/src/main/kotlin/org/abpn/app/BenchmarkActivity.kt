@@ -1,6 +1,5 @@
 package org.abpn.app
 
-import android.app.Activity
 import android.os.Build
 import android.os.Bundle
 import android.view.WindowManager
@@ -23,16 +22,14 @@ import org.abpn.core.RunState
  * comparable either; and on Android 14+ its type would be shortService (3 minutes at most, shorter
  * than a run of several accelerators) or specialUse (a permission and a declared purpose).
  */
-class BenchmarkActivity : Activity() {
+class BenchmarkActivity : MeasuringActivity() {
     private lateinit var statusView: TextView
     private var run: RunRegistry.Run? = null
     private val listener: (RunRegistry.Run) -> Unit = { r -> runOnUiThread { show(r) } }
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
-        statusView = TextView(this).apply { textSize = 18f; setPadding(32, 32, 32, 32) }
-        setContentView(statusView)
-        window.addFlags(WindowManager.LayoutParams.FLAG_KEEP_SCREEN_ON)
+        statusView = showStatusScreen()
         if (Build.VERSION.SDK_INT >= 27) {
             setShowWhenLocked(true)
             setTurnScreenOn(true)
@@ -47,17 +44,6 @@ class BenchmarkActivity : Activity() {
     private fun show(r: RunRegistry.Run) {
         statusView.text = "ABPN benchmark ${r.runId}\n${r.state.id}: ${r.progress}"
         if (r.state != RunState.RUNNING && !isFinishing) finish()
-    }
-
-    override fun onStart() {
-        super.onStart()
-        Visibility.started()
-    }
-
-    override fun onStop() {
-        // A recreation (a configuration change) stops this instance only to start the next one at once.
-        if (!isChangingConfigurations) Visibility.stopped()
-        super.onStop()
     }
 
     override fun onDestroy() {

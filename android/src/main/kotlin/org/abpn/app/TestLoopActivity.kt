@@ -1,10 +1,8 @@
 package org.abpn.app
 
-import android.app.Activity
 import android.os.Bundle
 import android.provider.Settings
 import android.util.Log
-import android.view.WindowManager
 import android.widget.TextView
 import org.abpn.core.LoopSource
 import org.abpn.core.TestLoop
@@ -17,7 +15,7 @@ import java.util.UUID
  * ([TestLoopRun]), writes the record to the file the intent's data URI names and finishes, which
  * tells Test Lab that the loop is over. Without a URI the record is still kept for `content read`.
  */
-class TestLoopActivity : Activity() {
+class TestLoopActivity : MeasuringActivity() {
     private lateinit var statusView: TextView
 
     override fun onCreate(savedInstanceState: Bundle?) {
@@ -27,9 +25,7 @@ class TestLoopActivity : Activity() {
             finish()
             return
         }
-        statusView = TextView(this).apply { textSize = 18f; setPadding(32, 32, 32, 32) }
-        setContentView(statusView)
-        window.addFlags(WindowManager.LayoutParams.FLAG_KEEP_SCREEN_ON)
+        statusView = showStatusScreen()
         shown = this
         // A recreated screen (a configuration change not in the manifest) must not start a second loop;
         // the loop's thread finishes whichever screen is shown when it ends.
@@ -68,18 +64,6 @@ class TestLoopActivity : Activity() {
             running = false
             runOnUiThread { (shown ?: this).finish() }
         }, "abpn-test-loop").start()
-    }
-
-    // The loop's screen is what keeps its processes in the top-app group: rows timed while it was
-    // stopped are marked invalid, as BenchmarkActivity's are.
-    override fun onStart() {
-        super.onStart()
-        Visibility.started()
-    }
-
-    override fun onStop() {
-        if (!isChangingConfigurations) Visibility.stopped()
-        super.onStop()
     }
 
     private fun show(text: String) = runOnUiThread { shown?.takeIf { !it.isFinishing }?.statusView?.text = text }

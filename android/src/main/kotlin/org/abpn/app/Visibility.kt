@@ -3,7 +3,7 @@ package org.abpn.app
 import org.abpn.core.VisibilityLog
 
 /**
- * The benchmark activity's visibility in this process (onStart..onStop), which the runner compares
+ * Whether a [MeasuringActivity] is visible in this process (onStart..onStop), which the runner compares
  * with each accelerator's timed phase: a stopped app's processes are cached, and Android 12+'s
  * cached-apps freezer and the background cpusets apply to them.
  */
