@@ -13,7 +13,7 @@ import pytest
 from abpn.collector import app as collector, body as body_parser
 from abpn.collector.sinks import CollectorSink
 from abpn.errors import AbpnError
-from collector_helpers import live_server
+from collector_helpers import free_port, live_server, start_serve_process
 from record_samples import phone_record
 
 TOKEN = "attack-test-token-0123456789"
@@ -143,6 +143,48 @@ def test_half_open_connections_cannot_shut_ordinary_clients_out(tmp_path):
         finally:
             for attacker in attackers:
                 attacker.close()
+
+
+def test_one_address_cannot_take_every_connection(tmp_path):
+    """Loopback is a whole /8 on Linux: 127.0.0.2 and 127.0.0.3 are two clients to the server."""
+    per_client = 3
+    with live_server(tmp_path / "results.db", connections_per_client=per_client) as base:
+        host, port = base.removeprefix("http://").split(":")
+        holders = []
+        try:
+            for _ in range(per_client):  # whole headers, then a body that never comes: admitted and held
+                holders.append(socket.create_connection((host, int(port)), timeout=10, source_address=("127.0.0.2", 0)))
+                holders[-1].sendall(f"POST /api/records HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                                    "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{}".encode())
+            time.sleep(0.5)  # settling, not a measurement: every holder accepted
+            with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=10) as same:
+                refused = same.get(f"{base}/api/records")
+            assert refused.status_code == 429
+            assert refused.headers["connection"] == "close" and refused.headers["retry-after"]
+            assert f"127.0.0.2 already holds {per_client} open connections" in refused.json()["detail"]
+            with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.3"), timeout=10) as other:
+                assert other.get(f"{base}/api/records").status_code == 200
+            holders.pop().close()  # one slot of 127.0.0.2's back
+            time.sleep(0.5)
+            with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=10) as same:
+                assert same.get(f"{base}/api/records").status_code == 200
+        finally:
+            for holder in holders:
+                holder.close()
+
+
+def test_serve_takes_the_limit_per_address(tmp_path):
+    port = free_port()
+    process = start_serve_process(tmp_path / "results.db", port, tmp_path / "serve.log", "--connections-per-client", "1")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as holder:
+            holder.sendall(b"GET /api/records HTTP/1.1\r\n")  # a request under way: this address's one connection
+            time.sleep(0.5)  # settling, not a measurement
+            refused = httpx.get(f"http://127.0.0.1:{port}/api/records", timeout=10)
+        assert refused.status_code == 429 and "its limit per client address" in refused.json()["detail"]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 # ----------------------------------------------------------------------------------------------- 11: web pages

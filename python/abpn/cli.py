@@ -215,14 +215,16 @@ def data_div2k(dest, base_url, only, keep_archives):
 @click.option("--port", default=8765, show_default=True, type=BoundedInt(0, 65535), help="TCP port (0: any free one).")
 @click.option("--token", envvar="ABPN_COLLECTOR_TOKEN", default=None,
               help="Bearer token that writes must carry (or set ABPN_COLLECTOR_TOKEN; at least 16 characters).")
-def serve(db, host, port, token):
+@click.option("--connections-per-client", default=20, show_default=True, type=BoundedInt(1, 100),
+              help="Open connections one client address may hold (of 100); raise it for many phones behind one NAT.")
+def serve(db, host, port, token, connections_per_client):
     """Collect result records over HTTP and show them on a dashboard.
 
     POST records to /api/records; the dashboard is at /, the OpenAPI document at /openapi.json.
     """
     from abpn.collector.app import serve as run_collector
 
-    run_collector(db, host=host, port=port, token=token)
+    run_collector(db, host=host, port=port, token=token, connections_per_client=connections_per_client)
 
 
 @main.command()

@@ -38,7 +38,7 @@ from starlette.requests import ClientDisconnect
 from abpn import __version__
 from abpn.collector import report
 from abpn.collector.body import parse_body
-from abpn.collector.connections import DEFAULT_PORT, REQUEST_TIMEOUT_S, server_config
+from abpn.collector.connections import CONNECTIONS_PER_CLIENT, DEFAULT_PORT, REQUEST_TIMEOUT_S, server_config
 from abpn.collector.guards import MAX_BODY_BYTES, BodyLimit, RequestGuard
 from abpn.collector.store import Conflict, InvalidRecord, Store, parse_time, utc_text
 from abpn.core.files import check_output_path
@@ -328,7 +328,7 @@ def dashboard_url(host, port):
     return f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
 
 
-def serve(db, host="127.0.0.1", port=DEFAULT_PORT, token=None):
+def serve(db, host="127.0.0.1", port=DEFAULT_PORT, token=None, connections_per_client=CONNECTIONS_PER_CLIENT):
     """Runs the collector until interrupted."""
     import uvicorn
 
@@ -344,7 +344,7 @@ def serve(db, host="127.0.0.1", port=DEFAULT_PORT, token=None):
     port = listener.getsockname()[1]
     print(f"Collector storing into {db}; dashboard at {dashboard_url(host, port)} , API docs at /docs"
           + (" (writes need the token)" if token else ""), flush=True)
-    uvicorn.Server(server_config(app, host, port)).run(sockets=[listener])
+    uvicorn.Server(server_config(app, host, port, connections_per_client=connections_per_client)).run(sockets=[listener])
 
 
 def _listen(host, port):

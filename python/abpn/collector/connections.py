@@ -1,6 +1,6 @@
 """How the collector's connections are served: uvicorn's HTTP/1.1 protocol with deadlines on each
-request and room made at the connection limit, so that neither slow nor half-open clients can hold
-the server."""
+request, room made at the connection limit and a limit per client address, so that neither slow
+nor half-open clients, nor one address with many sockets, can hold the server."""
 import json
 
 import h11
@@ -10,6 +10,9 @@ DEFAULT_PORT = 8765
 HEADERS_TIMEOUT_S = 10.0
 # 1 MiB in 30 s is 35 KB/s: a phone on a poor link still gets a full-size record through.
 REQUEST_TIMEOUT_S = 30.0
+# Of the server's 100: one host posting records for a phone farm uses a few at once; a client holding
+# more than this is one client trying to take the server's place for everyone else.
+CONNECTIONS_PER_CLIENT = 20
 
 
 class BoundedH11Protocol(H11Protocol):
@@ -23,12 +26,29 @@ class BoundedH11Protocol(H11Protocol):
 
     headers_timeout_s = HEADERS_TIMEOUT_S
     request_timeout_s = REQUEST_TIMEOUT_S
+    connections_per_client = CONNECTIONS_PER_CLIENT
     _deadline = None
+    _admitted = True
 
     def connection_made(self, transport):
         super().connection_made(transport)
         self._start_request_clock()
+        self._admit()
         self._make_room()
+
+    def _admit(self):
+        """Past `connections_per_client` open connections from one address, the next one is answered
+        429 at its first request and closed. Answered, not closed at once: an HTTP client that finds
+        its connection closed before an answer retries, or reports a bare reset."""
+        address = self.client[0] if self.client else None
+        if address is None:
+            return
+        held = sum(1 for c in self.connections
+                   if c is not self and isinstance(c, BoundedH11Protocol) and c._admitted
+                   and c.client and c.client[0] == address)
+        if held >= self.connections_per_client:
+            self._admitted = False
+            self.app = too_many_connections(address, self.connections_per_client)
 
     def _make_room(self):
         """At the connection limit, closes the connection that has waited longest without sending a whole
@@ -111,17 +131,33 @@ class BoundedH11Protocol(H11Protocol):
             self.transport.close()
 
 
-def protocol_with_timeouts(headers_timeout_s=HEADERS_TIMEOUT_S, request_timeout_s=REQUEST_TIMEOUT_S):
+def too_many_connections(address, limit):
+    """The ASGI app that answers a connection over its address's limit (and ends it: connection: close)."""
+    detail = json.dumps({"detail": f"{address} already holds {limit} open connections to the collector, its "
+                                   "limit per client address; finish or close those, then try again"}).encode()
+
+    async def answer(scope, receive, send):
+        await send({"type": "http.response.start", "status": 429,
+                    "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
+                                (b"retry-after", b"5"), (b"content-length", b"%d" % len(detail))]})
+        await send({"type": "http.response.body", "body": detail})
+
+    return answer
+
+
+def bounded_protocol(headers_timeout_s=HEADERS_TIMEOUT_S, request_timeout_s=REQUEST_TIMEOUT_S,
+                     connections_per_client=CONNECTIONS_PER_CLIENT):
     return type("BoundedH11Protocol", (BoundedH11Protocol,),
-                {"headers_timeout_s": headers_timeout_s, "request_timeout_s": request_timeout_s})
+                {"headers_timeout_s": headers_timeout_s, "request_timeout_s": request_timeout_s,
+                 "connections_per_client": connections_per_client})
 
 
 def server_config(app, host="127.0.0.1", port=DEFAULT_PORT, *, headers_timeout_s=HEADERS_TIMEOUT_S,
-                  request_timeout_s=REQUEST_TIMEOUT_S, **options):
+                  request_timeout_s=REQUEST_TIMEOUT_S, connections_per_client=CONNECTIONS_PER_CLIENT, **options):
     """The uvicorn configuration the collector runs with (`serve` and the tests alike)."""
     import uvicorn
 
     settings = {"log_level": "info", "server_header": False, "proxy_headers": False, "timeout_keep_alive": 5,
                 "limit_concurrency": 100, **options}
-    return uvicorn.Config(app, host=host, port=port, http=protocol_with_timeouts(headers_timeout_s, request_timeout_s),
-                          **settings)
+    protocol = bounded_protocol(headers_timeout_s, request_timeout_s, connections_per_client)
+    return uvicorn.Config(app, host=host, port=port, http=protocol, **settings)
