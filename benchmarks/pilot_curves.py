@@ -25,6 +25,10 @@ SHIPPED_LOG = RUNS / "finetune3" / "log.csv"
 FLAT_WINDOW = 10_000
 FLAT_TOLERANCE = 0.002
 ZOOM = 0.02  # dB below the shipped score shown in the zoomed panel
+# Past the pilots' length the table shows every TABLE_STEP iterations (the plot has every epoch).
+PILOT_LENGTH = 10_000
+TABLE_STEP = 2_500
+GAIN_BLOCK = 5_000
 DRIVER_LOG = RUNS / "pilots.log"
 # pilots.sh's line for a turn that continued a paused run (a turn that started one includes start-up).
 TURN_LINE = re.compile(r"pilot (\w+): epochs \d+ -> \d+ in (\d+) s, (\d+) iterations, continued$")
@@ -68,6 +72,19 @@ def flatness(points):
     return max(window) - min(window)
 
 
+def halvings(config, last):
+    """The iterations at which the run's rate was halved, up to `last`."""
+    every = config["schedule"]["halve_every"] * config["schedule"]["steps_per_epoch"]
+    return list(range(every, last + 1, every)) if every else []
+
+
+def gains(points, block=GAIN_BLOCK):
+    """(from, to, gain) over consecutive blocks of `block` iterations: how fast a run still improves."""
+    by_iteration = dict(points)
+    ends = [i for i, _ in points if i % block == 0]
+    return [(a, b, by_iteration[b] - by_iteration[a]) for a, b in zip(ends, ends[1:])]
+
+
 def describe(name, config):
     start = f"from {config['init']}" if "init" in config else "from random weights"
     return (f"({name}) {start}{', --reparam' if config.get('reparam') else ''}, "
@@ -75,7 +92,7 @@ def describe(name, config):
             f"{config['schedule']['halve_every'] * config['schedule']['steps_per_epoch']:,} iterations")
 
 
-def plot(curves, shipped, path):
+def plot(curves, configs, shipped, path):
     try:
         import matplotlib
     except ImportError:
@@ -92,6 +109,9 @@ def plot(curves, shipped, path):
             if points:
                 ax.plot(*zip(*points), marker=".", label=f"pilot {name}")
         ax.axhline(shipped, color="gray", linestyle="--", label=f"shipped float ({shipped:.3f})")
+        last = max((points[-1][0] for points in curves.values() if points), default=0)
+        for n, iteration in enumerate(halvings(next(iter(configs.values())), last)):
+            ax.axvline(iteration, color="gray", linestyle=":", linewidth=0.8, label="rate halved" if n == 0 else None)
         ax.set_xlabel("iterations")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("held-out Y-PSNR (dB), crop 3")
@@ -119,7 +139,7 @@ def main():
     first = names[0]
 
     lines = [
-        "# Issue 21 pilots: held-out Y-PSNR against iteration",
+        "# Issue 21 pilots and long run: held-out Y-PSNR against iteration",
         "",
         "Written by `python benchmarks/pilot_curves.py`. Held out: every 10th image of BSDS500_test + Kodak24 "
         "(23 images), Y-PSNR with a 3-pixel crop, scored on the averaged (EMA) weights after every 500 "
@@ -134,7 +154,11 @@ def main():
         "| --- | " + " | ".join("---" for _ in names) + " | ---" * (len(names) - 1) + " |",
     ]
     by_iteration = {name: dict(points) for name, points in curves.items()}
-    for iteration in sorted({i for points in curves.values() for i, _ in points}):
+    every = sorted({i for points in curves.values() for i, _ in points})
+    shown = [i for i in every if i <= PILOT_LENGTH or i % TABLE_STEP == 0 or i == every[-1]]
+    if len(shown) < len(every):
+        lines.insert(-2, f"Past {PILOT_LENGTH:,} iterations, every {TABLE_STEP:,} and the last (the plot has every 500).\n")
+    for iteration in shown:
         scores = [by_iteration[n].get(iteration) for n in names]
         cells = [f"{s:.3f}" if s is not None else "" for s in scores]
         gaps = [f"{s - scores[0]:+.3f}" if s is not None and scores[0] is not None else "" for s in scores[1:]]
@@ -156,8 +180,18 @@ def main():
         lines.append(f"| ({name}) | {points[-1][0]:,} | {points[-1][1]:.3f} | {best:.3f} | {best - shipped:+.3f} dB | "
                      f"{'' if speed is None else f'{speed:.2f}'} | {flat_cell} |")
 
+    long_runs = [name for name in names if curves[name] and curves[name][-1][0] >= 2 * GAIN_BLOCK]
+    for name in long_runs:
+        marks = set(halvings(configs[name], curves[name][-1][0]))
+        halved_at = f" (rate halved at {', '.join(f'{m:,}' for m in sorted(marks))})" if marks else ""
+        lines += ["", f"Gain of ({name}) per {GAIN_BLOCK:,} iterations{halved_at}:", "",
+                  "| iterations | gain (dB) |", "| --- | --- |"]
+        for a, b, gain in gains(curves[name]):
+            halved = " (rate halved)" if any(a < m <= b for m in marks) else ""
+            lines.append(f"| {a:,} → {b:,}{halved} | {gain:+.3f} |")
+
     png = args.out.with_suffix(".png")
-    if plot(curves, shipped, png):
+    if plot(curves, configs, shipped, png):
         lines += ["", f"![held-out Y-PSNR against iteration]({png.name})"]
     text = "\n".join(lines) + "\n"
     args.out.write_text(text)
