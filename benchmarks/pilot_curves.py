@@ -24,7 +24,7 @@ RUNS = REPO / "models" / "runs"
 SHIPPED_LOG = RUNS / "finetune3" / "log.csv"
 FLAT_WINDOW = 10_000
 FLAT_TOLERANCE = 0.002
-ZOOM = 0.02  # dB below the shipped score shown in the zoomed panel
+ZOOM = 0.1  # dB below the shipped score shown in the zoomed panel
 # Past the pilots' length the table shows every TABLE_STEP iterations (the plot has every epoch).
 PILOT_LENGTH = 10_000
 TABLE_STEP = 2_500
