@@ -103,6 +103,18 @@ def test_never_overwrites_the_input_or_an_existing_output(float_tflite_dynamic, 
     assert read_image(existing)[0].shape == (36, 45, 3)
 
 
+@pytest.mark.parametrize("content", [b"", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", b"not an image"],
+                         ids=["empty", "truncated-header", "text"])
+def test_an_undecodable_input_is_one_error_whichever_read_finds_it(float_tflite_dynamic, tmp_path, content):
+    """The header read (size limits) and the full decode say the same thing, and nothing is written."""
+    bad = tmp_path / "in.png"
+    bad.write_bytes(content)
+    result = CliRunner().invoke(main, ["upscale", str(float_tflite_dynamic), str(bad), str(tmp_path / "out.png")])
+    assert result.exit_code == 1
+    assert f"cannot decode image {bad} (truncated, corrupt or not an image:" in result.output
+    assert "replace the file" in result.output and not (tmp_path / "out.png").exists()
+
+
 def test_alpha_into_jpeg_is_refused_before_any_work(tmp_path):
     src = tmp_path / "in.png"
     Image.fromarray(np.zeros((6, 6, 4), np.uint8)).save(src)

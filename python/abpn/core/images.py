@@ -115,8 +115,12 @@ def _decode(path, what_to_do):
         raise AbpnError(f"{path} has more pixels than this tool reads ({error}); crop or downscale it "
                         f"first.{advice}") from error
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as error:
-        raise AbpnError(f"cannot decode image {path} (truncated, corrupt or not an image: {error}); use "
-                        f"{READ_FORMATS}, or replace the file.{advice}") from error
+        raise _undecodable(path, error, advice) from error
+
+
+def _undecodable(path, error, advice=""):
+    return AbpnError(f"cannot decode image {path} (truncated, corrupt or not an image: {error}); use "
+                     f"{READ_FORMATS}, or replace the file.{advice}")
 
 
 def read_rgb(path, what_to_do=None):
@@ -148,7 +152,7 @@ def image_size(path):
     except Image.DecompressionBombError as error:
         raise AbpnError(f"{path} has more pixels than this tool reads ({error}); crop or downscale it first.") from error
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as error:
-        raise AbpnError(f"cannot decode image {path} ({error}); use {READ_FORMATS}.") from error
+        raise _undecodable(path, error) from error
     # EXIF orientations 5..8 turn the image by 90 degrees.
     return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
 
