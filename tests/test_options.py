@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from abpn.cli import main
-from abpn.options import BoundedInt, FactorList, FiniteFloat, ImageSize, InputPath, OutputPath
+from abpn.options import BoundedInt, FactorList, FiniteFloat, HttpUrl, ImageSize, InputPath, OutputPath
 from apk_helpers import write_apk
 
 
@@ -52,6 +52,8 @@ def test_every_number_and_path_option_uses_the_shared_types(path, command):
             assert isinstance(kind, NUMBER_TYPES), \
                 f"{' '.join(path)} {param.human_readable_name}: {kind!r} is not FiniteFloat or BoundedInt"
         assert not isinstance(kind, click.Path), f"{' '.join(path)} {param.human_readable_name}: use InputPath or OutputPath"
+        if "url" in param.name or param.name == "collector" or param.metavar == "URL":
+            assert isinstance(kind, HttpUrl), f"{' '.join(path)} {param.human_readable_name}: use HttpUrl"
 
 
 # ---------------------------------------------------------------------------------------------- placeholders
@@ -214,3 +216,21 @@ def test_file_kinds_are_checked_before_any_work(path, command, param, tmp_path, 
     message = " ".join(result.output.split())
     assert result.exit_code == 2 and f"Invalid value for {hint}" in message, message
     assert "notes.txt is not" in message or "notes.txt is neither" in message or "notes.txt: " in message
+
+
+BAD_URLS = [("127.0.0.1:8765", "scheme"), ("ftp://mirror.example/x", "scheme"), ("http://", "no host"),
+            ("http://host:99999", "not a URL"), ("http://host/a b", "spaces"), ("http://host/\x1b[2J", "control")]
+
+
+def test_the_walk_finds_url_options():
+    assert {" ".join(p) + " " + param.name for p, _, param in (c.values[:3] for c in _params(HttpUrl))} >= {
+        "push-and-bench collector", "data div2k base_url"}
+
+
+@pytest.mark.parametrize("path, command, param", _params(HttpUrl))
+def test_every_url_is_checked_before_any_work(path, command, param, tmp_path, monkeypatch):
+    for value, words in BAD_URLS:
+        result, hint, wrote = _invoke(path, command, param, value, tmp_path, monkeypatch)
+        assert result.exit_code == 2 and f"Invalid value for {hint}" in result.output, (value, result.output)
+        assert words in result.output and "give a URL such as http" in result.output, (value, result.output)
+        assert not wrote, f"{value}: something was written"

@@ -8,9 +8,10 @@ import click
 
 from abpn import __version__
 from abpn.bench.host import MAX_INPUT_HW, MAX_RUNS, MAX_THREADS, MAX_WARMUP
+from abpn.core.urls import COLLECTOR_URL_EXAMPLE
 from abpn.errors import AbpnError
 from abpn.model.schedules import QAT_PRESETS, TRAIN_PRESETS, resolve_schedule
-from abpn.options import BoundedInt, FactorList, FiniteFloat, ImageSize, InputPath, ModelPath, OutputPath
+from abpn.options import BoundedInt, FactorList, FiniteFloat, HttpUrl, ImageSize, InputPath, ModelPath, OutputPath
 
 # numpy's seeds (through Keras' set_random_seed) are 32-bit.
 SEED = BoundedInt(0, 2**32 - 1)
@@ -192,7 +193,8 @@ def data():
 
 @data.command("div2k")
 @click.option("--dest", required=True, type=OutputPath(folder=True, parents=True), help="Folder to download into.")
-@click.option("--base-url", default=None, help="Mirror serving the DIV2K zip files (default: the official site).")
+@click.option("--base-url", default=None, type=HttpUrl("http://mirror.example/div2k"),
+              help="Mirror serving the DIV2K zip files (default: the official site).")
 @click.option("--only", type=click.Choice(["train", "valid"]), default=None, help="Fetch one split only.")
 @click.option("--keep-archives", is_flag=True, help="Keep the zip files after unpacking.")
 def data_div2k(dest, base_url, only, keep_archives):
@@ -247,7 +249,7 @@ def _results_options(command):
     """Where a benchmark command's records go: --db, or --collector with --token."""
     command = click.option("--token", envvar="ABPN_COLLECTOR_TOKEN",
                            help="The collector's bearer token ($ABPN_COLLECTOR_TOKEN).")(command)
-    command = click.option("--collector", metavar="URL",
+    command = click.option("--collector", metavar="URL", type=HttpUrl(COLLECTOR_URL_EXAMPLE),
                            help="Post the records to this collector instead of --db.")(command)
     return click.option("--db", default="abpn-results.sqlite", show_default=True,
                         type=OutputPath(parents=True, database=True),

@@ -1,4 +1,4 @@
-"""The command line's value types: every number, size and path option of every command is one of these.
+"""The command line's value types: every number, size, path and URL option of every command is one of these.
 
 Each type refuses a bad value while the command line is parsed, before any work, with a usage error
 (exit status 2) that names the option and says what it takes; the numeric types state their range
@@ -10,6 +10,7 @@ import math
 import click
 
 from abpn.core.files import check_output_path
+from abpn.core.urls import http_url_problem
 from abpn.errors import AbpnError
 
 
@@ -47,6 +48,21 @@ class BoundedInt(click.IntRange):
         except click.BadParameter:
             self.fail(f"{value!r} is not a whole number; give one in the range {self._describe_range()}.", param, ctx)
         return super().convert(number, param, ctx)
+
+
+class HttpUrl(click.ParamType):
+    """An http:// or https:// address with a host (`example` shows what one looks like)."""
+
+    name = "url"
+
+    def __init__(self, example):
+        self.example = example
+
+    def convert(self, value, param, ctx):
+        problem = http_url_problem(value)
+        if problem:
+            self.fail(f"{value!r}: {problem}; give a URL such as {self.example}", param, ctx)
+        return value
 
 
 class FactorList(click.ParamType):

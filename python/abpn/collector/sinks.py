@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from abpn.collector.store import Store
+from abpn.core.urls import COLLECTOR_URL_EXAMPLE, http_url_problem
 from abpn.errors import AbpnError
 
 STORED = {201: "created", 200: "exists"}
@@ -35,9 +36,9 @@ class CollectorSink:
 
     def __init__(self, url, token=None, timeout_s=30.0):
         # Checked here, before any phone runs, not when the first result is posted.
-        if not url.lower().startswith(("http://", "https://")):
-            raise AbpnError(f"--collector {url}: give the collector's URL with its scheme, "
-                            "e.g. http://192.168.1.20:8765")
+        problem = http_url_problem(url)
+        if problem:
+            raise AbpnError(f"--collector {url}: {problem}; give the collector's URL, e.g. {COLLECTOR_URL_EXAMPLE}")
         self.base = url.rstrip("/")
         self.url = self.base + "/api/records"
         self.token = token
