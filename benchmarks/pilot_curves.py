@@ -85,6 +85,27 @@ def gains(points, block=GAIN_BLOCK):
     return [(a, b, by_iteration[b] - by_iteration[a]) for a, b in zip(ends, ends[1:])]
 
 
+def ceiling(points, since):
+    """Where the curve is heading at its current rate: a - b * t^-c fitted (least squares, c on a grid) to
+    the points from `since` on, as (a, c, rms residual), or None with fewer than 6 points. A power law
+    because the gains fall off more slowly than an exponential would."""
+    import numpy as np
+
+    segment = [(i, score) for i, score in points if i >= since]
+    if len(segment) < 6:
+        return None
+    t = np.array([i for i, _ in segment], dtype=float) / 1000
+    y = np.array([score for _, score in segment])
+    best = None
+    for c in np.arange(0.05, 3.0, 0.01):
+        design = np.stack([np.ones_like(t), -t ** -c], axis=1)
+        (a, b), *_ = np.linalg.lstsq(design, y, rcond=None)
+        rms = float(np.sqrt(np.mean((design @ [a, b] - y) ** 2)))
+        if best is None or rms < best[2]:
+            best = (float(a), float(c), rms)
+    return best
+
+
 def describe(name, config):
     start = f"from {config['init']}" if "init" in config else "from random weights"
     return (f"({name}) {start}{', --reparam' if config.get('reparam') else ''}, "
@@ -189,6 +210,15 @@ def main():
         for a, b, gain in gains(curves[name]):
             halved = " (rate halved)" if any(a < m <= b for m in marks) else ""
             lines.append(f"| {a:,} → {b:,}{halved} | {gain:+.3f} |")
+        # The fit starts 5,000 iterations into the current rate (past the first steep rise, or the jump of a halving).
+        since = max([PILOT_LENGTH // 2, *[m + GAIN_BLOCK for m in marks if m + GAIN_BLOCK <= curves[name][-1][0]]])
+        fit = ceiling(curves[name], since)
+        if fit:
+            level, power, rms = fit
+            lines += ["", f"Where ({name}) is heading at its current rate: a − b·t^−c fitted to its points from "
+                      f"{since:,} iterations on gives a ceiling a = {level:.3f} dB (c = {power:.2f}, rms residual "
+                      f"{rms:.4f} dB), {level - shipped:+.3f} dB against the shipped float model. An estimate "
+                      "from the curve, not a measurement: a halving of the rate lifts it."]
 
     png = args.out.with_suffix(".png")
     if plot(curves, configs, shipped, png):
