@@ -122,16 +122,29 @@ def test_a_phone_at_an_ipv6_address(workdir, float_tflite_fixed):
 
 
 @pytest.mark.parametrize("target, message", [
-    ("fe80::1:5555", "write an IPv6 address in brackets, as [ADDRESS]:PORT"),
-    ("192.168.1.20:70000", "the port after ':' must be a number from 1 to 65535"),
-    ("[]:5555", "no host before the port"),
+    ("fe80::1:5555", "fe80::1:5555: write an IPv6 address in brackets, as [ADDRESS]:PORT"),
+    ("192.168.1.20:70000", "192.168.1.20:70000: the port after ':' must be a number from 1 to 65535"),
+    ("host:port:x", "host:port:x: the port after ':' must be a number"),
+    ("localhost:0", "localhost:0: the port after ':' must be a number"),
+    ("[]:5555", "[]:5555: no host before the port"),
+    ("Pixel 7", "'Pixel 7': a serial or HOST:PORT has no spaces or control characters"),
+    ("R58M\x1b[2J", "'R58M\\x1b[2J': a serial or HOST:PORT has no spaces"),
+    ("", "no phone given"),
 ])
-def test_a_malformed_target_is_refused_before_any_phone(workdir, float_tflite_fixed, target, message):
+def test_a_malformed_target_is_a_usage_error_before_any_work(workdir, float_tflite_fixed, target, message):
     with TestPhone() as phone:
         result = bench(phone.serial, target, model=float_tflite_fixed)
         assert not phone.shell_log
-    assert result.exit_code != 0 and f"{target}: {message}" in result.output
-    assert stored_rows() == []
+    assert result.exit_code == 2 and "Invalid value for '--device'" in result.output
+    assert message in result.output, result.output
+    assert stored_rows() == [] and not (workdir / "out").exists()  # refused before the model's reference run
+
+
+def test_a_malformed_android_serial_is_refused_before_any_work(workdir, float_tflite_fixed, monkeypatch):
+    monkeypatch.setenv("ANDROID_SERIAL", "emulator 5554")
+    result = bench(model=float_tflite_fixed)
+    assert result.exit_code == 1 and "'emulator 5554': a serial or HOST:PORT has no spaces" in result.output
+    assert not (workdir / "out").exists()
 
 
 def test_hostile_model_path_is_quoted(workdir, float_tflite_fixed):

@@ -39,7 +39,7 @@ DOCUMENTED = {
     "--timeout": r"\d+[smh]?",
     "--results-bucket": r"[a-z0-9][a-z0-9._-]+",
     "--results-dir": r"[\w./-]+",
-    "--project": r"[a-z][a-z0-9-]+",
+    "--project": r"([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]",  # a project id, domain-scoped ones included
 }
 REPEATABLE = {"--device"}
 
@@ -103,6 +103,25 @@ def test_bad_scenarios_timeouts_and_folders_are_refused():
         test_lab.gcloud_command("a.apk", ["model=a,version=1"], results_bucket="bucket", results_dir="r", timeout="half")
     with pytest.raises(AbpnError, match="inside the bucket"):
         test_lab.gcloud_command("a.apk", ["model=a,version=1"], results_bucket="bucket", results_dir="../x")
+
+
+@pytest.mark.parametrize("project", ["-x", "a;b", "My Project", "abc", "1abcdef", "abcdef-"])
+def test_a_project_gcloud_would_misread_is_refused(project):
+    """"-x" would reach gcloud as a flag of its own; the rule is Google Cloud's project id rule."""
+    with pytest.raises(AbpnError, match="is not a Google Cloud project id"):
+        test_lab.gcloud_command("a.apk", ["model=a,version=1"], results_bucket="bucket", results_dir="r", project=project)
+
+
+def test_project_ids_old_and_new_pass():
+    for project in ["abpn-bench", "example.com:abpn-bench"]:
+        argv = test_lab.gcloud_command("a.apk", ["model=a,version=1"], results_bucket="b-1", results_dir="r", project=project)
+        assert _flags(argv)["--project"] == [project]
+
+
+def test_a_label_cannot_smuggle_a_second_one():
+    with pytest.raises(AbpnError, match="--label 'abpn_runnable,abpn_single'"):
+        test_lab.gcloud_command("a.apk", ["model=a,version=1"], results_bucket="b-1", results_dir="r",
+                                labels=["abpn_runnable,abpn_single"])
 
 
 def test_run_prints_the_command_and_how_to_collect(tmp_path):

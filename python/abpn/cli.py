@@ -11,7 +11,8 @@ from abpn.bench.host import MAX_INPUT_HW, MAX_RUNS, MAX_THREADS, MAX_WARMUP
 from abpn.core.urls import COLLECTOR_URL_EXAMPLE
 from abpn.errors import AbpnError
 from abpn.model.schedules import QAT_PRESETS, TRAIN_PRESETS, resolve_schedule
-from abpn.options import BoundedInt, FactorList, FiniteFloat, HttpUrl, ImageSize, InputPath, ModelPath, OutputPath
+from abpn.options import (BoundedInt, FactorList, FiniteFloat, HttpUrl, ImageSize, InputPath, ModelPath, OutputPath,
+                          PhoneTarget)
 
 # numpy's seeds (through Keras' set_random_seed) are 32-bit.
 SEED = BoundedInt(0, 2**32 - 1)
@@ -349,7 +350,7 @@ def bench_host(model, threads, runs, warmup, input_hw, reference, as_json):
 
 
 @main.command("push-and-bench")
-@click.option("--device", "devices", multiple=True, metavar="D",
+@click.option("--device", "devices", multiple=True, metavar="D", type=PhoneTarget(),
               help="USB serial or HOST:PORT (ADB over TCP, `adb tcpip 5555`; IPv6 as [ADDR]:PORT); repeat for several phones, run at once. "
                    "Default: $ANDROID_SERIAL.")
 @click.option("--model", required=True, type=InputPath(kind="tflite"),
@@ -398,9 +399,11 @@ def push_and_bench(devices, model, apk, accelerators, runs, warmup, threads, coo
     from abpn.bench.plan import prepare_plan
     from abpn.bench.phone import push_and_bench as run
 
+    from abpn.bench.device import parse_target
+
     targets = list(devices) or [os.environ.get("ANDROID_SERIAL", "")]
-    if not targets[0]:
-        raise AbpnError("no phone given: pass --device SERIAL or --device HOST:PORT, or set ANDROID_SERIAL")
+    for target in targets:  # $ANDROID_SERIAL has not been through --device's check
+        parse_target(target)
     plan = prepare_plan(model, apk=apk, accelerators=accelerators, runs=runs, warmup=warmup, threads=threads,
                         cooldown_s=cooldown, result_timeout_s=result_timeout, out_dir=out, cooldown_max_s=cooldown_max,
                         warmup_min_ms=warmup_min_ms, run_min_ms=run_min_ms,

@@ -65,6 +65,21 @@ class HttpUrl(click.ParamType):
         return value
 
 
+class PhoneTarget(click.ParamType):
+    """A phone as ADB names it: a USB serial, or HOST:PORT (bench.device.parse_target's rule)."""
+
+    name = "serial or host:port"
+
+    def convert(self, value, param, ctx):
+        from abpn.bench.device import parse_target
+
+        try:
+            parse_target(value)
+        except AbpnError as error:
+            self.fail(str(error), param, ctx)
+        return value.strip()
+
+
 class FactorList(click.ParamType):
     """Comma-separated numbers strictly between two bounds, e.g. 0.9,0.8,0.7."""
 

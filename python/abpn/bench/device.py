@@ -151,6 +151,9 @@ def parse_target(target):
     target = (target or "").strip()
     if not target:
         raise AbpnError("no phone given: pass --device SERIAL or --device HOST:PORT, or set ANDROID_SERIAL")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        raise AbpnError(f"{target!r}: a serial or HOST:PORT has no spaces or control characters; "
+                        "copy it from `adb devices`")
     host, sep, port = target.rpartition(":")
     if not (sep and host):
         return "usb", target, None

@@ -82,6 +82,14 @@ def gcloud_command(apk, devices, *, results_bucket, results_dir, scenarios=(), l
         raise AbpnError(f"--results-bucket {results_bucket!r} is not a Cloud Storage bucket name")
     if not results_dir or results_dir.startswith("/") or ".." in results_dir.split("/"):
         raise AbpnError(f"--results-dir {results_dir!r}: a folder name inside the bucket, unique for this run")
+    # Google Cloud's project id rule: 6-30 lowercase letters, digits and hyphens, a letter first, no hyphen
+    # last; older projects may carry a domain, example.com:my-project.
+    if project is not None and not re.fullmatch(r"([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]", project):
+        raise AbpnError(f"--project {project!r} is not a Google Cloud project id (6-30 lowercase letters, digits "
+                        "and hyphens, starting with a letter): `gcloud projects list` shows yours")
+    bad = [label for label in labels if not re.fullmatch(r"[A-Za-z0-9._-]+", label)]
+    if bad:
+        raise AbpnError(f"--label {bad[0]!r}: a label name such as {DEFAULT_LABEL} (letters, digits, '.', '_', '-')")
     argv = ["gcloud", "firebase", "test", "android", "run", "--type", "game-loop", "--app", str(apk)]
     if project:
         argv += ["--project", project]
