@@ -396,10 +396,9 @@ def push_and_bench(devices, model, apk, accelerators, runs, warmup, threads, coo
     """
     import os
 
-    from abpn.bench.plan import prepare_plan
-    from abpn.bench.phone import push_and_bench as run
-
     from abpn.bench.device import parse_target
+    from abpn.bench.phone import push_and_bench as run
+    from abpn.bench.plan import prepare_plan
 
     targets = list(devices) or [os.environ.get("ANDROID_SERIAL", "")]
     for target in targets:  # $ANDROID_SERIAL has not been through --device's check
