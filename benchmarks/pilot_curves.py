@@ -208,7 +208,8 @@ def main():
         lines += ["", f"Gain of ({name}) per {GAIN_BLOCK:,} iterations{halved_at}:", "",
                   "| iterations | gain (dB) |", "| --- | --- |"]
         for a, b, gain in gains(curves[name]):
-            halved = " (rate halved)" if any(a < m <= b for m in marks) else ""
+            # The rate halves after the epoch ending at m, so it first acts on the block starting there.
+            halved = " (rate halved)" if any(a <= m < b for m in marks) else ""
             lines.append(f"| {a:,} → {b:,}{halved} | {gain:+.3f} |")
         # The fit starts 5,000 iterations into the current rate (past the first steep rise, or the jump of a halving).
         since = max([PILOT_LENGTH // 2, *[m + GAIN_BLOCK for m in marks if m + GAIN_BLOCK <= curves[name][-1][0]]])
