@@ -144,6 +144,7 @@ def test_without_a_token_the_message_names_the_command_and_nothing_is_sent(fake_
     assert "qai-hub configure --api_token" in result.output
     assert "Nothing was uploaded" in result.output
     assert hub.requests == []
+    assert not Path("out").exists()  # refused before the reference run writes anything
 
 
 def test_a_rejected_token_says_so_in_ai_hubs_words_and_stores_nothing(fake_hub, float_tflite_fixed):
@@ -165,6 +166,7 @@ def test_an_unknown_device_gets_the_closest_names(fake_hub, float_tflite_fixed):
     assert result.exit_code != 0
     assert "'Samsung Galaxy S24 (Family)'" in result.output
     assert not [r for r in hub.requests if r["method"] != "GET"]
+    assert not Path("out").exists()
 
 
 def test_a_chipset_attribute_picks_a_device_of_that_chipset(fake_hub, float_tflite_fixed):

@@ -385,10 +385,12 @@ def hub_bench(model_path, device_specs, sink, *, accelerators=DEFAULT_ACCELERATO
     accelerators = parse_hub_accelerators(accelerators)
     if not device_specs:
         raise AbpnError("no AI Hub device given: pass --hub-device \"NAME\" (see `abpn-tool hub-bench --list-devices`)")
-    plan = prepare_hub_plan(model_path, out_dir=out_dir, timeout_s=timeout_s)
+    # The token, the devices and the results' destination first: none of them needs the reference run or
+    # writes anything, so a wrong one leaves --out untouched.
     client = connect()
     targets = resolve_targets(client, device_specs)
     sink.check()
+    plan = prepare_hub_plan(model_path, out_dir=out_dir, timeout_s=timeout_s)
     console = console or Console()
     outcomes = HubBench(client, plan, targets, accelerators, sink, timeout_s=timeout_s, console=console,
                         poll_s=poll_s).run()
