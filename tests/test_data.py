@@ -180,6 +180,9 @@ def test_load_training_set_skip_rules(tmp_path, cache_dir, caplog):
     assert np.array_equal(lr, data.make_lr(hr))
     messages = "\n".join(r.getMessage() for r in caplog.records)
     assert "bad.png" in messages and "small.png" in messages and "tiny.png" in messages and "64x64" in messages
+    # The LR explains the skip: a 2x2 image is 0x0 once cropped to a multiple of 3.
+    assert "tiny.png: its x3 LR is 0x0, smaller than the 64x64 the training set needs (an HR image of at least 192x192)" \
+        in messages
 
     bad.unlink()
     (folder / "big.png").unlink()

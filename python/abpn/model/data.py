@@ -356,9 +356,10 @@ def load_examples(pairs: Iterable[Pair], *, skip_bad: bool = False, cache_dir: P
             continue
         if min(lr.shape[:2]) < min_lr_size:
             small.append(pair.hr)
-            log.warning("skipping %s image %s: %dx%d HR gives a %dx%d LR, smaller than a %dx%d training patch",
-                        role, pair.hr, hr.shape[1], hr.shape[0], lr.shape[1], lr.shape[0], min_lr_size,
-                        min_lr_size)
+            # hr is cropped to a multiple of the scale: a 2x2 image is 0x0 here, so its LR is what explains it.
+            log.warning("skipping %s image %s: its x%d LR is %dx%d, smaller than the %dx%d the %s set needs "
+                        "(an HR image of at least %dx%d)", role, pair.hr, SCALE, lr.shape[1], lr.shape[0],
+                        min_lr_size, min_lr_size, role, SCALE * min_lr_size, SCALE * min_lr_size)
             continue
         examples.append((lr, hr))
     if bad and examples:
