@@ -345,3 +345,18 @@ def test_control_characters_in_old_records_are_escaped_in_every_format(tmp_path)
     csv_rows = list(csv.reader(io.StringIO(outputs["csv"])))
     assert len(csv_rows) == 3 and all(len(row) == len(report.CSV_COLUMNS) for row in csv_rows)
     assert "SM9999\\n" in outputs["table"] and "SM9999\\n" in outputs["html"]
+
+
+def test_report_refuses_another_programs_database_and_leaves_it_as_it_was(tmp_path):
+    import sqlite3
+    from contextlib import closing
+
+    foreign = tmp_path / "other.sqlite"
+    with closing(sqlite3.connect(foreign)) as con:
+        con.execute("CREATE TABLE records (x)")  # the same table name, not the collector's
+        con.commit()
+    before = foreign.read_bytes()
+    result = CliRunner().invoke(main, ["report", "--db", str(foreign)])
+    assert result.exit_code == 1
+    assert "is not a collector database (SQLite, but not written by abpn-tool)" in result.output
+    assert foreign.read_bytes() == before and not list(tmp_path.glob("other.sqlite-*"))

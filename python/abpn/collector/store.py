@@ -199,8 +199,8 @@ class Store:
             with self._connect() as con:
                 version = con.execute("PRAGMA user_version").fetchone()[0]
                 if not create and version == 0:
-                    raise AbpnError(f"{self.path} is not a collector database (no records table); pass the "
-                                    "file `abpn-tool serve --db` writes")
+                    raise AbpnError(f"{self.path} is not a collector database (SQLite, but not written by "
+                                    "abpn-tool); pass the file `abpn-tool serve --db` writes")
                 if version == 0 and con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
                     # Never add our tables to somebody else's database.
                     raise AbpnError(f"{self.path} is an SQLite database of something else (it has tables but "
