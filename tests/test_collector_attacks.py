@@ -1,5 +1,6 @@
 """The collector as an attacker sees it (issue 18, points 7-13): each point on a real uvicorn over
 loopback sockets, and the client (CollectorSink) against real HTTP servers on loopback."""
+import contextlib
 import http.server
 import json
 import socket
@@ -118,16 +119,33 @@ def test_duplicate_keys_are_found_in_any_position():
 # ----------------------------------------------------------------------------------------------- 10: half-open
 
 
+@contextlib.contextmanager
+def _connections(base, count, opening, source="127.0.0.1"):
+    """`count` sockets to the collector at `base`, from address `source`, each after sending `opening`;
+    closed on leaving."""
+    host, port = base.removeprefix("http://").split(":")
+    sockets = []
+    try:
+        for _ in range(count):
+            sockets.append(socket.create_connection((host, int(port)), timeout=10, source_address=(source, 0)))
+            sockets[-1].sendall(opening)
+        time.sleep(0.5)  # settling, not a measurement: every socket accepted and its bytes read
+        yield sockets
+    finally:
+        for connection in sockets:
+            connection.close()
+
+
+def _get_from(address, url):
+    with httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=10) as client:
+        return client.get(url)
+
+
 def test_half_open_connections_cannot_shut_ordinary_clients_out(tmp_path):
     limit = 5
     with live_server(tmp_path / "results.db", limit_concurrency=limit) as base:
-        host, port = base.removeprefix("http://").split(":")
-        attackers = []
-        try:
-            for _ in range(limit - 1):  # the next connection fills the server
-                attackers.append(socket.create_connection((host, int(port)), timeout=10))
-                attackers[-1].sendall(b"GET / HTTP/1.1\r\n")  # a request line, and then nothing
-            time.sleep(0.5)  # settling, not a measurement: every attacker accepted and its line read
+        # The next connection fills the server; each attacker sends a request line, and then nothing.
+        with _connections(base, limit - 1, b"GET / HTTP/1.1\r\n") as attackers:
             for _ in range(3):
                 assert httpx.get(f"{base}/api/records", timeout=10).status_code == 200
             # The ones that waited longest were told why and closed.
@@ -140,37 +158,25 @@ def test_half_open_connections_cannot_shut_ordinary_clients_out(tmp_path):
                     answers.append(None)
             told = [a for a in answers if a is not None]
             assert told and all(a.startswith(b"HTTP/1.1 503 ") and b"connection limit" in a for a in told)
-        finally:
-            for attacker in attackers:
-                attacker.close()
 
 
 def test_one_address_cannot_take_every_connection(tmp_path):
     """Loopback is a whole /8 on Linux: 127.0.0.2 and 127.0.0.3 are two clients to the server."""
     per_client = 3
     with live_server(tmp_path / "results.db", connections_per_client=per_client) as base:
-        host, port = base.removeprefix("http://").split(":")
-        holders = []
-        try:
-            for _ in range(per_client):  # whole headers, then a body that never comes: admitted and held
-                holders.append(socket.create_connection((host, int(port)), timeout=10, source_address=("127.0.0.2", 0)))
-                holders[-1].sendall(f"POST /api/records HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                                    "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{}".encode())
-            time.sleep(0.5)  # settling, not a measurement: every holder accepted
-            with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=10) as same:
-                refused = same.get(f"{base}/api/records")
+        host = base.removeprefix("http://")
+        # Whole headers, then a body that never comes: admitted and held.
+        held_post = (f"POST /api/records HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 100\r\n\r\n{}").encode()
+        with _connections(base, per_client, held_post, source="127.0.0.2") as holders:
+            refused = _get_from("127.0.0.2", f"{base}/api/records")
             assert refused.status_code == 429
             assert refused.headers["connection"] == "close" and refused.headers["retry-after"]
             assert f"127.0.0.2 already holds {per_client} open connections" in refused.json()["detail"]
-            with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.3"), timeout=10) as other:
-                assert other.get(f"{base}/api/records").status_code == 200
+            assert _get_from("127.0.0.3", f"{base}/api/records").status_code == 200
             holders.pop().close()  # one slot of 127.0.0.2's back
             time.sleep(0.5)
-            with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=10) as same:
-                assert same.get(f"{base}/api/records").status_code == 200
-        finally:
-            for holder in holders:
-                holder.close()
+            assert _get_from("127.0.0.2", f"{base}/api/records").status_code == 200
 
 
 def test_serve_takes_the_limit_per_address(tmp_path):

@@ -400,9 +400,11 @@ def push_and_bench(devices, model, apk, accelerators, runs, warmup, threads, coo
     from abpn.bench.phone import push_and_bench as run
     from abpn.bench.plan import prepare_plan
 
-    targets = list(devices) or [os.environ.get("ANDROID_SERIAL", "")]
-    for target in targets:  # $ANDROID_SERIAL has not been through --device's check
-        parse_target(target)
+    targets = list(devices)
+    if not targets:
+        serial = os.environ.get("ANDROID_SERIAL", "")
+        parse_target(serial)  # --device's values were checked as they were parsed; this one was not
+        targets = [serial]
     plan = prepare_plan(model, apk=apk, accelerators=accelerators, runs=runs, warmup=warmup, threads=threads,
                         cooldown_s=cooldown, result_timeout_s=result_timeout, out_dir=out, cooldown_max_s=cooldown_max,
                         warmup_min_ms=warmup_min_ms, run_min_ms=run_min_ms,

@@ -309,14 +309,7 @@ class BenchmarkActivityTest {
     }
 
     @Test fun onSixteenKilobytePagesTheFourKilobyteTfliteLibraryIsUnsupportedNotACrash() {
-        // What the installer extracts (extractNativeLibs=true): the APK's own arm64 TFLite library.
-        val libs = File(app.cacheDir, "lib-arm64").apply { mkdirs() }
-        ZipFile(builtApk()).use { apk ->
-            apk.getInputStream(apk.getEntry("lib/arm64-v8a/libtensorflowlite_jni.so")).use { input ->
-                File(libs, "libtensorflowlite_jni.so").outputStream().use { input.copyTo(it) }
-            }
-        }
-        app.applicationInfo.nativeLibraryDir = libs.path
+        installApksTfliteLibrary()
         try {
             ShadowOs.setSysconfValue(OsConstants._SC_PAGESIZE, 16384)
             val (_, runId) = start(intent(freshRun() + ("accelerators" to "cpu,gpu")))
@@ -337,6 +330,17 @@ class BenchmarkActivityTest {
         } finally {
             ShadowOs.setSysconfValue(OsConstants._SC_PAGESIZE, -1)
         }
+    }
+
+    /** What the installer extracts (extractNativeLibs=true): the APK's own arm64 TFLite library, as the app's native library folder. */
+    private fun installApksTfliteLibrary() {
+        val libs = File(app.cacheDir, "lib-arm64").apply { mkdirs() }
+        ZipFile(builtApk()).use { apk ->
+            apk.getInputStream(apk.getEntry("lib/arm64-v8a/libtensorflowlite_jni.so")).use { input ->
+                File(libs, "libtensorflowlite_jni.so").outputStream().use { input.copyTo(it) }
+            }
+        }
+        app.applicationInfo.nativeLibraryDir = libs.path
     }
 
     /** The unsigned APK that build-offline hands Robolectric (test_config.properties). */
@@ -537,13 +541,7 @@ class BenchmarkActivityTest {
     }
 
     @Test fun onAndroid16SixteenKilobytePagesAreTriedInBackcompatModeNotRefused() {
-        val libs = File(app.cacheDir, "lib-arm64").apply { mkdirs() }
-        ZipFile(builtApk()).use { apk ->
-            apk.getInputStream(apk.getEntry("lib/arm64-v8a/libtensorflowlite_jni.so")).use { input ->
-                File(libs, "libtensorflowlite_jni.so").outputStream().use { input.copyTo(it) }
-            }
-        }
-        app.applicationInfo.nativeLibraryDir = libs.path
+        installApksTfliteLibrary()
         val sdk = android.os.Build.VERSION.SDK_INT
         try {
             ShadowOs.setSysconfValue(OsConstants._SC_PAGESIZE, 16384)

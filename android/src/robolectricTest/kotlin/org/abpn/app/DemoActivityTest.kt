@@ -30,6 +30,7 @@ import org.robolectric.Robolectric
 import org.robolectric.RobolectricTestRunner
 import org.robolectric.RuntimeEnvironment
 import org.robolectric.Shadows.shadowOf
+import org.robolectric.android.controller.ActivityController
 import org.robolectric.annotation.Config
 import org.robolectric.annotation.GraphicsMode
 import java.io.ByteArrayOutputStream
@@ -58,11 +59,8 @@ class DemoActivityTest {
 
     @Test
     fun photoFromThePickerIsUpscaledTileByTileWithProgressAndShownCropped() {
-        val paused = CountDownLatch(1)
-        val resume = CountDownLatch(1)
         // Holds the second tile until the test has looked at the progress bar mid-run.
-        engines = CrossNearestEngines(beforeRun = { done -> if (done == 1) { paused.countDown(); resume.await(30, TimeUnit.SECONDS) } })
-        Engines.factory = engines
+        val (paused, resume) = holdTheSecondTile()
         val activity = startDemo()
 
         click(activity, "Pick a photo")
@@ -275,15 +273,8 @@ class DemoActivityTest {
 
     @Test
     fun aUiModeChangeMidUpscaleHandsTheUpscaleToTheNewScreenAndAllowsNoSecondOne() {
-        val paused = CountDownLatch(1)
-        val resume = CountDownLatch(1)
-        engines = CrossNearestEngines(beforeRun = { done -> if (done == 1) { paused.countDown(); resume.await(30, TimeUnit.SECONDS) } })
-        Engines.factory = engines
-        val controller = Robolectric.buildActivity(DemoActivity::class.java).setup()
+        val (controller, resume) = upscaleHeldAtTheSecondTile()
         val first = controller.get()
-        idleUntil(first, "the default accelerator") { status(first).text.startsWith("Default: ") }
-        pickThroughThePicker(first, "pattern_1000x500.png")
-        assertTrue("the engine never ran", paused.await(30, TimeUnit.SECONDS))
 
         // Dark theme switched on: uiMode is not in the manifest's configChanges, so the activity is recreated.
         val night = android.content.res.Configuration(first.resources.configuration)
@@ -305,15 +296,8 @@ class DemoActivityTest {
 
     @Test
     fun leavingTheDemoMidUpscaleStopsItAndClosesTheEngine() {
-        val paused = CountDownLatch(1)
-        val resume = CountDownLatch(1)
-        engines = CrossNearestEngines(beforeRun = { done -> if (done == 1) { paused.countDown(); resume.await(30, TimeUnit.SECONDS) } })
-        Engines.factory = engines
-        val controller = Robolectric.buildActivity(DemoActivity::class.java).setup()
+        val (controller, resume) = upscaleHeldAtTheSecondTile()
         val activity = controller.get()
-        idleUntil(activity, "the default accelerator") { status(activity).text.startsWith("Default: ") }
-        pickThroughThePicker(activity, "pattern_1000x500.png")
-        assertTrue("the engine never ran", paused.await(30, TimeUnit.SECONDS))
         activity.finish()
         controller.pause().stop().destroy()
         resume.countDown()
@@ -352,6 +336,26 @@ class DemoActivityTest {
     // --- helpers ---------------------------------------------------------------------------------
 
     private fun engines() = Engines.factory as CrossNearestEngines
+
+    /** Engines that hold the second tile: the first latch opens when they reach it, the second lets them go on. */
+    private fun holdTheSecondTile(): Pair<CountDownLatch, CountDownLatch> {
+        val paused = CountDownLatch(1)
+        val resume = CountDownLatch(1)
+        engines = CrossNearestEngines(beforeRun = { done -> if (done == 1) { paused.countDown(); resume.await(30, TimeUnit.SECONDS) } })
+        Engines.factory = engines
+        return paused to resume
+    }
+
+    /** A demo screen upscaling a photo, held at its second tile until the returned latch is counted down. */
+    private fun upscaleHeldAtTheSecondTile(): Pair<ActivityController<DemoActivity>, CountDownLatch> {
+        val (paused, resume) = holdTheSecondTile()
+        val controller = Robolectric.buildActivity(DemoActivity::class.java).setup()
+        val activity = controller.get()
+        idleUntil(activity, "the default accelerator") { status(activity).text.startsWith("Default: ") }
+        pickThroughThePicker(activity, "pattern_1000x500.png")
+        assertTrue("the engine never ran", paused.await(30, TimeUnit.SECONDS))
+        return controller to resume
+    }
 
     private fun startDemo(): DemoActivity {
         val activity = Robolectric.buildActivity(DemoActivity::class.java).setup().get()
